@@ -1,0 +1,3 @@
+import { Monitor } from '@prsm/core';
+
+console.log(`no benchmarks yet: ${typeof Monitor}`);

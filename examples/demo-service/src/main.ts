@@ -1,0 +1,126 @@
+/**
+ * The demo service: a small marketplace backend whose three operations are timed
+ * with @prsm/core, then a report of what the monitor saw. Runs on embedded defaults,
+ * no external service: `npm run demo`.
+ *
+ * Each operation does real asynchronous work (timers whose durations follow a
+ * lognormal distribution, with a long tail and some failures), 64 calls at a time.
+ * The report shows the monitor's p50/p95/p99, throughput and error rate per
+ * operation, next to the exact p99 (nearest rank) of the very durations it recorded.
+ */
+import { Monitor, type BoundTimer } from '@prsm/core';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+interface Operation {
+  readonly name: string;
+  readonly component: string;
+  /** Median duration in ms. */
+  readonly medianMs: number;
+  /** Spread of the lognormal (sigma). */
+  readonly sigma: number;
+  /** Probability that a call fails. */
+  readonly errorRate: number;
+}
+
+const OPERATIONS: readonly Operation[] = [
+  {
+    name: 'marketplace_search',
+    component: 'marketplace',
+    medianMs: 6,
+    sigma: 0.6,
+    errorRate: 0.01,
+  },
+  {
+    name: 'recommendation_generation',
+    component: 'recommendation',
+    medianMs: 12,
+    sigma: 0.5,
+    errorRate: 0.02,
+  },
+  { name: 'checkout', component: 'marketplace', medianMs: 9, sigma: 0.8, errorRate: 0.05 },
+];
+const CALLS = Number(process.env.DEMO_CALLS ?? 12000);
+const CONCURRENCY = 128;
+
+// A seeded generator, so every run draws the same workload.
+let seed = 20240115;
+function random(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+function gaussian(): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+class PaymentDeclined extends Error {}
+
+async function call(op: Operation, timer: BoundTimer, exact: number[]): Promise<void> {
+  const durationMs = op.medianMs * Math.exp(op.sigma * gaussian());
+  const fails = random() < op.errorRate;
+  const stop = timer.startTimer();
+  try {
+    await sleep(durationMs);
+    if (fails) throw new PaymentDeclined(`${op.name} failed`);
+    exact.push(stop());
+  } catch {
+    exact.push(stop({ error: true }));
+  }
+}
+
+function exactQuantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const monitor = new Monitor({ defaultComponent: 'marketplace' });
+  const timers = OPERATIONS.map((op) =>
+    monitor.timer(op.name, { component: op.component }).bind({ region: 'eu-west' }),
+  );
+  const exact = OPERATIONS.map(() => [] as number[]);
+
+  console.log(
+    `PRSM Monitor demo: ${CALLS} calls over ${OPERATIONS.length} operations, ${CONCURRENCY} at a time\n`,
+  );
+  const began = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < CALLS) {
+        const i = next++ % OPERATIONS.length;
+        await call(OPERATIONS[i]!, timers[i]!, exact[i]!);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - began) / 1000;
+
+  const rows = OPERATIONS.map((op, i) => {
+    const query = { component: op.component, tags: { region: 'eu-west' }, windowSeconds: 60 };
+    const [p50, p95, p99] = monitor.getPercentiles(op.name, [0.5, 0.95, 0.99], query);
+    const rates = monitor.getRates(op.name, query);
+    const sorted = exact[i]!.slice().sort((a, b) => a - b);
+    return {
+      operation: op.name,
+      component: op.component,
+      calls: rates?.count ?? 0,
+      'p50 ms': p50!.toFixed(2),
+      'p95 ms': p95!.toFixed(2),
+      'p99 ms': p99!.toFixed(2),
+      'exact p99 ms': exactQuantile(sorted, 0.99).toFixed(2),
+      'calls/s': rates?.perSecond.toFixed(1) ?? '0',
+      'error rate': `${((rates?.errorRate ?? 0) * 100).toFixed(2)}%`,
+    };
+  });
+  console.table(rows);
+  console.log(
+    `\nwall time ${elapsed.toFixed(2)} s; the monitor's own diagnostics:`,
+    monitor.diagnostics.counts(),
+  );
+  await monitor.shutdown();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

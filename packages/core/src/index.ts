@@ -1,0 +1,47 @@
+/**
+ * `@prsm/core`: the in-process aggregator of PRSM Monitor. Series of counters,
+ * gauges, histograms and timers with windowed t-digest percentiles, rates and error
+ * rates; a global monitor for decorators and middleware; an injectable clock.
+ *
+ * @packageDocumentation
+ */
+
+export { Monitor } from './monitor.js';
+export type { MonitorApi, MonitorOptions, SeriesQuery } from './monitor.js';
+
+export { getGlobalMonitor, NoopMonitor, setGlobalMonitor } from './global.js';
+
+export { ManualClock, systemClock } from './clock/clock.js';
+export type { Clock } from './clock/clock.js';
+
+export { DiagnosticCode, Diagnostics, silentLogger } from './diagnostics/diagnostics.js';
+export type { DiagnosticCodeValue, DiagnosticLogger } from './diagnostics/diagnostics.js';
+
+export { TDigest } from './sketch/tdigest.js';
+export type { TDigestJSON, TDigestOptions } from './sketch/tdigest.js';
+
+export { OVERFLOW_COMPONENT, OVERFLOW_TAG } from './metrics/family.js';
+export type {
+  BoundTimer,
+  Counter,
+  Gauge,
+  Histogram,
+  StopTimer,
+  Timer,
+} from './metrics/instruments.js';
+export type { BoundCounter } from './metrics/counter-series.js';
+export type { BoundGauge } from './metrics/gauge-series.js';
+export type { BoundHistogram } from './metrics/histogram-series.js';
+export type { InstrumentOptions, Labels, MetricInput, MetricType, Tags } from './metrics/types.js';
+export type {
+  CounterSnapshot,
+  CounterWindowSnapshot,
+  DistributionSnapshot,
+  GaugeSnapshot,
+  HistogramSnapshot,
+  MonitorSnapshot,
+  SeriesSnapshot,
+  SeriesSnapshotBase,
+  WindowRates,
+  WindowStats,
+} from './metrics/snapshot.js';

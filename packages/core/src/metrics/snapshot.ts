@@ -1,0 +1,172 @@
+import type { TDigest } from '../sketch/tdigest.js';
+import type { Labels, Tags } from './types.js';
+
+/**
+ * Counts and rates of a series over one window.
+ *
+ * `coveredSeconds` is the time the numbers really span: a window of W seconds holds
+ * the sub-window in progress plus the W/sub-window closed ones before it (so between
+ * W and W + one sub-window), and never reaches back before the series existed.
+ * Rates divide by it (at least one millisecond), so a series younger than its
+ * window reports its true rate rather than one diluted over time it did not exist.
+ *
+ * @example
+ * ```ts
+ * const rates: WindowRates | undefined = monitor.getRates('api.latency', { windowSeconds: 300 });
+ * rates?.perMinute;
+ * ```
+ */
+export interface WindowRates {
+  /** The window asked for, in seconds, or `'cumulative'` for everything since the series began. */
+  readonly windowSeconds: number | 'cumulative';
+  /** The time the numbers actually span, in seconds. */
+  readonly coveredSeconds: number;
+  /** Samples (histograms, timers) or the increase (counters) within the window. */
+  readonly count: number;
+  /** Samples recorded as errors (histograms, timers; 0 for counters). */
+  readonly errors: number;
+  /** `errors / count`, 0 when there were no calls. */
+  readonly errorRate: number;
+  /** `count / coveredSeconds`. */
+  readonly perSecond: number;
+  /** `perSecond * 60`. */
+  readonly perMinute: number;
+}
+
+/**
+ * Distribution statistics of a histogram or timer series over one window.
+ *
+ * @example
+ * ```ts
+ * const stats = monitor.getStats('api.latency', { windowSeconds: 60 });
+ * console.log(stats?.mean, stats?.max);
+ * ```
+ */
+export interface WindowStats extends WindowRates {
+  /** Exact sum of the samples. */
+  readonly sum: number;
+  /** Exact minimum (NaN when empty). */
+  readonly min: number;
+  /** Exact maximum (NaN when empty). */
+  readonly max: number;
+  /** Exact mean (NaN when empty). */
+  readonly mean: number;
+}
+
+/**
+ * A window of a histogram or timer in a snapshot: its statistics and a digest that
+ * answers any quantile and merges with digests of other processes.
+ *
+ * @example
+ * ```ts
+ * const p99 = windowSnapshot.digest.quantile(0.99);
+ * ```
+ */
+export interface DistributionSnapshot extends WindowStats {
+  /** The window's merged digest (a copy: later records do not change it). */
+  readonly digest: TDigest;
+}
+
+/**
+ * A counter's rates over one window in a snapshot.
+ *
+ * @example
+ * ```ts
+ * const perMinute = counterSnapshot.windows[0]?.perMinute;
+ * ```
+ */
+export type CounterWindowSnapshot = WindowRates;
+
+/**
+ * What every series snapshot carries.
+ *
+ * @example
+ * ```ts
+ * const where = `${s.component}/${s.name}${JSON.stringify(s.tags)}`;
+ * ```
+ */
+export interface SeriesSnapshotBase {
+  readonly name: string;
+  readonly component: string;
+  readonly tags: Tags;
+  readonly labels: Labels;
+  /** True for an overflow series (tag sets beyond the per-metric cap). */
+  readonly overflow: boolean;
+  readonly unit: string;
+  readonly description: string;
+}
+
+/**
+ * A counter series in a snapshot.
+ *
+ * @example
+ * ```ts
+ * if (s.type === 'counter') console.log(s.total);
+ * ```
+ */
+export interface CounterSnapshot extends SeriesSnapshotBase {
+  readonly type: 'counter';
+  /** Everything counted since the series began. */
+  readonly total: number;
+  /** One entry per configured window, in the monitor's order. */
+  readonly windows: readonly CounterWindowSnapshot[];
+}
+
+/**
+ * A gauge series in a snapshot (only gauges that were ever set appear).
+ *
+ * @example
+ * ```ts
+ * if (s.type === 'gauge') console.log(s.value);
+ * ```
+ */
+export interface GaugeSnapshot extends SeriesSnapshotBase {
+  readonly type: 'gauge';
+  readonly value: number;
+}
+
+/**
+ * A histogram or timer series in a snapshot.
+ *
+ * @example
+ * ```ts
+ * if (s.type === 'timer') console.log(s.windows[0]?.digest.quantile(0.99));
+ * ```
+ */
+export interface HistogramSnapshot extends SeriesSnapshotBase {
+  readonly type: 'histogram' | 'timer';
+  /** Everything since the series began. */
+  readonly cumulative: DistributionSnapshot;
+  /** One entry per configured window, in the monitor's order. */
+  readonly windows: readonly DistributionSnapshot[];
+}
+
+/**
+ * Any series in a snapshot; switch on `type`.
+ *
+ * @example
+ * ```ts
+ * for (const s of monitor.snapshot().series) if (s.type === 'gauge') console.log(s.value);
+ * ```
+ */
+export type SeriesSnapshot = CounterSnapshot | GaugeSnapshot | HistogramSnapshot;
+
+/**
+ * One consistent read of every series, taken at one instant: what exporters, alert
+ * evaluation and health reports work from.
+ *
+ * @example
+ * ```ts
+ * const snap: MonitorSnapshot = monitor.snapshot();
+ * console.log(snap.timestamp, snap.series.length, snap.diagnostics);
+ * ```
+ */
+export interface MonitorSnapshot {
+  /** When it was taken (ms since the epoch, from the monitor's clock). */
+  readonly timestamp: number;
+  /** The configured windows, in seconds. */
+  readonly windows: readonly number[];
+  readonly series: readonly SeriesSnapshot[];
+  /** The SDK's own event counts by diagnostic code (drops, overflows...). */
+  readonly diagnostics: Readonly<Record<string, number>>;
+}

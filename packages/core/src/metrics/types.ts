@@ -1,0 +1,137 @@
+/**
+ * metrics/: series, instruments and the registry that caps them. A series is one
+ * metric name + component + tag set; labels ride along as metadata. May import from
+ * sketch/, clock/ and diagnostics/.
+ */
+
+/**
+ * The spec's four metric types.
+ *
+ * - `counter`: a cumulative count (requests, errors, events); only goes up.
+ * - `gauge`: a point-in-time value (CPU, memory, active connections).
+ * - `histogram`: a distribution of values (payload sizes, scores).
+ * - `timer`: a histogram of durations in milliseconds, with error counts.
+ *
+ * @example
+ * ```ts
+ * const type: MetricType = 'timer';
+ * ```
+ */
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'timer';
+
+/**
+ * Tags identify a series: each distinct tag set of a metric is its own series, with
+ * its own counts and percentiles. Keep tag values low-cardinality (a route template,
+ * a status class), never a user id or a raw URL. Values must be strings.
+ *
+ * @example
+ * ```ts
+ * const tags: Tags = { route: '/users/:id', method: 'GET' };
+ * ```
+ */
+export type Tags = Readonly<Record<string, string>>;
+
+/**
+ * Labels describe a series without identifying it (a version, an environment): they
+ * are carried with the series to exporters, but recording with other labels updates
+ * the series' labels instead of creating a new series. Values must be strings.
+ *
+ * @example
+ * ```ts
+ * const labels: Labels = { version: 'v2.1', environment: 'production' };
+ * ```
+ */
+export type Labels = Readonly<Record<string, string>>;
+
+/**
+ * One measurement in the spec's fields (camelCase): the shape of
+ * `POST /api/v1/monitoring/metrics` and of {@link Monitor.recordMetric}.
+ *
+ * @example
+ * ```ts
+ * const metric: MetricInput = {
+ *   name: 'marketplace.recommendation.generated',
+ *   value: 1,
+ *   metricType: 'counter',
+ *   component: 'recommendation',
+ *   tags: { user_type: 'enterprise', algorithm: 'collaborative_filtering' },
+ *   labels: { version: 'v2.1', environment: 'production' },
+ * };
+ * ```
+ */
+export interface MetricInput {
+  /** Metric name, such as `api.latency`. */
+  readonly name: string;
+  /** The value: an increment for counters, the new value for gauges, a sample otherwise. */
+  readonly value: number;
+  /** How the value is aggregated. */
+  readonly metricType: MetricType;
+  /** The component the metric belongs to; defaults to the monitor's `defaultComponent`. */
+  readonly component?: string;
+  /** Identifying tags (see {@link Tags}). */
+  readonly tags?: Tags;
+  /** Descriptive labels (see {@link Labels}). */
+  readonly labels?: Labels;
+  /** For histograms and timers: the sample is of a failed operation (counts toward the error rate). */
+  readonly error?: boolean;
+}
+
+/**
+ * Options for a metric's instrument handle.
+ *
+ * @example
+ * ```ts
+ * monitor.timer('db.query', { component: 'database', description: 'Query time' });
+ * ```
+ */
+export interface InstrumentOptions {
+  /** The component of every series of this handle; defaults to the monitor's `defaultComponent`. */
+  readonly component?: string;
+  /** Free text for exporters and docs. */
+  readonly description?: string;
+  /** The unit, such as `ms` or `By`. Timers are always `ms`. */
+  readonly unit?: string;
+}
+
+const EMPTY: Tags = Object.freeze({});
+
+/** @internal */
+export const EMPTY_TAGS: Tags = EMPTY;
+
+/** A tag set's validation outcome: the frozen copy, or null when invalid. @internal */
+export function copyTags(tags: unknown): Tags | null {
+  if (tags === undefined || tags === null) return EMPTY;
+  if (typeof tags !== 'object' || Array.isArray(tags)) return null;
+  const keys = Object.keys(tags);
+  if (keys.length === 0) return EMPTY;
+  if (keys.length > 64) return null;
+  const out: Record<string, string> = {};
+  for (const key of keys.sort()) {
+    const value = (tags as Record<string, unknown>)[key];
+    if (typeof value !== 'string' || key.length === 0) return null;
+    out[key] = value;
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * The identity of a series inside one metric: component and tags, with tags in key
+ * order so `{a, b}` and `{b, a}` are one series. Expects tags from {@link copyTags}.
+ *
+ * @internal
+ */
+export function seriesKey(component: string, tags: Tags): string {
+  let key = component;
+  for (const name in tags) key += '\u0001' + name + '\u0002' + tags[name];
+  return key;
+}
+
+/** @internal */
+export function isValidName(name: unknown): name is string {
+  return typeof name === 'string' && name.length > 0 && name.length <= 255;
+}
+
+/** `Array.isArray` without the `any[]` it narrows to. @internal */
+export function isArray(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
+}

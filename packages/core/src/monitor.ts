@@ -1,0 +1,720 @@
+import { type Clock, systemClock } from './clock/clock.js';
+import {
+  DiagnosticCode,
+  type DiagnosticCodeValue,
+  type DiagnosticLogger,
+  Diagnostics,
+} from './diagnostics/diagnostics.js';
+import { DEFAULT_COMPRESSION, quantileOf, type Scale, scaleFor } from './sketch/centroids.js';
+import { TDigest, validateCompression } from './sketch/tdigest.js';
+import type { BoundCounter } from './metrics/counter-series.js';
+import { CounterSeries } from './metrics/counter-series.js';
+import type { BoundGauge } from './metrics/gauge-series.js';
+import { GaugeSeries } from './metrics/gauge-series.js';
+import { HistogramSeries, type HistogramWindowRead } from './metrics/histogram-series.js';
+import { type AnySeries, type FamilyContext, MetricFamily } from './metrics/family.js';
+import {
+  type BoundTimer,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  NOOP_BOUND,
+  noopInstrument,
+  type StopTimer,
+  type Timer,
+} from './metrics/instruments.js';
+import type {
+  DistributionSnapshot,
+  MonitorSnapshot,
+  SeriesSnapshot,
+  WindowRates,
+  WindowStats,
+} from './metrics/snapshot.js';
+import { SlotTicker } from './metrics/ticker.js';
+import {
+  copyTags,
+  type InstrumentOptions,
+  isArray,
+  isValidName,
+  type Labels,
+  type MetricInput,
+  type MetricType,
+  seriesKey,
+  type Tags,
+} from './metrics/types.js';
+
+/**
+ * Options for {@link Monitor}. Every option is checked at construction: a bad value
+ * throws a `TypeError` naming the option.
+ *
+ * @example
+ * ```ts
+ * const monitor = new Monitor({
+ *   defaultComponent: 'marketplace',
+ *   windows: [60, 300, 900],
+ *   subWindowSeconds: 60,
+ *   maxSeriesPerMetric: 2000,
+ *   logger: console,
+ * });
+ * ```
+ */
+export interface MonitorOptions {
+  /** Where time comes from; default the system clock. Use {@link ManualClock} in tests. */
+  readonly clock?: Clock;
+  /** Where the SDK's own warnings go; silent by default. */
+  readonly logger?: DiagnosticLogger;
+  /** The component of metrics recorded without one. Default `'default'`. */
+  readonly defaultComponent?: string;
+  /**
+   * The sliding windows (seconds) every histogram, timer and counter keeps, each a
+   * multiple of `subWindowSeconds`. Default `[60, 300, 900]`.
+   */
+  readonly windows?: readonly number[];
+  /**
+   * The length of one ring sub-window (seconds). Windows move in steps of it, and a
+   * window of W seconds spans between W and W + one sub-window. Default 60.
+   */
+  readonly subWindowSeconds?: number;
+  /** The t-digest compression (accuracy against memory). Default 200. */
+  readonly compression?: number;
+  /** Series kept per metric name before tag sets go to the overflow series. Default 2000. */
+  readonly maxSeriesPerMetric?: number;
+  /** Metric names kept; records of further names are dropped and counted. Default 1000. */
+  readonly maxMetrics?: number;
+}
+
+/**
+ * Which series a read is about, and over which window.
+ *
+ * @example
+ * ```ts
+ * const query: SeriesQuery = { component: 'api_gateway', tags: { route: '/x' }, windowSeconds: 300 };
+ * ```
+ */
+export interface SeriesQuery {
+  /** Default: the monitor's `defaultComponent`. */
+  readonly component?: string;
+  /** Default: no tags. */
+  readonly tags?: Tags;
+  /**
+   * Seconds, at most the longest configured window (rounded up to whole
+   * sub-windows), or `'cumulative'`. Default: the first configured window.
+   */
+  readonly windowSeconds?: number | 'cumulative';
+}
+
+/**
+ * The recording surface shared by {@link Monitor} and the no-op monitor that
+ * {@link getGlobalMonitor} returns when none is set: what decorators and middleware
+ * call.
+ *
+ * @example
+ * ```ts
+ * function instrumentQueue(monitor: MonitorApi): void {
+ *   monitor.gauge('queue.depth').set(queue.length);
+ * }
+ * ```
+ */
+export interface MonitorApi {
+  /** False for the no-op monitor: callers may skip work that only feeds metrics. */
+  readonly enabled: boolean;
+  recordMetric(metric: MetricInput): void;
+  counter(name: string, options?: InstrumentOptions): Counter;
+  gauge(name: string, options?: InstrumentOptions): Gauge;
+  histogram(name: string, options?: InstrumentOptions): Histogram;
+  timer(name: string, options?: InstrumentOptions): Timer;
+}
+
+const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'timer']);
+const SELF_COMPONENT = 'prsm';
+
+/**
+ * The in-process aggregator: series of counters, gauges, histograms and timers, with
+ * windowed t-digest percentiles, rates and error rates, read in one consistent
+ * snapshot by exporters, alerts and health reports.
+ *
+ * A series is a metric name + component + tags. Bind a handle once
+ * (`monitor.timer(name).bind(tags)`) and each record is a buffer write: no key is
+ * built, no clock is read. Nothing on the recording path throws: bad values are
+ * dropped, counted in `diagnostics` and in the `prsm.records.dropped` self-metric.
+ *
+ * @example
+ * ```ts
+ * import { Monitor } from '@prsm/core';
+ *
+ * const monitor = new Monitor({ defaultComponent: 'marketplace' });
+ * const search = monitor.timer('marketplace_search').bind({ tier: 'free' });
+ *
+ * const stop = search.startTimer();
+ * // ... the search ...
+ * stop();
+ *
+ * const [p50, p99] = monitor.getPercentiles('marketplace_search', [0.5, 0.99], {
+ *   tags: { tier: 'free' },
+ *   windowSeconds: 300,
+ * });
+ * await monitor.shutdown();
+ * ```
+ */
+export class Monitor implements MonitorApi {
+  readonly enabled = true;
+  /** The clock every window and rate is read from. */
+  readonly clock: Clock;
+  /** Counts of the SDK's own events (drops, overflows, internal errors) by code. */
+  readonly diagnostics: Diagnostics;
+  /** The configured windows, in seconds, ascending. */
+  readonly windows: readonly number[];
+  /** The ring sub-window length in seconds. */
+  readonly subWindowSeconds: number;
+  /** The component of metrics recorded without one. */
+  readonly defaultComponent: string;
+  /** The t-digest compression. */
+  readonly compression: number;
+  readonly #scale: Scale;
+  readonly #ticker: SlotTicker;
+  readonly #families = new Map<string, MetricFamily>();
+  readonly #maxMetrics: number;
+  readonly #context: FamilyContext;
+  readonly #overflowCounter: MetricFamily;
+  readonly #droppedCounter: MetricFamily;
+  readonly #dropHandles = new Map<DiagnosticCodeValue, BoundCounter>();
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: MonitorOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('Monitor options must be an object');
+    }
+    const clock = options.clock ?? systemClock;
+    if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function') {
+      throw new TypeError('clock must be an object with a now() method returning milliseconds');
+    }
+    const subWindowSeconds = options.subWindowSeconds ?? 60;
+    if (!Number.isFinite(subWindowSeconds) || subWindowSeconds <= 0) {
+      throw new TypeError(
+        `subWindowSeconds must be a positive number, got ${String(subWindowSeconds)}`,
+      );
+    }
+    const windowsOption: unknown = options.windows ?? [60, 300, 900];
+    if (!isArray(windowsOption) || windowsOption.length === 0) {
+      throw new TypeError('windows must be a non-empty array of seconds');
+    }
+    const windows: number[] = [];
+    for (const w of windowsOption) {
+      if (typeof w !== 'number' || !Number.isFinite(w) || w <= 0) {
+        throw new TypeError(`windows must hold positive numbers of seconds, got ${String(w)}`);
+      }
+      const slots = w / subWindowSeconds;
+      if (Math.abs(slots - Math.round(slots)) > 1e-9) {
+        throw new TypeError(
+          `windows: ${w} is not a multiple of subWindowSeconds (${subWindowSeconds})`,
+        );
+      }
+      windows.push(w);
+    }
+    const sorted = [...new Set(windows)].sort((a, b) => a - b);
+    const maxSlots = Math.round(sorted[sorted.length - 1]! / subWindowSeconds);
+    if (maxSlots > 10_000) {
+      throw new TypeError(
+        `windows: the longest window holds ${maxSlots} sub-windows; at most 10000`,
+      );
+    }
+    const maxSeriesPerMetric = options.maxSeriesPerMetric ?? 2000;
+    if (!Number.isInteger(maxSeriesPerMetric) || maxSeriesPerMetric < 1) {
+      throw new TypeError(
+        `maxSeriesPerMetric must be an integer >= 1, got ${String(maxSeriesPerMetric)}`,
+      );
+    }
+    const maxMetrics = options.maxMetrics ?? 1000;
+    if (!Number.isInteger(maxMetrics) || maxMetrics < 1) {
+      throw new TypeError(`maxMetrics must be an integer >= 1, got ${String(maxMetrics)}`);
+    }
+    const defaultComponent = options.defaultComponent ?? 'default';
+    if (!isValidName(defaultComponent)) {
+      throw new TypeError('defaultComponent must be a non-empty string of at most 255 characters');
+    }
+    const logger = options.logger;
+    if (
+      logger !== undefined &&
+      (logger === null || typeof logger.warn !== 'function' || typeof logger.error !== 'function')
+    ) {
+      throw new TypeError('logger must have warn() and error() methods');
+    }
+    this.compression =
+      options.compression === undefined
+        ? DEFAULT_COMPRESSION
+        : validateCompression(options.compression, 'compression');
+
+    this.clock = clock;
+    this.diagnostics = new Diagnostics(logger);
+    this.windows = Object.freeze(sorted);
+    this.subWindowSeconds = subWindowSeconds;
+    this.defaultComponent = defaultComponent;
+    this.#maxMetrics = maxMetrics;
+    this.#scale = scaleFor(this.compression);
+    this.#ticker = new SlotTicker(clock, subWindowSeconds * 1000, this.diagnostics);
+    this.#context = {
+      ticker: this.#ticker,
+      scale: this.#scale,
+      ringSize: maxSlots + 1,
+      maxSeriesPerMetric,
+      diagnostics: this.diagnostics,
+      onOverflow: (metric) => this.#onOverflow(metric),
+      onDrop: (code) => this.#onDrop(code),
+    };
+    this.#overflowCounter = this.#selfFamily(
+      'prsm.series.overflow',
+      'New tag sets recorded into an overflow series, by metric',
+    );
+    this.#droppedCounter = this.#selfFamily(
+      'prsm.records.dropped',
+      'Values refused by the SDK (NaN, negative increments, bad tags...), by reason',
+    );
+  }
+
+  /**
+   * Records one measurement in the spec's fields. Never throws: a bad value, tag,
+   * name or type is dropped, counted and reported to the diagnostics logger.
+   *
+   * @example
+   * ```ts
+   * monitor.recordMetric({
+   *   name: 'marketplace.recommendation.generated',
+   *   value: 1,
+   *   metricType: 'counter',
+   *   component: 'recommendation',
+   *   tags: { algorithm: 'collaborative_filtering' },
+   *   labels: { version: 'v2.1' },
+   * });
+   * ```
+   */
+  recordMetric(metric: MetricInput): void {
+    try {
+      if (metric === null || typeof metric !== 'object') {
+        this.#drop(DiagnosticCode.INVALID_NAME, 'recordMetric needs an object');
+        return;
+      }
+      const { name, value, metricType, component = this.defaultComponent } = metric;
+      if (!isValidName(name) || !isValidName(component)) {
+        this.#drop(DiagnosticCode.INVALID_NAME, `bad metric name or component: ${String(name)}`);
+        return;
+      }
+      if (typeof metricType !== 'string' || !METRIC_TYPES.has(metricType)) {
+        this.#drop(
+          DiagnosticCode.UNKNOWN_METRIC_TYPE,
+          `${name}: unknown metricType ${String(metricType)}`,
+        );
+        return;
+      }
+      if (typeof value !== 'number' || value - value !== 0) {
+        // Refuse before resolving, so a stream of bad values creates no series.
+        this.#drop(DiagnosticCode.INVALID_VALUE, `${name}: dropped a non-finite value`);
+        return;
+      }
+      const family = this.#family(name, metricType, '', '');
+      if (family === undefined) return;
+      const series = this.#resolve(family, component, metric.tags, metric.labels);
+      if (series === undefined) return;
+      if (series instanceof HistogramSeries) {
+        if (metric.error === true) series.recordError(value);
+        else series.record(value);
+      } else if (series instanceof CounterSeries) series.inc(value);
+      else series.set(value);
+    } catch (error) {
+      this.diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, { where: 'recordMetric' });
+    }
+  }
+
+  /**
+   * A counter handle. Never throws: a bad name or a name already used by another type
+   * is reported and yields a handle that records nothing.
+   *
+   * @example
+   * ```ts
+   * const errors = monitor.counter('payment.errors', { component: 'marketplace' }).bind({ reason: 'declined' });
+   * errors.inc();
+   * ```
+   */
+  counter(name: string, options?: InstrumentOptions): Counter {
+    const component = this.#component(options);
+    const family = this.#family(name, 'counter', options?.unit ?? '', options?.description ?? '');
+    if (family === undefined || component === undefined) return noopInstrument(String(name));
+    return {
+      name,
+      bind: (tags, labels) =>
+        (this.#resolve(family, component, tags, labels) as CounterSeries | undefined) ?? NOOP_BOUND,
+      inc: (value, tags) => {
+        (this.#resolve(family, component, tags, undefined) as CounterSeries | undefined)?.inc(
+          value,
+        );
+      },
+    };
+  }
+
+  /**
+   * A gauge handle.
+   *
+   * @example
+   * ```ts
+   * monitor.gauge('db_connections', { component: 'database' }).set(pool.totalCount);
+   * ```
+   */
+  gauge(name: string, options?: InstrumentOptions): Gauge {
+    const component = this.#component(options);
+    const family = this.#family(name, 'gauge', options?.unit ?? '', options?.description ?? '');
+    if (family === undefined || component === undefined) return noopInstrument(String(name));
+    return {
+      name,
+      bind: (tags, labels): BoundGauge =>
+        (this.#resolve(family, component, tags, labels) as GaugeSeries | undefined) ?? NOOP_BOUND,
+      set: (value, tags) => {
+        (this.#resolve(family, component, tags, undefined) as GaugeSeries | undefined)?.set(value);
+      },
+    };
+  }
+
+  /**
+   * A histogram handle: windowed percentiles, counts and rates of any values.
+   *
+   * @example
+   * ```ts
+   * monitor.histogram('search.results', { component: 'marketplace' }).record(20);
+   * ```
+   */
+  histogram(name: string, options?: InstrumentOptions): Histogram {
+    return this.#distribution(name, 'histogram', options?.unit ?? '', options);
+  }
+
+  /**
+   * A timer handle: a histogram of milliseconds with error counts, so one series
+   * gives an operation's latency percentiles, throughput and error rate.
+   *
+   * @example
+   * ```ts
+   * const infer = monitor.timer('model_inference', { component: 'recommendation' }).bind();
+   * const stop = infer.startTimer();
+   * stop();
+   * ```
+   */
+  timer(name: string, options?: InstrumentOptions): Timer {
+    return this.#distribution(name, 'timer', 'ms', options);
+  }
+
+  /**
+   * Quantiles of a histogram or timer series over a window, in the order asked. NaN
+   * for each when the series does not exist or holds no data. Throws a `TypeError`
+   * for a quantile outside 0..1 or a window longer than the longest configured one.
+   *
+   * @example
+   * ```ts
+   * const [p50, p95, p99] = monitor.getPercentiles('api.latency', [0.5, 0.95, 0.99], {
+   *   component: 'api_gateway',
+   *   windowSeconds: 300,
+   * });
+   * ```
+   */
+  getPercentiles(name: string, quantiles: readonly number[], query: SeriesQuery = {}): number[] {
+    if (!isArray(quantiles)) throw new TypeError('quantiles must be an array of numbers in 0..1');
+    for (const q of quantiles) {
+      if (typeof q !== 'number' || !(q >= 0 && q <= 1)) {
+        throw new TypeError(`quantiles must be numbers in 0..1, got ${String(q)}`);
+      }
+    }
+    const slots = this.#slotsFor(query.windowSeconds);
+    const series = this.#find(name, query);
+    if (!(series instanceof HistogramSeries)) return quantiles.map(() => NaN);
+    const read = series.read(slots);
+    return quantiles.map((q) =>
+      quantileOf(read.centroids, read.length, read.count, read.min, read.max, q),
+    );
+  }
+
+  /**
+   * Throughput and error rate of a series over a window: samples of a histogram or
+   * timer, the increase of a counter. `undefined` when the series does not exist (or
+   * is a gauge).
+   *
+   * @example
+   * ```ts
+   * const r = monitor.getRates('checkout', { component: 'marketplace', windowSeconds: 60 });
+   * if (r && r.errorRate > 0.05) console.warn('checkout failing');
+   * ```
+   */
+  getRates(name: string, query: SeriesQuery = {}): WindowRates | undefined {
+    const slots = this.#slotsFor(query.windowSeconds);
+    const series = this.#find(name, query);
+    const windowSeconds = query.windowSeconds ?? this.windows[0]!;
+    if (series instanceof HistogramSeries) {
+      const read = series.read(slots);
+      return this.#rates(windowSeconds, read.count, read.errors, read.startMs);
+    }
+    if (series instanceof CounterSeries) {
+      const read = series.read(slots);
+      return this.#rates(windowSeconds, read.increase, 0, read.startMs);
+    }
+    return undefined;
+  }
+
+  /**
+   * Count, sum, min, max, mean and rates of a histogram or timer series over a window;
+   * `undefined` when there is no such histogram or timer series.
+   *
+   * @example
+   * ```ts
+   * const s = monitor.getStats('api.latency', { windowSeconds: 900 });
+   * console.log(s?.count, s?.mean, s?.max);
+   * ```
+   */
+  getStats(name: string, query: SeriesQuery = {}): WindowStats | undefined {
+    const slots = this.#slotsFor(query.windowSeconds);
+    const series = this.#find(name, query);
+    if (!(series instanceof HistogramSeries)) return undefined;
+    return this.#stats(query.windowSeconds ?? this.windows[0]!, series.read(slots));
+  }
+
+  /**
+   * One consistent read of every series at one instant (the clock is read once and
+   * every buffer is flushed first): counters with their total and windowed rates,
+   * gauges that were set, histograms and timers with a digest per window and for
+   * everything since they began.
+   *
+   * @example
+   * ```ts
+   * for (const s of monitor.snapshot().series) {
+   *   if (s.type === 'timer') console.log(s.name, s.windows[0]?.digest.quantile(0.99));
+   * }
+   * ```
+   */
+  snapshot(): MonitorSnapshot {
+    const timestamp = this.clock.now();
+    this.#ticker.read();
+    const series: SeriesSnapshot[] = [];
+    const slotsPerWindow = this.windows.map((w) => Math.round(w / this.subWindowSeconds));
+    for (const family of this.#families.values()) {
+      for (const s of family.all()) {
+        const id = s.identity;
+        const base = {
+          name: id.name,
+          component: id.component,
+          tags: id.tags,
+          labels: id.labels,
+          overflow: id.overflow,
+          unit: id.unit,
+          description: id.description,
+        };
+        if (s instanceof HistogramSeries) {
+          series.push({
+            ...base,
+            type: family.type as 'histogram' | 'timer',
+            cumulative: this.#distributionSnapshot('cumulative', s.read(-1), timestamp),
+            windows: slotsPerWindow.map((slots, i) =>
+              this.#distributionSnapshot(this.windows[i]!, s.read(slots), timestamp),
+            ),
+          });
+        } else if (s instanceof CounterSeries) {
+          series.push({
+            ...base,
+            type: 'counter',
+            total: s.total,
+            windows: slotsPerWindow.map((slots, i) => {
+              const read = s.read(slots);
+              return this.#rates(this.windows[i]!, read.increase, 0, read.startMs, timestamp);
+            }),
+          });
+        } else if (s.hasValue) {
+          series.push({ ...base, type: 'gauge', value: s.value });
+        }
+      }
+    }
+    return { timestamp, windows: this.windows, series, diagnostics: this.diagnostics.counts() };
+  }
+
+  /**
+   * Stops the monitor's timers. Idempotent: every call returns the same promise.
+   * Recording still works afterwards (reading the clock on each record); later issues
+   * add the exporters this flushes.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => void monitor.shutdown());
+   * ```
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= Promise.resolve().then(() => {
+      this.#ticker.stop();
+    });
+    return this.#shutdown;
+  }
+
+  #distribution(
+    name: string,
+    type: 'histogram' | 'timer',
+    unit: string,
+    options: InstrumentOptions | undefined,
+  ): Histogram & Timer {
+    const component = this.#component(options);
+    const family = this.#family(name, type, unit, options?.description ?? '');
+    if (family === undefined || component === undefined) return noopInstrument(String(name));
+    const resolve = (tags: Tags | undefined, labels?: Labels): BoundTimer =>
+      (this.#resolve(family, component, tags, labels) as HistogramSeries | undefined) ?? NOOP_BOUND;
+    return {
+      name,
+      bind: resolve,
+      record: (value, tags) => resolve(tags).record(value),
+      recordError: (value, tags) => resolve(tags).recordError(value),
+      startTimer: (tags): StopTimer => resolve(tags).startTimer(),
+    };
+  }
+
+  #component(options: InstrumentOptions | undefined): string | undefined {
+    const component = options?.component ?? this.defaultComponent;
+    if (isValidName(component)) return component;
+    this.#drop(DiagnosticCode.INVALID_NAME, `bad component: ${String(component)}`);
+    return undefined;
+  }
+
+  #family(
+    name: string,
+    type: MetricType,
+    unit: string,
+    description: string,
+  ): MetricFamily | undefined {
+    let family = this.#families.get(name);
+    if (family !== undefined) {
+      if (family.type === type) return family;
+      this.#drop(DiagnosticCode.TYPE_CONFLICT, `${name} is a ${family.type}, not a ${type}`);
+      return undefined;
+    }
+    if (!isValidName(name)) {
+      this.#drop(DiagnosticCode.INVALID_NAME, `bad metric name: ${String(name)}`);
+      return undefined;
+    }
+    if (this.#families.size >= this.#maxMetrics + 2) {
+      this.#drop(DiagnosticCode.METRIC_LIMIT, `${name}: over maxMetrics (${this.#maxMetrics})`);
+      return undefined;
+    }
+    family = new MetricFamily(this.#context, name, type, unit, description);
+    this.#families.set(name, family);
+    return family;
+  }
+
+  #resolve(
+    family: MetricFamily,
+    component: string,
+    tags: unknown,
+    labels: unknown,
+  ): AnySeries | undefined {
+    const cleanTags = copyTags(tags);
+    const cleanLabels = labels === undefined ? undefined : copyTags(labels);
+    if (cleanTags === null || cleanLabels === null) {
+      this.#drop(
+        DiagnosticCode.INVALID_TAGS,
+        `${family.name}: tags and labels must map names to strings`,
+      );
+      return undefined;
+    }
+    return family.resolve(component, cleanTags, cleanLabels);
+  }
+
+  #find(name: string, query: SeriesQuery): AnySeries | undefined {
+    const family = this.#families.get(name);
+    if (family === undefined) return undefined;
+    const tags = copyTags(query.tags);
+    if (tags === null) throw new TypeError('tags must map names to strings');
+    return family.series.get(seriesKey(query.component ?? this.defaultComponent, tags));
+  }
+
+  #slotsFor(windowSeconds: number | 'cumulative' | undefined): number {
+    if (windowSeconds === 'cumulative') return -1;
+    const w = windowSeconds ?? this.windows[0]!;
+    const longest = this.windows[this.windows.length - 1]!;
+    if (typeof w !== 'number' || !(w > 0) || w > longest) {
+      throw new TypeError(
+        `windowSeconds must be 'cumulative' or a number of seconds in (0, ${longest}], got ${String(w)}`,
+      );
+    }
+    return Math.ceil(w / this.subWindowSeconds - 1e-9);
+  }
+
+  #rates(
+    windowSeconds: number | 'cumulative',
+    count: number,
+    errors: number,
+    startMs: number,
+    now = this.clock.now(),
+  ): WindowRates {
+    const coveredSeconds = Math.max(0, (now - startMs) / 1000);
+    const perSecond = count / Math.max(0.001, coveredSeconds);
+    return {
+      windowSeconds,
+      coveredSeconds,
+      count,
+      errors,
+      errorRate: count > 0 ? errors / count : 0,
+      perSecond,
+      perMinute: perSecond * 60,
+    };
+  }
+
+  #stats(
+    windowSeconds: number | 'cumulative',
+    read: HistogramWindowRead,
+    now?: number,
+  ): WindowStats {
+    const empty = read.count === 0;
+    return {
+      ...this.#rates(windowSeconds, read.count, read.errors, read.startMs, now),
+      sum: read.sum,
+      min: empty ? NaN : read.min,
+      max: empty ? NaN : read.max,
+      mean: empty ? NaN : read.sum / read.count,
+    };
+  }
+
+  #distributionSnapshot(
+    windowSeconds: number | 'cumulative',
+    read: HistogramWindowRead,
+    now: number,
+  ): DistributionSnapshot {
+    const digest = new TDigest({ compression: this.compression * 2 });
+    digest.mergeCentroids(read.centroids, read.length, read.count, read.sum, read.min, read.max);
+    return { ...this.#stats(windowSeconds, read, now), digest };
+  }
+
+  #selfFamily(name: string, description: string): MetricFamily {
+    const family = new MetricFamily(this.#context, name, 'counter', '', description);
+    this.#families.set(name, family);
+    return family;
+  }
+
+  #onOverflow(metric: string): void {
+    this.diagnostics.report(
+      DiagnosticCode.SERIES_OVERFLOW,
+      `${metric}: more tag sets than maxSeriesPerMetric; recording into the overflow series`,
+    );
+    (
+      this.#overflowCounter.resolve(
+        SELF_COMPONENT,
+        Object.freeze({ metric }),
+        undefined,
+      ) as CounterSeries
+    ).inc();
+  }
+
+  #onDrop(code: DiagnosticCodeValue): void {
+    let handle = this.#dropHandles.get(code);
+    if (handle === undefined) {
+      handle = this.#droppedCounter.resolve(
+        SELF_COMPONENT,
+        Object.freeze({ reason: code }),
+        undefined,
+      ) as CounterSeries;
+      this.#dropHandles.set(code, handle);
+    }
+    handle.inc();
+  }
+
+  #drop(code: DiagnosticCodeValue, message: string): void {
+    this.diagnostics.report(code, message);
+    this.#onDrop(code);
+  }
+}

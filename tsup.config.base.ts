@@ -1,0 +1,32 @@
+import type { Options } from 'tsup';
+
+/**
+ * The one tsup configuration every publishable `@prsm/*` package builds with.
+ *
+ * Each package's `tsup.config.ts` calls this, passing only what differs (extra
+ * `entry` points for subpath exports, for instance). Output goes to `dist/`:
+ * ESM (`.js`), CommonJS (`.cjs`) and a declaration file for each
+ * (`.d.ts`, `.d.cts`), matching the `exports` map in the package's package.json.
+ *
+ * @example
+ * ```ts
+ * // packages/exporters/tsup.config.ts
+ * import { definePackageConfig } from '../../tsup.config.base.js';
+ *
+ * export default definePackageConfig({ entry: ['src/index.ts', 'src/otlp/index.ts'] });
+ * ```
+ */
+export function definePackageConfig(overrides: Options = {}): Options {
+  return {
+    entry: ['src/index.ts'],
+    format: ['esm', 'cjs'],
+    outDir: 'dist',
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    platform: 'node',
+    tsconfig: 'tsconfig.json',
+    ...overrides,
+  };
+}
