@@ -263,7 +263,7 @@ export class Monitor implements MonitorApi {
     };
     this.#overflowCounter = this.#selfFamily(
       'prsm.series.overflow',
-      'New tag sets recorded into an overflow series, by metric',
+      'Series lookups routed to an overflow series because the metric was at its series cap, by metric',
     );
     this.#droppedCounter = this.#selfFamily(
       'prsm.records.dropped',

@@ -3,28 +3,23 @@
  * from. Nothing here knows about series, windows or the monitor; it may import nothing
  * outside this folder.
  *
- * This file: an ascending sort of a Float64Array that is ~5x faster than
+ * This file: an ascending sort of a Float64Array that is about 4x faster than
  * `Float64Array.prototype.sort` for the small buffers the hot path flushes (256 values).
  * An LSD radix sort on the top 24 bits of an order-preserving integer key puts every
  * value within 2^-12 of its place; one insertion pass then finishes the job exactly,
  * in time proportional to the (few) inversions left.
  */
 
-let keys = new Uint32Array(256);
-let keysTmp = new Uint32Array(256);
-let valuesTmp = new Float64Array(256);
+/** The longest buffer the radix path takes; longer arrays use the built-in sort. */
+const MAX_RADIX = 4096;
+// Fixed-size constants: V8 keeps loops over them ~2x faster than over arrays held in
+// reassignable module variables.
+const keys = new Uint32Array(MAX_RADIX);
+const keysTmp = new Uint32Array(MAX_RADIX);
+const valuesTmp = new Float64Array(MAX_RADIX);
 const count0 = new Int32Array(256);
 const count1 = new Int32Array(256);
 const count2 = new Int32Array(256);
-
-function ensureScratch(n: number): void {
-  if (keys.length >= n) return;
-  let size = keys.length;
-  while (size < n) size *= 2;
-  keys = new Uint32Array(size);
-  keysTmp = new Uint32Array(size);
-  valuesTmp = new Float64Array(size);
-}
 
 /** Below this length an insertion sort beats three radix passes. */
 const INSERTION_ONLY = 48;
@@ -40,7 +35,10 @@ export function sortFloat64(values: Float64Array, length: number): void {
     insertionSort(values, length);
     return;
   }
-  ensureScratch(length);
+  if (length > MAX_RADIX) {
+    values.subarray(0, length).sort();
+    return;
+  }
   const words = new Uint32Array(values.buffer, values.byteOffset, length * 2);
   count0.fill(0);
   count1.fill(0);

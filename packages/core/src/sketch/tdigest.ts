@@ -107,7 +107,8 @@ export class TDigest {
   #sum = 0;
   #min = Infinity;
   #max = -Infinity;
-  readonly #buffer = new Float64Array(BUFFER_SIZE);
+  /** Allocated on the first `add`: digests built by merging never need one. */
+  #buffer: Float64Array | undefined;
   #buffered = 0;
 
   constructor(options: TDigestOptions = {}) {
@@ -116,7 +117,7 @@ export class TDigest {
         ? DEFAULT_COMPRESSION
         : validateCompression(options.compression, 'compression');
     this.#scale = scaleFor(this.compression);
-    this.#centroids = new Float64Array(64);
+    this.#centroids = new Float64Array(0);
   }
 
   /**
@@ -124,8 +125,9 @@ export class TDigest {
    * for them and they would poison the sum); returns whether the value was taken.
    */
   add(value: number): boolean {
-    if (value - value !== 0) return false;
-    this.#buffer[this.#buffered++] = value;
+    if (typeof value !== 'number' || value - value !== 0) return false;
+    const buffer = (this.#buffer ??= new Float64Array(BUFFER_SIZE));
+    buffer[this.#buffered++] = value;
     if (this.#buffered === BUFFER_SIZE) this.#flush();
     return true;
   }
@@ -347,9 +349,9 @@ export class TDigest {
 
   #flush(): void {
     const n = this.#buffered;
-    if (n === 0) return;
-    this.#buffered = 0;
     const buffer = this.#buffer;
+    if (n === 0 || buffer === undefined) return;
+    this.#buffered = 0;
     sortFloat64(buffer, n);
     let sum = 0;
     for (let i = 0; i < n; i++) sum += buffer[i]!;
@@ -374,7 +376,8 @@ export class TDigest {
 
   #store(source: Float64Array, length: number): void {
     if (this.#centroids.length < 2 * length) {
-      this.#centroids = new Float64Array(Math.max(2 * length, this.#centroids.length * 2));
+      // Room to grow by a quarter before the next allocation.
+      this.#centroids = new Float64Array(2 * length + 2 * (length >> 2));
     }
     this.#centroids.set(source.subarray(0, 2 * length));
     this.#length = length;
