@@ -21,7 +21,8 @@ export function definePackageConfig(overrides: Options = {}): Options {
     entry: ['src/index.ts'],
     format: ['esm', 'cjs'],
     outDir: 'dist',
-    dts: true,
+    // tsup's declaration build rejects `composite` projects (TS6307, tsup#1364).
+    dts: { compilerOptions: { composite: false } },
     sourcemap: true,
     clean: true,
     target: 'node20',

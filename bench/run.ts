@@ -1,3 +1,102 @@
-import { Monitor } from '@prsm/core';
+/**
+ * Runs the benchmark suites: `npm run bench` runs them all, each in its own Node
+ * process (so no suite inherits another's heap or JIT state); `npm run bench -- record
+ * merge` runs the named ones. A single named suite runs in this process.
+ *
+ * `@prsm/core` resolves to the built bundle (packages/core/dist), as users load it;
+ * the run refuses a bundle older than the sources. Start Node with --expose-gc.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-console.log(`no benchmarks yet: ${typeof Monitor}`);
+const SUITES = {
+  record: () => import('./suites/record.js'),
+  accuracy: () => import('./suites/accuracy.js'),
+  memory: () => import('./suites/memory.js'),
+  merge: () => import('./suites/merge.js'),
+  cardinality: () => import('./suites/cardinality.js'),
+} as const;
+type SuiteName = keyof typeof SUITES;
+
+function isSuite(name: string): name is SuiteName {
+  return Object.hasOwn(SUITES, name);
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (!entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Which @prsm/core this process loads; exits when it is a stale build. */
+function describeTarget(): string {
+  const resolved = fileURLToPath(import.meta.resolve('@prsm/core'));
+  if (!resolved.includes(`${join('core', 'dist')}`)) return `sources (${resolved})`;
+  const src = fileURLToPath(new URL('../packages/core/src', import.meta.url));
+  if (statSync(resolved).mtimeMs < newestMtime(src)) {
+    console.error(`${resolved} is older than packages/core/src: run \`npm run build\` first.`);
+    process.exit(2);
+  }
+  const hash = createHash('sha256').update(readFileSync(resolved)).digest('hex').slice(0, 12);
+  return `built bundle packages/core/dist/index.js (sha256 ${hash}…)`;
+}
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
+    return line?.split(':')[1]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function header(names: readonly SuiteName[]): void {
+  console.log('# PRSM Monitor benchmarks\n');
+  console.log(`- node ${process.version} (${process.execArgv.join(' ')}), ${process.platform}`);
+  console.log(`- cores (nproc): ${availableParallelism()}, CPU: ${cpuModel()}`);
+  console.log(`- @prsm/core under test: ${describeTarget()}`);
+  console.log(`- suites: ${names.join(', ')}`);
+  if (globalThis.gc === undefined) console.log('- WARNING: no --expose-gc; memory suites fail');
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => !isSuite(a));
+  if (unknown.length > 0) {
+    console.error(
+      `unknown suite(s) ${unknown.join(', ')}; known: ${Object.keys(SUITES).join(', ')}`,
+    );
+    process.exit(2);
+  }
+  const names = (args.length === 0 ? Object.keys(SUITES) : args) as SuiteName[];
+  const child = process.env.PRSM_BENCH_CHILD === '1';
+  if (!child) header(names);
+  if (names.length === 1) {
+    const suite = await SUITES[names[0]!]();
+    await suite.run();
+    return;
+  }
+  const script = fileURLToPath(import.meta.url);
+  for (const name of names) {
+    const result = spawnSync(process.execPath, [...process.execArgv, script, name], {
+      stdio: 'inherit',
+      env: { ...process.env, PRSM_BENCH_CHILD: '1' },
+    });
+    if (result.status !== 0) {
+      console.error(`suite ${name} failed (exit ${String(result.status ?? result.signal)})`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+await main();

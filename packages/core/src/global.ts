@@ -5,6 +5,7 @@ import {
   noopInstrument,
   type Timer,
 } from './metrics/instruments.js';
+import type { MetricInput } from './metrics/types.js';
 import type { MonitorApi } from './monitor.js';
 
 /**
@@ -21,7 +22,7 @@ import type { MonitorApi } from './monitor.js';
 export class NoopMonitor implements MonitorApi {
   readonly enabled = false;
 
-  recordMetric(): void {}
+  recordMetric(_metric: MetricInput): void {}
 
   counter(name: string): Counter {
     return noopInstrument(name);

@@ -31,7 +31,7 @@ export type {
 } from './metrics/instruments.js';
 export type { BoundCounter } from './metrics/counter-series.js';
 export type { BoundGauge } from './metrics/gauge-series.js';
-export type { BoundHistogram } from './metrics/histogram-series.js';
+export type { BoundHistogram, Exemplar } from './metrics/histogram-series.js';
 export type { InstrumentOptions, Labels, MetricInput, MetricType, Tags } from './metrics/types.js';
 export type {
   CounterSnapshot,

@@ -5,7 +5,7 @@ import {
   type DiagnosticLogger,
   Diagnostics,
 } from './diagnostics/diagnostics.js';
-import { DEFAULT_COMPRESSION, quantileOf, type Scale, scaleFor } from './sketch/centroids.js';
+import { DEFAULT_COMPRESSION, quantilesOfParts, type Scale, scaleFor } from './sketch/centroids.js';
 import { TDigest, validateCompression } from './sketch/tdigest.js';
 import type { BoundCounter } from './metrics/counter-series.js';
 import { CounterSeries } from './metrics/counter-series.js';
@@ -39,7 +39,6 @@ import {
   type Labels,
   type MetricInput,
   type MetricType,
-  seriesKey,
   type Tags,
 } from './metrics/types.js';
 
@@ -81,6 +80,11 @@ export interface MonitorOptions {
   readonly maxSeriesPerMetric?: number;
   /** Metric names kept; records of further names are dropped and counted. Default 1000. */
   readonly maxMetrics?: number;
+  /**
+   * The quantiles every histogram and timer window carries in a snapshot, computed
+   * at full accuracy. Default `[0.5, 0.9, 0.95, 0.99, 0.999]`.
+   */
+  readonly snapshotQuantiles?: readonly number[];
 }
 
 /**
@@ -170,6 +174,8 @@ export class Monitor implements MonitorApi {
   readonly defaultComponent: string;
   /** The t-digest compression. */
   readonly compression: number;
+  /** The quantiles each histogram and timer window carries in a snapshot. */
+  readonly snapshotQuantiles: readonly number[];
   readonly #scale: Scale;
   readonly #ticker: SlotTicker;
   readonly #families = new Map<string, MetricFamily>();
@@ -184,7 +190,7 @@ export class Monitor implements MonitorApi {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('Monitor options must be an object');
     }
-    const clock = options.clock ?? systemClock;
+    const clock = options.clock === undefined ? systemClock : options.clock;
     if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function') {
       throw new TypeError('clock must be an object with a now() method returning milliseconds');
     }
@@ -243,6 +249,19 @@ export class Monitor implements MonitorApi {
       options.compression === undefined
         ? DEFAULT_COMPRESSION
         : validateCompression(options.compression, 'compression');
+
+    const quantilesOption: unknown = options.snapshotQuantiles ?? [0.5, 0.9, 0.95, 0.99, 0.999];
+    if (!isArray(quantilesOption)) {
+      throw new TypeError('snapshotQuantiles must be an array of numbers in 0..1');
+    }
+    const snapshotQuantiles: number[] = [];
+    for (const q of quantilesOption) {
+      if (typeof q !== 'number' || !(q >= 0 && q <= 1)) {
+        throw new TypeError(`snapshotQuantiles must hold numbers in 0..1, got ${String(q)}`);
+      }
+      snapshotQuantiles.push(q);
+    }
+    this.snapshotQuantiles = Object.freeze(snapshotQuantiles);
 
     this.clock = clock;
     this.diagnostics = new Diagnostics(logger);
@@ -305,11 +324,8 @@ export class Monitor implements MonitorApi {
         );
         return;
       }
-      if (typeof value !== 'number' || value - value !== 0) {
-        // Refuse before resolving, so a stream of bad values creates no series.
-        this.#drop(DiagnosticCode.INVALID_VALUE, `${name}: dropped a non-finite value`);
-        return;
-      }
+      // Refuse before resolving, so a stream of bad values creates no series.
+      if (!this.#valid(name, value, metricType === 'counter')) return;
       const family = this.#family(name, metricType, '', '');
       if (family === undefined) return;
       const series = this.#resolve(family, component, metric.tags, metric.labels);
@@ -342,7 +358,9 @@ export class Monitor implements MonitorApi {
       name,
       bind: (tags, labels) =>
         (this.#resolve(family, component, tags, labels) as CounterSeries | undefined) ?? NOOP_BOUND,
-      inc: (value, tags) => {
+      inc: (value = 1, tags) => {
+        // Refuse before resolving, so bad values with new tags create no series.
+        if (!this.#valid(family.name, value, true)) return;
         (this.#resolve(family, component, tags, undefined) as CounterSeries | undefined)?.inc(
           value,
         );
@@ -367,6 +385,7 @@ export class Monitor implements MonitorApi {
       bind: (tags, labels): BoundGauge =>
         (this.#resolve(family, component, tags, labels) as GaugeSeries | undefined) ?? NOOP_BOUND,
       set: (value, tags) => {
+        if (!this.#valid(family.name, value, false)) return;
         (this.#resolve(family, component, tags, undefined) as GaugeSeries | undefined)?.set(value);
       },
     };
@@ -422,10 +441,7 @@ export class Monitor implements MonitorApi {
     const slots = this.#slotsFor(query.windowSeconds);
     const series = this.#find(name, query);
     if (!(series instanceof HistogramSeries)) return quantiles.map(() => NaN);
-    const read = series.read(slots);
-    return quantiles.map((q) =>
-      quantileOf(read.centroids, read.length, read.count, read.min, read.max, q),
-    );
+    return quantilesOfParts(series.read(slots).parts, quantiles);
   }
 
   /**
@@ -505,9 +521,9 @@ export class Monitor implements MonitorApi {
           series.push({
             ...base,
             type: family.type as 'histogram' | 'timer',
-            cumulative: this.#distributionSnapshot('cumulative', s.read(-1), timestamp),
+            cumulative: this.#distributionSnapshot(s, 'cumulative', -1, timestamp),
             windows: slotsPerWindow.map((slots, i) =>
-              this.#distributionSnapshot(this.windows[i]!, s.read(slots), timestamp),
+              this.#distributionSnapshot(s, this.windows[i]!, slots, timestamp),
             ),
           });
         } else if (s instanceof CounterSeries) {
@@ -559,10 +575,27 @@ export class Monitor implements MonitorApi {
     return {
       name,
       bind: resolve,
-      record: (value, tags) => resolve(tags).record(value),
-      recordError: (value, tags) => resolve(tags).recordError(value),
+      record: (value, tags) => {
+        if (this.#valid(family.name, value, false)) resolve(tags).record(value);
+      },
+      recordError: (value, tags) => {
+        if (this.#valid(family.name, value, false)) resolve(tags).recordError(value);
+      },
       startTimer: (tags): StopTimer => resolve(tags).startTimer(),
     };
+  }
+
+  /** Checks a value of an unbound call before any series is resolved for it. */
+  #valid(metric: string, value: unknown, increment: boolean): boolean {
+    if (typeof value !== 'number' || value - value !== 0) {
+      this.#drop(DiagnosticCode.INVALID_VALUE, `${metric}: dropped a non-finite value`);
+      return false;
+    }
+    if (increment && value < 0) {
+      this.#drop(DiagnosticCode.NEGATIVE_INCREMENT, `${metric}: dropped a negative increment`);
+      return false;
+    }
+    return true;
   }
 
   #component(options: InstrumentOptions | undefined): string | undefined {
@@ -603,24 +636,24 @@ export class Monitor implements MonitorApi {
     tags: unknown,
     labels: unknown,
   ): AnySeries | undefined {
-    const cleanTags = copyTags(tags);
     const cleanLabels = labels === undefined ? undefined : copyTags(labels);
-    if (cleanTags === null || cleanLabels === null) {
+    const series = cleanLabels === null ? null : family.resolve(component, tags, cleanLabels);
+    if (series === null) {
       this.#drop(
         DiagnosticCode.INVALID_TAGS,
         `${family.name}: tags and labels must map names to strings`,
       );
       return undefined;
     }
-    return family.resolve(component, cleanTags, cleanLabels);
+    return series;
   }
 
   #find(name: string, query: SeriesQuery): AnySeries | undefined {
     const family = this.#families.get(name);
     if (family === undefined) return undefined;
-    const tags = copyTags(query.tags);
-    if (tags === null) throw new TypeError('tags must map names to strings');
-    return family.series.get(seriesKey(query.component ?? this.defaultComponent, tags));
+    const series = family.find(query.component ?? this.defaultComponent, query.tags);
+    if (series === null) throw new TypeError('tags must map names to strings');
+    return series;
   }
 
   #slotsFor(windowSeconds: number | 'cumulative' | undefined): number {
@@ -671,17 +704,41 @@ export class Monitor implements MonitorApi {
   }
 
   #distributionSnapshot(
+    series: HistogramSeries,
     windowSeconds: number | 'cumulative',
-    read: HistogramWindowRead,
+    slots: number,
     now: number,
   ): DistributionSnapshot {
-    const digest = new TDigest({ compression: this.compression * 2 });
-    digest.mergeCentroids(read.centroids, read.length, read.count, read.sum, read.min, read.max);
-    return { ...this.#stats(windowSeconds, read, now), digest };
+    const read = series.read(slots);
+    const values = quantilesOfParts(read.parts, this.snapshotQuantiles);
+    const quantiles = this.snapshotQuantiles.map((quantile, i) => ({
+      quantile,
+      value: values[i]!,
+    }));
+    // The digest for export merges the parts (each merge pass is linear in centroids).
+    const digest = new TDigest({ compression: this.compression });
+    for (const p of read.parts) {
+      digest.mergeCentroids(p.centroids, p.length, p.total, p.sum, p.min, p.max);
+    }
+    return {
+      ...this.#stats(windowSeconds, read, now),
+      quantiles,
+      digest,
+      exemplars: series.exemplars(slots),
+    };
   }
 
   #selfFamily(name: string, description: string): MetricFamily {
-    const family = new MetricFamily(this.#context, name, 'counter', '', description);
+    // Not capped like users' metrics: their tags are metric names (bounded by
+    // maxMetrics) and diagnostic codes, and an overflow of their own would recurse.
+    const family = new MetricFamily(
+      this.#context,
+      name,
+      'counter',
+      '',
+      description,
+      Number.POSITIVE_INFINITY,
+    );
     this.#families.set(name, family);
     return family;
   }

@@ -39,9 +39,9 @@ export class CounterSeries extends SeriesBase implements BoundCounter {
   }
 
   inc(value = 1): void {
-    if (typeof value !== 'number' || !(value >= 0) || value === Infinity) {
+    if (typeof value !== 'number' || value - value !== 0 || value < 0) {
       this.sink.drop(
-        typeof value === 'number' && value < 0
+        typeof value === 'number' && value - value === 0
           ? DiagnosticCode.NEGATIVE_INCREMENT
           : DiagnosticCode.INVALID_VALUE,
         this.identity.name,

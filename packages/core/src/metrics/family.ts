@@ -5,7 +5,7 @@ import { GaugeSeries } from './gauge-series.js';
 import { HistogramSeries } from './histogram-series.js';
 import type { DropSink, SeriesIdentity } from './series-base.js';
 import type { SlotTicker } from './ticker.js';
-import { type Labels, type MetricType, seriesKey, type Tags } from './types.js';
+import { copyTags, type Labels, type MetricType, type Tags, tagsKey } from './types.js';
 
 /** Any series the registry holds. @internal */
 export type AnySeries = CounterSeries | GaugeSeries | HistogramSeries;
@@ -54,29 +54,40 @@ export class MetricFamily implements DropSink {
   readonly #components = new Set<string>();
   readonly #context: FamilyContext;
 
+  readonly #maxSeries: number;
+
+  /** `maxSeries` overrides the monitor's cap (the SDK's own bounded self-metrics). */
   constructor(
     context: FamilyContext,
     name: string,
     type: MetricType,
     unit: string,
     description: string,
+    maxSeries = context.maxSeriesPerMetric,
   ) {
     this.#context = context;
+    this.#maxSeries = maxSeries;
     this.name = name;
     this.type = type;
     this.unit = unit;
     this.description = description;
   }
 
-  /** The series for a component and a validated (frozen, key-sorted) tag set. */
-  resolve(component: string, tags: Tags, labels: Labels | undefined): AnySeries {
-    const key = seriesKey(component, tags);
+  /**
+   * The series for a component and a raw tag object, created if new and under the
+   * cap; null when the tags are invalid. Labels must already be validated.
+   */
+  resolve(component: string, rawTags: unknown, labels: Labels | undefined): AnySeries | null {
+    const key = tagsKey(component, rawTags);
+    if (key === null) return null;
     let series = this.series.get(key);
     if (series !== undefined) {
       if (labels !== undefined) series.identity.labels = labels;
       return series;
     }
-    if (this.series.size < this.#context.maxSeriesPerMetric) {
+    if (this.series.size < this.#maxSeries) {
+      const tags = copyTags(rawTags);
+      if (tags === null) return null;
       series = this.#create(component, tags, labels ?? {}, false);
       this.series.set(key, series);
       this.#components.add(component);
@@ -90,6 +101,20 @@ export class MetricFamily implements DropSink {
       this.overflowSeries.set(overflowComponent, series);
     }
     return series;
+  }
+
+  /**
+   * The series for a component and tag set if it exists (overflow series included);
+   * null when the tags are invalid.
+   */
+  find(component: string, rawTags: unknown): AnySeries | undefined | null {
+    const key = tagsKey(component, rawTags);
+    if (key === null) return null;
+    const series = this.series.get(key);
+    if (series !== undefined) return series;
+    return key === tagsKey(component, OVERFLOW_TAGS)
+      ? this.overflowSeries.get(component)
+      : undefined;
   }
 
   /** Every series, the overflow ones last. */

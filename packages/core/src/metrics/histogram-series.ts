@@ -1,4 +1,4 @@
-import { type CentroidArray, mergePass, type Scale, unionSorted } from '../sketch/centroids.js';
+import { type DigestPart, mergePass, type Scale } from '../sketch/centroids.js';
 import { sortFloat64 } from '../sketch/radix-sort.js';
 import { DiagnosticCode } from '../diagnostics/diagnostics.js';
 import { type DropSink, SeriesBase, type SeriesIdentity } from './series-base.js';
@@ -16,21 +16,39 @@ import type { BoundTimer, StopTimer } from './instruments.js';
  * ```
  */
 export interface BoundHistogram {
-  /** Records one value. Never throws: NaN, infinities and non-numbers are dropped and counted. */
-  record(value: number): void;
+  /**
+   * Records one value. Never throws: NaN, infinities and non-numbers are dropped and
+   * counted. `traceId` (optional) names the trace the value was measured in: the
+   * slowest traced value of each sub-window is kept as an exemplar, so a p99 can be
+   * followed to a trace.
+   */
+  record(value: number, traceId?: string): void;
   /** Records one value of a failed operation: it counts in the percentiles and as an error. */
-  recordError(value: number): void;
+  recordError(value: number, traceId?: string): void;
+}
+
+/**
+ * A recorded value with the trace it was measured in: the slowest traced value of a
+ * sub-window, so a high percentile can be followed to a trace.
+ *
+ * @example
+ * ```ts
+ * const slowest: Exemplar | undefined = windowSnapshot.exemplars[0];
+ * console.log(slowest?.value, slowest?.traceId);
+ * ```
+ */
+export interface Exemplar {
+  readonly value: number;
+  readonly traceId: string;
 }
 
 /** Values buffered before a sorted merge: 2 KiB, ~1 centroid op per value amortized. */
 const BUFFER_SIZE = 256;
-/** Per ring slot: sub-window id, count, sum, min, max, errors, centroid count. */
-const STATS = 7;
+/** Per ring slot: sub-window id, count, sum, min, max, errors, centroid count, exemplar value. */
+const STATS = 8;
 const EMPTY = new Float64Array(0);
 
 let mergeScratch: Float64Array = new Float64Array(2048);
-let unionScratchA: Float64Array = new Float64Array(4096);
-let unionScratchB: Float64Array = new Float64Array(4096);
 
 /** Slot numbers can be negative under a test clock set before 1970. */
 export function ringIndex(slot: number, size: number): number {
@@ -46,8 +64,8 @@ function grow(array: Float64Array, numbers: number): Float64Array {
 }
 
 /**
- * What a window read found. `centroids` is scratch shared by every series: valid until
- * the next read of any series.
+ * What a window read found: exact statistics and the digests of the sub-windows it
+ * covers. The parts' arrays belong to the series: read them before it records again.
  *
  * @internal
  */
@@ -59,8 +77,7 @@ export interface HistogramWindowRead {
   errors: number;
   /** Start of the time the window actually covers (ms), for rates. */
   startMs: number;
-  centroids: Float64Array;
-  length: number;
+  parts: DigestPart[];
 }
 
 /**
@@ -79,6 +96,10 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   buffer = new Float64Array(BUFFER_SIZE);
   buffered = 0;
   errors = 0;
+  /** The slowest traced value of the open sub-window, and its trace. */
+  exemplarValue = -Infinity;
+  exemplarTrace: string | undefined = undefined;
+  readonly ringExemplars: (string | undefined)[];
   readonly scale: Scale;
   readonly ringSize: number;
   // The open sub-window.
@@ -111,10 +132,12 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     this.scale = scale;
     this.ringSize = ringSize;
     this.ring = new Array<Float32Array | null>(ringSize).fill(null);
-    this.ringStats = new Float64Array(ringSize * STATS).fill(-1);
+    // NaN marks an empty slot: no sub-window number equals it (-1 would, at the epoch).
+    this.ringStats = new Float64Array(ringSize * STATS).fill(NaN);
+    this.ringExemplars = new Array<string | undefined>(ringSize).fill(undefined);
   }
 
-  record(value: number): void {
+  record(value: number, traceId?: string): void {
     if (typeof value !== 'number' || value - value !== 0) {
       this.sink.drop(DiagnosticCode.INVALID_VALUE, this.identity.name, value);
       return;
@@ -122,11 +145,12 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     const ticker = this.ticker;
     if (ticker.poll) ticker.read();
     if (ticker.slot !== this.slot) this.rotate(ticker.slot);
+    if (traceId !== undefined && value > this.exemplarValue) this.#exemplar(value, traceId);
     this.buffer[this.buffered++] = value;
     if (this.buffered === BUFFER_SIZE) this.flush();
   }
 
-  recordError(value: number): void {
+  recordError(value: number, traceId?: string): void {
     if (typeof value !== 'number' || value - value !== 0) {
       this.sink.drop(DiagnosticCode.INVALID_VALUE, this.identity.name, value);
       return;
@@ -134,6 +158,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     const ticker = this.ticker;
     if (ticker.poll) ticker.read();
     if (ticker.slot !== this.slot) this.rotate(ticker.slot);
+    if (traceId !== undefined && value > this.exemplarValue) this.#exemplar(value, traceId);
     this.errors++;
     this.buffer[this.buffered++] = value;
     if (this.buffered === BUFFER_SIZE) this.flush();
@@ -192,7 +217,12 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     this.slot = slot;
   }
 
-  /** Reads the last `slots` closed sub-windows plus the open one (`slots < 0`: cumulative). */
+  /**
+   * Reads the last `slots` closed sub-windows plus the open one (`slots < 0`:
+   * cumulative). The sub-windows stay separate digests: quantiles over them are read
+   * from their exact mixture (see `Mixture`), because merging centroids that
+   * interleave from different sub-windows costs accuracy.
+   */
   read(slots: number): HistogramWindowRead {
     this.sync();
     this.flush();
@@ -202,24 +232,28 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     let max = this.activeMax;
     let errors = this.errors;
     let startMs: number;
-    // Start from the open sub-window's centroids.
-    unionScratchA = grow(unionScratchA, 2 * this.activeLength);
-    unionScratchA.set(this.active.subarray(0, 2 * this.activeLength));
-    let current = unionScratchA;
-    let length = this.activeLength;
-    const addCentroids = (c: CentroidArray, n: number): void => {
-      const other = current === unionScratchA ? 'B' : 'A';
-      let out = other === 'B' ? unionScratchB : unionScratchA;
-      out = grow(out, 2 * (length + n));
-      if (other === 'B') unionScratchB = out;
-      else unionScratchA = out;
-      length = unionSorted(current, length, c, n, out);
-      current = out;
-    };
+    const parts: DigestPart[] = [];
+    if (this.activeLength > 0) {
+      parts.push({
+        centroids: this.active,
+        length: this.activeLength,
+        total: this.activeWeight,
+        sum: this.activeSum,
+        min: this.activeMin,
+        max: this.activeMax,
+      });
+    }
     if (slots < 0) {
       startMs = this.createdMs;
       if (this.cumulativeWeight > 0 && this.cumulative !== null) {
-        addCentroids(this.cumulative, this.cumulativeLength);
+        parts.push({
+          centroids: this.cumulative,
+          length: this.cumulativeLength,
+          total: this.cumulativeWeight,
+          sum: this.cumulativeSum,
+          min: this.cumulativeMin,
+          max: this.cumulativeMax,
+        });
         count += this.cumulativeWeight;
         sum += this.cumulativeSum;
         errors += this.cumulativeErrors;
@@ -234,15 +268,23 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         const i = ringIndex(s, this.ringSize);
         const base = i * STATS;
         if (stats[base] !== s || stats[base + 1]! === 0) continue;
-        count += stats[base + 1]!;
-        sum += stats[base + 2]!;
-        if (stats[base + 3]! < min) min = stats[base + 3]!;
-        if (stats[base + 4]! > max) max = stats[base + 4]!;
+        const part: DigestPart = {
+          centroids: this.ring[i]!,
+          length: stats[base + 6]!,
+          total: stats[base + 1]!,
+          sum: stats[base + 2]!,
+          min: stats[base + 3]!,
+          max: stats[base + 4]!,
+        };
+        parts.push(part);
+        count += part.total;
+        sum += part.sum;
+        if (part.min < min) min = part.min;
+        if (part.max > max) max = part.max;
         errors += stats[base + 5]!;
-        addCentroids(this.ring[i]!, stats[base + 6]!);
       }
     }
-    return { count, sum, min, max, errors, startMs, centroids: current, length };
+    return { count, sum, min, max, errors, startMs, parts };
   }
 
   /** Approximate bytes held, for the memory benchmark and tests. */
@@ -251,6 +293,30 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     for (const c of this.ring) if (c !== null) bytes += c.byteLength;
     if (this.cumulative !== null) bytes += this.cumulative.byteLength;
     return bytes;
+  }
+
+  /** The exemplars (slowest traced value per sub-window) a window covers, slowest first. */
+  exemplars(slots: number): Exemplar[] {
+    this.sync();
+    const out: Exemplar[] = [];
+    if (this.exemplarTrace !== undefined) {
+      out.push({ value: this.exemplarValue, traceId: this.exemplarTrace });
+    }
+    const from = slots < 0 ? this.slot - this.ringSize + 1 : this.slot - slots;
+    for (let s = from; s < this.slot; s++) {
+      const i = ringIndex(s, this.ringSize);
+      const traceId = this.ringExemplars[i];
+      if (this.ringStats[i * STATS] === s && traceId !== undefined) {
+        out.push({ value: this.ringStats[i * STATS + 7]!, traceId });
+      }
+    }
+    return out.sort((a, b) => b.value - a.value);
+  }
+
+  #exemplar(value: number, traceId: string): void {
+    if (typeof traceId !== 'string') return;
+    this.exemplarValue = value;
+    this.exemplarTrace = traceId;
   }
 
   #close(): void {
@@ -265,6 +331,10 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     stats[base + 4] = this.activeMax;
     stats[base + 5] = this.errors;
     stats[base + 6] = length;
+    stats[base + 7] = this.exemplarValue;
+    this.ringExemplars[i] = this.exemplarTrace;
+    this.exemplarValue = -Infinity;
+    this.exemplarTrace = undefined;
     if (this.activeWeight > 0) {
       let stored = this.ring[i] ?? null;
       if (stored === null || stored.length < 2 * length) stored = new Float32Array(2 * length);

@@ -1,4 +1,5 @@
 import type { TDigest } from '../sketch/tdigest.js';
+import type { Exemplar } from './histogram-series.js';
 import type { Labels, Tags } from './types.js';
 
 /**
@@ -54,17 +55,33 @@ export interface WindowStats extends WindowRates {
 }
 
 /**
- * A window of a histogram or timer in a snapshot: its statistics and a digest that
- * answers any quantile and merges with digests of other processes.
+ * A window of a histogram or timer in a snapshot: its statistics, its standard
+ * quantiles and a digest that answers any other and merges with digests of other
+ * processes.
  *
  * @example
  * ```ts
- * const p99 = windowSnapshot.digest.quantile(0.99);
+ * const p99 = windowSnapshot.quantiles.find((q) => q.quantile === 0.99)?.value;
+ * const p75 = windowSnapshot.digest.quantile(0.75);
  * ```
  */
 export interface DistributionSnapshot extends WindowStats {
-  /** The window's merged digest (a copy: later records do not change it). */
+  /**
+   * The monitor's `snapshotQuantiles` over this window, read from the exact mixture
+   * of the sub-window digests (as `getPercentiles` does).
+   */
+  readonly quantiles: readonly { readonly quantile: number; readonly value: number }[];
+  /**
+   * The window's sub-window digests merged into one (a copy: later records do not
+   * change it), for exporting and merging across processes. Merging costs a little
+   * accuracy at high quantiles; prefer `quantiles` for the standard ones.
+   */
   readonly digest: TDigest;
+  /**
+   * The slowest traced value of each sub-window the window covers, slowest first
+   * (cumulative: of every sub-window still in the ring).
+   */
+  readonly exemplars: readonly Exemplar[];
 }
 
 /**

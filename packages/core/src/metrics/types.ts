@@ -115,14 +115,38 @@ export function copyTags(tags: unknown): Tags | null {
 }
 
 /**
- * The identity of a series inside one metric: component and tags, with tags in key
- * order so `{a, b}` and `{b, a}` are one series. Expects tags from {@link copyTags}.
+ * The series key of a component and a raw tag object, validating as it goes: null
+ * when `tags` is not a plain object of string values. Builds no copy, so looking up
+ * an existing series allocates only the key string.
  *
  * @internal
  */
-export function seriesKey(component: string, tags: Tags): string {
-  let key = component;
-  for (const name in tags) key += '\u0001' + name + '\u0002' + tags[name];
+export function tagsKey(component: string, tags: unknown): string | null {
+  let key = component.length + ':' + component;
+  if (tags === undefined || tags === null) return key;
+  if (typeof tags !== 'object' || Array.isArray(tags)) return null;
+  const record = tags as Record<string, unknown>;
+  const names = Object.keys(record);
+  const n = names.length;
+  if (n > 64) return null;
+  if (n > 1) {
+    // Tag sets are small: an insertion sort beats Array.prototype.sort here.
+    for (let i = 1; i < n; i++) {
+      const name = names[i]!;
+      let j = i - 1;
+      while (j >= 0 && names[j]! > name) {
+        names[j + 1] = names[j]!;
+        j--;
+      }
+      names[j + 1] = name;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const name = names[i]!;
+    const value = record[name];
+    if (typeof value !== 'string' || name.length === 0) return null;
+    key += name.length + ':' + name + value.length + ':' + value;
+  }
   return key;
 }
 

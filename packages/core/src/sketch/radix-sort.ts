@@ -105,7 +105,8 @@ function insertionSort(values: Float64Array, length: number): void {
   for (let i = 1; i < length; i++) {
     const v = values[i]!;
     let j = i - 1;
-    while (j >= 0 && values[j]! > v) {
+    // -0 before +0, as the radix path orders them.
+    while (j >= 0 && (values[j]! > v || (v === 0 && values[j] === 0 && 1 / v < 1 / values[j]!))) {
       values[j + 1] = values[j]!;
       j--;
     }
