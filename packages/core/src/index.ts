@@ -18,6 +18,17 @@ export { DiagnosticCode, Diagnostics, silentLogger } from './diagnostics/diagnos
 export type { DiagnosticCodeValue, DiagnosticLogger } from './diagnostics/diagnostics.js';
 
 export { TDigest } from './sketch/tdigest.js';
+
+export { PrsmSpanProcessor } from './tracing/span-processor.js';
+export type { FinishedSpan } from './tracing/span-processor.js';
+export { TraceStore } from './tracing/trace-store.js';
+export type {
+  SpanMetadataValue,
+  StoredSpan,
+  TraceStoreOptions,
+  TraceStoreStats,
+} from './tracing/trace-store.js';
+export type { TraceRecord, TraceSpanRecord } from './tracing/trace-record.js';
 export type { TDigestJSON, TDigestOptions } from './sketch/tdigest.js';
 
 export { OVERFLOW_COMPONENT, OVERFLOW_TAG } from './metrics/family.js';

@@ -31,6 +31,14 @@ import type {
   WindowStats,
 } from './metrics/snapshot.js';
 import { SlotTicker } from './metrics/ticker.js';
+import { context, trace } from '@opentelemetry/api';
+import {
+  AsyncLocalStorageContextManager,
+  MinimalTracerProvider,
+} from './tracing/minimal-provider.js';
+import { PrsmSpanProcessor } from './tracing/span-processor.js';
+import { type TraceRecord, toTraceRecord } from './tracing/trace-record.js';
+import { TraceStore, type TraceStoreOptions } from './tracing/trace-store.js';
 import {
   copyTags,
   type InstrumentOptions,
@@ -85,6 +93,15 @@ export interface MonitorOptions {
    * at full accuracy. Default `[0.5, 0.9, 0.95, 0.99, 0.999]`.
    */
   readonly snapshotQuantiles?: readonly number[];
+  /**
+   * Registers a minimal OpenTelemetry tracer provider (always sampling, spans kept in
+   * the monitor's trace store) and an AsyncLocalStorage context manager, for services
+   * that have not set up the OpenTelemetry SDK. Services that have should leave this
+   * off and add `monitor.spanProcessor` to their SDK instead. Default false.
+   */
+  readonly tracing?: boolean;
+  /** Limits of the trace store (traces, spans per trace, age). */
+  readonly traceStore?: TraceStoreOptions;
 }
 
 /**
@@ -185,6 +202,14 @@ export class Monitor implements MonitorApi {
   readonly #droppedCounter: MetricFamily;
   readonly #dropHandles = new Map<DiagnosticCodeValue, BoundCounter>();
   #shutdown: Promise<void> | undefined;
+  #registeredTracing = false;
+  /** Finished spans grouped by trace, bounded (see {@link TraceStoreOptions}). */
+  readonly traces: TraceStore;
+  /**
+   * The span processor that fills {@link Monitor.traces}: add it to your
+   * OpenTelemetry SDK (`new NodeSDK({ spanProcessors: [monitor.spanProcessor] })`).
+   */
+  readonly spanProcessor: PrsmSpanProcessor;
 
   constructor(options: MonitorOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -288,6 +313,16 @@ export class Monitor implements MonitorApi {
       'prsm.records.dropped',
       'Values refused by the SDK (NaN, negative increments, bad tags...), by reason',
     );
+    const traceStoreOptions: unknown = options.traceStore ?? {};
+    if (traceStoreOptions === null || typeof traceStoreOptions !== 'object') {
+      throw new TypeError('traceStore must be an object of limits');
+    }
+    this.traces = new TraceStore(traceStoreOptions, clock, this.diagnostics);
+    this.spanProcessor = new PrsmSpanProcessor(this.traces, this.diagnostics);
+    if (options.tracing !== undefined && typeof options.tracing !== 'boolean') {
+      throw new TypeError('tracing must be a boolean');
+    }
+    if (options.tracing === true) this.#registerTracing();
   }
 
   /**
@@ -555,10 +590,50 @@ export class Monitor implements MonitorApi {
    * ```
    */
   shutdown(): Promise<void> {
-    this.#shutdown ??= Promise.resolve().then(() => {
+    this.#shutdown ??= Promise.resolve().then(async () => {
       this.#ticker.stop();
+      if (this.#registeredTracing) {
+        trace.disable();
+        context.disable();
+        this.#registeredTracing = false;
+      }
+      await this.spanProcessor.shutdown();
     });
     return this.#shutdown;
+  }
+
+  /**
+   * A trace in the spec's `GET /traces/{trace_id}` shape, from the spans the trace
+   * store holds; `undefined` when it holds none of that trace (never seen, evicted or
+   * older than `maxTraceAgeSeconds`).
+   *
+   * @example
+   * ```ts
+   * const t = monitor.getTrace('4bf92f3577b34da6a3ce929d0e0e4736');
+   * if (t && !t.success) console.log(t.spans.filter((s) => s.status === 'error'));
+   * ```
+   */
+  getTrace(traceId: string): TraceRecord | undefined {
+    const spans = this.traces.spans(traceId);
+    return spans === undefined || spans.length === 0 ? undefined : toTraceRecord(traceId, spans);
+  }
+
+  #registerTracing(): void {
+    const monotonic = this.#ticker.monotonic;
+    const provider = new MinimalTracerProvider(this.spanProcessor, {
+      now: () => this.clock.now(),
+      monotonic,
+    });
+    if (!trace.setGlobalTracerProvider(provider)) {
+      this.diagnostics.report(
+        DiagnosticCode.TRACER_PROVIDER_EXISTS,
+        'a global tracer provider is already registered: add monitor.spanProcessor to it instead of tracing: true',
+      );
+      return;
+    }
+    // An existing context manager (from an SDK) is kept: it propagates just as well.
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager());
+    this.#registeredTracing = true;
   }
 
   #distribution(

@@ -38,6 +38,12 @@ export const DiagnosticCode = {
   INTERNAL_ERROR: 'PRSM_INTERNAL_ERROR',
   /** A call made after `monitor.shutdown()`. Dropped. */
   AFTER_SHUTDOWN: 'PRSM_AFTER_SHUTDOWN',
+  /** The trace store was full: its oldest trace was evicted. */
+  TRACE_EVICTED: 'PRSM_TRACE_EVICTED',
+  /** A trace already held `maxSpansPerTrace` spans: a further span was dropped. */
+  SPAN_DROPPED: 'PRSM_SPAN_DROPPED',
+  /** `tracing: true` found a tracer provider already registered: add `monitor.spanProcessor` to it. */
+  TRACER_PROVIDER_EXISTS: 'PRSM_TRACER_PROVIDER_EXISTS',
 } as const;
 
 /**

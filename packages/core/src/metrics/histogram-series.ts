@@ -1,4 +1,5 @@
 import { type DigestPart, mergePass, type Scale } from '../sketch/centroids.js';
+import { trace } from '@opentelemetry/api';
 import { sortFloat64 } from '../sketch/radix-sort.js';
 import { DiagnosticCode } from '../diagnostics/diagnostics.js';
 import { type DropSink, SeriesBase, type SeriesIdentity } from './series-base.js';
@@ -164,14 +165,19 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     if (this.buffered === BUFFER_SIZE) this.flush();
   }
 
-  /** Starts timing on the monitor's monotonic clock; the returned function records. */
+  /**
+   * Starts timing on the monitor's monotonic clock; the returned function records,
+   * with the active span's trace id (if a span is recording) as the exemplar.
+   */
   startTimer(): StopTimer {
     const monotonic = this.ticker.monotonic;
     const start = monotonic();
     return (outcome) => {
       const elapsed = monotonic() - start;
-      if (outcome?.error === true) this.recordError(elapsed);
-      else this.record(elapsed);
+      const span = trace.getActiveSpan();
+      const traceId = span?.isRecording() === true ? span.spanContext().traceId : undefined;
+      if (outcome?.error === true) this.recordError(elapsed, traceId);
+      else this.record(elapsed, traceId);
       return elapsed;
     };
   }
