@@ -620,10 +620,14 @@ export class Monitor implements MonitorApi {
 
   #registerTracing(): void {
     const monotonic = this.#ticker.monotonic;
-    const provider = new MinimalTracerProvider(this.spanProcessor, {
-      now: () => this.clock.now(),
-      monotonic,
-    });
+    // Span start times need sub-millisecond resolution, or nested spans started in
+    // the same millisecond tie: with the system clock, read the high-resolution one.
+    const clock = this.clock;
+    const now =
+      clock === systemClock
+        ? (): number => performance.timeOrigin + performance.now()
+        : (): number => clock.now();
+    const provider = new MinimalTracerProvider(this.spanProcessor, { now, monotonic });
     if (!trace.setGlobalTracerProvider(provider)) {
       this.diagnostics.report(
         DiagnosticCode.TRACER_PROVIDER_EXISTS,

@@ -74,6 +74,29 @@ export function rootOf(spans: readonly StoredSpan[]): StoredSpan {
   return root ?? spans[0]!;
 }
 
+/**
+ * Spans by start time; a parent before its children when they start in the same
+ * instant (a coarse clock, or a child started synchronously).
+ */
+function inStartOrder(spans: readonly StoredSpan[]): StoredSpan[] {
+  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const depth = new Map<StoredSpan, number>();
+  const depthOf = (s: StoredSpan): number => {
+    let d = depth.get(s);
+    if (d !== undefined) return d;
+    d = 0;
+    const seen = new Set<StoredSpan>([s]);
+    for (let p = byId.get(s.parentSpanId ?? ''); p !== undefined && !seen.has(p);) {
+      seen.add(p);
+      d++;
+      p = byId.get(p.parentSpanId ?? '');
+    }
+    depth.set(s, d);
+    return d;
+  };
+  return [...spans].sort((a, b) => a.startMs - b.startMs || depthOf(a) - depthOf(b));
+}
+
 /** Builds the spec's trace object. @internal */
 export function toTraceRecord(traceId: string, spans: readonly StoredSpan[]): TraceRecord {
   const root = rootOf(spans);
@@ -87,9 +110,8 @@ export function toTraceRecord(traceId: string, spans: readonly StoredSpan[]): Tr
     component:
       root.component ?? spans.find((s) => s.component !== undefined)?.component ?? 'unknown',
     total_duration_ms: round(rootIsReal ? root.durationMs : end - start),
-    spans: spans
+    spans: inStartOrder(spans)
       .filter((s) => s !== root)
-      .sort((a, b) => a.startMs - b.startMs)
       .map((s) => {
         const { 'prsm.component': _c, ...attributes } = s.attributes;
         const record: TraceSpanRecord = {

@@ -241,3 +241,21 @@ describe('exemplars from spans', () => {
     expect(monitor.getTrace(traceId)?.operation).toBe('op');
   });
 });
+
+describe('trace order', () => {
+  it('lists a parent before a child started in the same instant', () => {
+    // A ManualClock that never moves: every span starts at the same millisecond.
+    const monitor = monitorWith(new ManualClock(T0), { tracing: true });
+    const tracer = trace.getTracer('order');
+    let id = '';
+    tracer.startActiveSpan('root', (root) => {
+      id = root.spanContext().traceId;
+      tracer.startActiveSpan('parent', (parent) => {
+        tracer.startActiveSpan('child', (child) => child.end());
+        parent.end();
+      });
+      root.end();
+    });
+    expect(monitor.getTrace(id)!.spans.map((s) => s.name)).toEqual(['parent', 'child']);
+  });
+});
