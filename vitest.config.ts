@@ -7,7 +7,14 @@ import { defineConfig } from 'vitest/config';
 // to them, so the defaults are spread back in. Vitest runs Node tests in Vite's
 // SSR environment, which reads `ssr.resolve.conditions`; `resolve.conditions`
 // covers the client environment (browser-like test environments).
+//
+// Vitest also hands the SSR conditions to its Node workers as `--conditions` flags,
+// which apply to Node's own require() of external CommonJS packages. Vite's default
+// "module" condition must not be among them: with it, `require('@opentelemetry/api')`
+// inside the OpenTelemetry SDK packages loads the API's bundler-only ESM build
+// (extensionless imports), which Node cannot run.
 const sourceCondition = '@prsm/source';
+const serverConditions = defaultServerConditions.filter((condition) => condition !== 'module');
 
 export default defineConfig({
   resolve: {
@@ -15,12 +22,14 @@ export default defineConfig({
   },
   ssr: {
     resolve: {
-      conditions: [sourceCondition, ...defaultServerConditions],
+      conditions: [sourceCondition, ...serverConditions],
     },
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**', '**/build/**'],
+    // Compiles the decorator fixtures with tsc, once per run, in both decorator modes.
+    globalSetup: ['packages/decorators/test-fixtures/compile.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

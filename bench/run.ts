@@ -3,8 +3,9 @@
  * process (so no suite inherits another's heap or JIT state); `npm run bench -- record
  * merge` runs the named ones. A single named suite runs in this process.
  *
- * `@prsm/core` resolves to the built bundle (packages/core/dist), as users load it;
- * the run refuses a bundle older than the sources. Start Node with --expose-gc.
+ * `@prsm/core` and `@prsm/decorators` resolve to their built bundles
+ * (packages/<name>/dist), as users load them; the run refuses a bundle older than its
+ * package's sources. Start Node with --expose-gc.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,6 +20,7 @@ const SUITES = {
   memory: () => import('./suites/memory.js'),
   merge: () => import('./suites/merge.js'),
   cardinality: () => import('./suites/cardinality.js'),
+  decorators: () => import('./suites/decorators.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 
@@ -26,27 +28,35 @@ function isSuite(name: string): name is SuiteName {
   return Object.hasOwn(SUITES, name);
 }
 
+/** Sources that end up in a bundle: tests and test helpers do not. */
+function isBundledSource(name: string): boolean {
+  return !name.endsWith('.test.ts') && name !== 'test-support.ts';
+}
+
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
-    else if (!entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (isBundledSource(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
 
-/** Which @prsm/core this process loads; exits when it is a stale build. */
-function describeTarget(): string {
-  const resolved = fileURLToPath(import.meta.resolve('@prsm/core'));
-  if (!resolved.includes(`${join('core', 'dist')}`)) return `sources (${resolved})`;
-  const src = fileURLToPath(new URL('../packages/core/src', import.meta.url));
+/** The packages the suites load, by folder under packages/. */
+const PACKAGES = ['core', 'decorators'] as const;
+
+/** Which build of a package this process loads; exits when it is a stale build. */
+function describeTarget(folder: (typeof PACKAGES)[number]): string {
+  const resolved = fileURLToPath(import.meta.resolve(`@prsm/${folder}`));
+  if (!resolved.includes(`${join(folder, 'dist')}`)) return `sources (${resolved})`;
+  const src = fileURLToPath(new URL(`../packages/${folder}/src`, import.meta.url));
   if (statSync(resolved).mtimeMs < newestMtime(src)) {
-    console.error(`${resolved} is older than packages/core/src: run \`npm run build\` first.`);
+    console.error(`${resolved} is older than packages/${folder}/src: run \`npm run build\` first.`);
     process.exit(2);
   }
   const hash = createHash('sha256').update(readFileSync(resolved)).digest('hex').slice(0, 12);
-  return `built bundle packages/core/dist/index.js (sha256 ${hash}…)`;
+  return `built bundle packages/${folder}/dist/index.js (sha256 ${hash}…)`;
 }
 
 function cpuModel(): string {
@@ -64,7 +74,9 @@ function header(names: readonly SuiteName[]): void {
   console.log('# PRSM Monitor benchmarks\n');
   console.log(`- node ${process.version} (${process.execArgv.join(' ')}), ${process.platform}`);
   console.log(`- cores (nproc): ${availableParallelism()}, CPU: ${cpuModel()}`);
-  console.log(`- @prsm/core under test: ${describeTarget()}`);
+  for (const folder of PACKAGES) {
+    console.log(`- @prsm/${folder} under test: ${describeTarget(folder)}`);
+  }
   console.log(`- suites: ${names.join(', ')}`);
   if (globalThis.gc === undefined) console.log('- WARNING: no --expose-gc; memory suites fail');
 }

@@ -8,7 +8,8 @@
  * The report shows the monitor's p50/p95/p99, throughput and error rate per
  * operation, next to the exact p99 (nearest rank) of the very durations it recorded.
  */
-import { Monitor, type BoundTimer } from '@prsm/core';
+import { Monitor, type BoundTimer, setGlobalMonitor } from '@prsm/core';
+import { runDecoratedService } from './decorated-service.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Operation {
@@ -74,7 +75,9 @@ function exactQuantile(sorted: readonly number[], q: number): number {
 }
 
 async function main(): Promise<void> {
-  const monitor = new Monitor({ defaultComponent: 'marketplace' });
+  // tracing: a minimal OpenTelemetry provider whose spans the monitor keeps.
+  const monitor = new Monitor({ defaultComponent: 'marketplace', tracing: true });
+  setGlobalMonitor(monitor); // what the decorators record on
   const timers = OPERATIONS.map((op) =>
     monitor.timer(op.name, { component: op.component }).bind({ region: 'eu-west' }),
   );
@@ -113,10 +116,10 @@ async function main(): Promise<void> {
     };
   });
   console.table(rows);
-  console.log(
-    `\nwall time ${elapsed.toFixed(2)} s; the monitor's own diagnostics:`,
-    monitor.diagnostics.counts(),
-  );
+  console.log(`\nwall time ${elapsed.toFixed(2)} s`);
+
+  await runDecoratedService(monitor, Number(process.env.DEMO_REQUESTS ?? 400));
+  console.log("\nthe monitor's own diagnostics:", monitor.diagnostics.counts());
   await monitor.shutdown();
 }
 
