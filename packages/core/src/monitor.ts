@@ -203,6 +203,8 @@ export class Monitor implements MonitorApi {
   readonly #dropHandles = new Map<DiagnosticCodeValue, BoundCounter>();
   #shutdown: Promise<void> | undefined;
   #registeredTracing = false;
+  /** The SDK's own metric families, not counted against `maxMetrics`. */
+  #selfFamilies = 0;
   /** Finished spans grouped by trace, bounded (see {@link TraceStoreOptions}). */
   readonly traces: TraceStore;
   /**
@@ -700,7 +702,7 @@ export class Monitor implements MonitorApi {
       this.#drop(DiagnosticCode.INVALID_NAME, `bad metric name: ${String(name)}`);
       return undefined;
     }
-    if (this.#families.size >= this.#maxMetrics + 2) {
+    if (this.#families.size - this.#selfFamilies >= this.#maxMetrics) {
       this.#drop(DiagnosticCode.METRIC_LIMIT, `${name}: over maxMetrics (${this.#maxMetrics})`);
       return undefined;
     }
@@ -819,6 +821,7 @@ export class Monitor implements MonitorApi {
       Number.POSITIVE_INFINITY,
     );
     this.#families.set(name, family);
+    this.#selfFamilies++;
     return family;
   }
 

@@ -111,46 +111,6 @@ export function mergePass(
 }
 
 /**
- * Merges two mean-sorted centroid lists without compressing them (every centroid is
- * kept), so a window read over several sub-windows loses no accuracy. Returns the
- * centroid count written to `out`.
- *
- * @internal
- */
-export function unionSorted(
-  a: CentroidArray,
-  aLength: number,
-  b: CentroidArray,
-  bLength: number,
-  out: Float64Array,
-): number {
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  while (i < aLength && j < bLength) {
-    if (a[2 * i]! <= b[2 * j]!) {
-      out[2 * k] = a[2 * i]!;
-      out[2 * k + 1] = a[2 * i + 1]!;
-      i++;
-    } else {
-      out[2 * k] = b[2 * j]!;
-      out[2 * k + 1] = b[2 * j + 1]!;
-      j++;
-    }
-    k++;
-  }
-  for (; i < aLength; i++, k++) {
-    out[2 * k] = a[2 * i]!;
-    out[2 * k + 1] = a[2 * i + 1]!;
-  }
-  for (; j < bLength; j++, k++) {
-    out[2 * k] = b[2 * j]!;
-    out[2 * k + 1] = b[2 * j + 1]!;
-  }
-  return k;
-}
-
-/**
  * The value at quantile `q` (0..1) of a centroid list, interpolating between centroid
  * centres, treating weight-1 centroids as exact samples and using the exact minimum
  * and maximum at the ends. NaN when the list is empty.
