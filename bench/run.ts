@@ -21,6 +21,7 @@ const SUITES = {
   merge: () => import('./suites/merge.js'),
   cardinality: () => import('./suites/cardinality.js'),
   decorators: () => import('./suites/decorators.js'),
+  conditions: () => import('./suites/conditions.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 

@@ -56,3 +56,27 @@ export type {
   WindowRates,
   WindowStats,
 } from './metrics/snapshot.js';
+
+export { parseCondition } from './alerting/condition/condition.js';
+export type { Condition } from './alerting/condition/condition.js';
+export { ConditionSyntaxError } from './alerting/condition/errors.js';
+export type {
+  ConditionResult,
+  SignalRef,
+  SignalSource,
+} from './alerting/condition/signal-source.js';
+export type {
+  AggregateFunction,
+  ArithmeticNode,
+  BooleanNode,
+  CallNode,
+  CompareNode,
+  ConditionFunction,
+  ConditionNode,
+  ConditionUnit,
+  LogicalNode,
+  NegateNode,
+  NotNode,
+  NumberNode,
+  SignalNode,
+} from './alerting/condition/ast.js';
