@@ -95,9 +95,6 @@ export interface InstrumentOptions {
 
 const EMPTY: Tags = Object.freeze({});
 
-/** @internal */
-export const EMPTY_TAGS: Tags = EMPTY;
-
 /** A tag set's validation outcome: the frozen copy, or null when invalid. @internal */
 export function copyTags(tags: unknown): Tags | null {
   if (tags === undefined || tags === null) return EMPTY;

@@ -29,8 +29,8 @@ export interface FinishedSpan {
   readonly attributes: Readonly<Record<string, unknown>>;
 }
 
-/** Converts OpenTelemetry's `[seconds, nanoseconds]` to milliseconds. @internal */
-export function hrTimeToMs(time: HrTime): number {
+/** Converts OpenTelemetry's `[seconds, nanoseconds]` to milliseconds. */
+function hrTimeToMs(time: HrTime): number {
   return time[0] * 1000 + time[1] / 1e6;
 }
 
