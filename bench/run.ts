@@ -22,6 +22,7 @@ const SUITES = {
   cardinality: () => import('./suites/cardinality.js'),
   decorators: () => import('./suites/decorators.js'),
   conditions: () => import('./suites/conditions.js'),
+  alerts: () => import('./suites/alerts.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 
@@ -31,7 +32,7 @@ function isSuite(name: string): name is SuiteName {
 
 /** Sources that end up in a bundle: tests and test helpers do not. */
 function isBundledSource(name: string): boolean {
-  return !name.endsWith('.test.ts') && name !== 'test-support.ts';
+  return !name.endsWith('.test.ts') && !name.includes('test-support');
 }
 
 function newestMtime(dir: string): number {

@@ -80,3 +80,32 @@ export type {
   NumberNode,
   SignalNode,
 } from './alerting/condition/ast.js';
+
+export type {
+  AlertNotification,
+  AlertSeverity,
+  DeliveryReport,
+  NotificationChannel,
+  NotificationStatus,
+  NotifiedAlert,
+} from './alerting/notification.js';
+
+export { AlertEngine } from './alerting/engine.js';
+export type { EvaluationSummary } from './alerting/engine.js';
+export type {
+  Alert,
+  AlertHistoryEntry,
+  AlertingOptions,
+  AlertRule,
+  AlertRuleInput,
+  AlertState,
+  ChannelDeliveryStats,
+  EscalationPolicy,
+  EscalationStep,
+  InhibitRule,
+  LabelMatcher,
+  NoDataPolicy,
+  RuleEvaluation,
+  Silence,
+  SilenceInput,
+} from './alerting/types.js';

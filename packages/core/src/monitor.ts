@@ -39,6 +39,8 @@ import {
 import { PrsmSpanProcessor } from './tracing/span-processor.js';
 import { type TraceRecord, toTraceRecord } from './tracing/trace-record.js';
 import { TraceStore, type TraceStoreOptions } from './tracing/trace-store.js';
+import { AlertEngine, type AlertInstruments } from './alerting/engine.js';
+import type { AlertingOptions } from './alerting/types.js';
 import {
   copyTags,
   type InstrumentOptions,
@@ -102,6 +104,8 @@ export interface MonitorOptions {
   readonly tracing?: boolean;
   /** Limits of the trace store (traces, spans per trace, age). */
   readonly traceStore?: TraceStoreOptions;
+  /** The alert engine: evaluation interval, notification channels, routing, grouping, escalation. */
+  readonly alerting?: AlertingOptions;
 }
 
 /**
@@ -212,6 +216,11 @@ export class Monitor implements MonitorApi {
    * OpenTelemetry SDK (`new NodeSDK({ spanProcessors: [monitor.spanProcessor] })`).
    */
   readonly spanProcessor: PrsmSpanProcessor;
+  /**
+   * The alert engine: rules over this monitor's signals, their lifecycle, silences,
+   * acknowledgements and notifications (see {@link AlertEngine}).
+   */
+  readonly alerts: AlertEngine;
 
   constructor(options: MonitorOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -324,6 +333,22 @@ export class Monitor implements MonitorApi {
     if (options.tracing !== undefined && typeof options.tracing !== 'boolean') {
       throw new TypeError('tracing must be a boolean');
     }
+    this.alerts = new AlertEngine(
+      {
+        clock,
+        diagnostics: this.diagnostics,
+        defaultComponent,
+        windows: this.windows,
+        compression: this.compression,
+        reader: {
+          families: this.#families,
+          slotsFor: (windowSeconds) => this.#slotsFor(windowSeconds),
+          sync: () => this.#ticker.read(),
+        },
+        instruments: this.#alertInstruments(),
+      },
+      options.alerting,
+    );
     if (options.tracing === true) this.#registerTracing();
   }
 
@@ -600,6 +625,7 @@ export class Monitor implements MonitorApi {
         this.#registeredTracing = false;
       }
       await this.spanProcessor.shutdown();
+      await this.alerts.shutdown();
     });
     return this.#shutdown;
   }
@@ -809,14 +835,46 @@ export class Monitor implements MonitorApi {
     };
   }
 
-  #selfFamily(name: string, description: string): MetricFamily {
+  #alertInstruments(): AlertInstruments {
+    const transitions = this.#selfFamily(
+      'prsm.alerts.transitions',
+      'Alert lifecycle transitions, by state reached and severity',
+    );
+    const notifications = this.#selfFamily(
+      'prsm.alerts.notifications',
+      'Alert notifications by channel and outcome (delivered, failed, dropped)',
+    );
+    const evaluations = this.#selfFamily(
+      'prsm.alerts.evaluation.duration',
+      'Time one alert evaluation tick took',
+      'timer',
+      'ms',
+    );
+    const inc = (family: MetricFamily, tags: Tags): void => {
+      (family.resolve(SELF_COMPONENT, Object.freeze(tags), undefined) as CounterSeries).inc();
+    };
+    return {
+      transition: (state, severity) => inc(transitions, { state, severity }),
+      notification: (channel, outcome) => inc(notifications, { channel, outcome }),
+      evaluation: (ms) => {
+        (evaluations.resolve(SELF_COMPONENT, undefined, undefined) as HistogramSeries).record(ms);
+      },
+    };
+  }
+
+  #selfFamily(
+    name: string,
+    description: string,
+    type: 'counter' | 'timer' = 'counter',
+    unit = '',
+  ): MetricFamily {
     // Not capped like users' metrics: their tags are metric names (bounded by
     // maxMetrics) and diagnostic codes, and an overflow of their own would recurse.
     const family = new MetricFamily(
       this.#context,
       name,
-      'counter',
-      '',
+      type,
+      unit,
       description,
       Number.POSITIVE_INFINITY,
     );

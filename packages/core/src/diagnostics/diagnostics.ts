@@ -44,6 +44,14 @@ export const DiagnosticCode = {
   SPAN_DROPPED: 'PRSM_SPAN_DROPPED',
   /** `tracing: true` found a tracer provider already registered: add `monitor.spanProcessor` to it. */
   TRACER_PROVIDER_EXISTS: 'PRSM_TRACER_PROVIDER_EXISTS',
+  /** An alert rule's evaluation threw (a bug, or a custom signal source failing); the rule keeps its state. */
+  ALERT_EVALUATION_FAILED: 'PRSM_ALERT_EVALUATION_FAILED',
+  /** A notification channel reported a failed delivery (after its own retries), or threw. */
+  NOTIFICATION_FAILED: 'PRSM_NOTIFICATION_FAILED',
+  /** A notification was dropped: its channel's queue was full, or the monitor had shut down. */
+  NOTIFICATION_DROPPED: 'PRSM_NOTIFICATION_DROPPED',
+  /** The oldest alert history entry was dropped to keep the history bounded. */
+  ALERT_HISTORY_DROPPED: 'PRSM_ALERT_HISTORY_DROPPED',
 } as const;
 
 /**

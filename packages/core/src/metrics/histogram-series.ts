@@ -225,7 +225,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
    * from their exact mixture (see `Mixture`), because merging centroids that
    * interleave from different sub-windows costs accuracy.
    */
-  read(slots: number): HistogramWindowRead {
+  read(slots: number, withParts = true): HistogramWindowRead {
     this.sync();
     this.flush();
     let count = this.activeWeight;
@@ -235,7 +235,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     let errors = this.errors;
     let startMs: number;
     const parts: DigestPart[] = [];
-    if (this.activeLength > 0) {
+    if (withParts && this.activeLength > 0) {
       parts.push({
         centroids: this.active,
         length: this.activeLength,
@@ -270,23 +270,57 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         const i = ringIndex(s, this.ringSize);
         const base = i * STATS;
         if (stats[base] !== s || stats[base + 1]! === 0) continue;
-        const part: DigestPart = {
-          centroids: this.ring[i]!,
-          length: stats[base + 6]!,
-          total: stats[base + 1]!,
-          sum: stats[base + 2]!,
-          min: stats[base + 3]!,
-          max: stats[base + 4]!,
-        };
-        parts.push(part);
-        count += part.total;
-        sum += part.sum;
-        if (part.min < min) min = part.min;
-        if (part.max > max) max = part.max;
+        if (withParts) {
+          parts.push({
+            centroids: this.ring[i]!,
+            length: stats[base + 6]!,
+            total: stats[base + 1]!,
+            sum: stats[base + 2]!,
+            min: stats[base + 3]!,
+            max: stats[base + 4]!,
+          });
+        }
+        count += stats[base + 1]!;
+        sum += stats[base + 2]!;
+        if (stats[base + 3]! < min) min = stats[base + 3]!;
+        if (stats[base + 4]! > max) max = stats[base + 4]!;
         errors += stats[base + 5]!;
       }
     }
     return { count, sum, min, max, errors, startMs, parts };
+  }
+
+  /**
+   * The open sub-window as a part (after `read`, which syncs and flushes), or
+   * undefined when it holds nothing.
+   */
+  activePart(): DigestPart | undefined {
+    if (this.activeLength === 0) return undefined;
+    return {
+      centroids: this.active,
+      length: this.activeLength,
+      total: this.activeWeight,
+      sum: this.activeSum,
+      min: this.activeMin,
+      max: this.activeMax,
+    };
+  }
+
+  /** The closed sub-window `slot` as a part, or undefined when the ring holds nothing of it. */
+  partAt(slot: number): DigestPart | undefined {
+    if (slot >= this.slot) return undefined;
+    const i = ringIndex(slot, this.ringSize);
+    const base = i * STATS;
+    const stats = this.ringStats;
+    if (stats[base] !== slot || stats[base + 1]! === 0) return undefined;
+    return {
+      centroids: this.ring[i]!,
+      length: stats[base + 6]!,
+      total: stats[base + 1]!,
+      sum: stats[base + 2]!,
+      min: stats[base + 3]!,
+      max: stats[base + 4]!,
+    };
   }
 
   /** Approximate bytes held, for the memory benchmark and tests. */

@@ -329,11 +329,7 @@ let eventJump = new Float64Array(1024);
 let spareX = new Float64Array(1024);
 let spareSlope = new Float64Array(1024);
 let spareJump = new Float64Array(1024);
-let partX = new Float64Array(256);
-let partSlope = new Float64Array(256);
-let partJump = new Float64Array(256);
-
-function ensureEvents(events: number, part: number): void {
+function ensureEvents(events: number): void {
   if (eventX.length < events) {
     let size = eventX.length;
     while (size < events) size *= 2;
@@ -344,13 +340,6 @@ function ensureEvents(events: number, part: number): void {
     spareSlope = new Float64Array(size);
     spareJump = new Float64Array(size);
   }
-  if (partX.length < part) {
-    let size = partX.length;
-    while (size < part) size *= 2;
-    partX = new Float64Array(size);
-    partSlope = new Float64Array(size);
-    partJump = new Float64Array(size);
-  }
 }
 
 /** Half of a centroid spreads to each side; a single sample stays a point. */
@@ -359,17 +348,20 @@ function half(weight: number): number {
 }
 
 /**
- * Writes one part's events into the part scratch: at each boundary (min, every mean,
+ * Writes one part's events at `offset` of `px`/`ps`/`pj`: at each boundary (min, every mean,
  * max) the point mass there and the change of density. This is the interpolation of
  * `quantileOf` as a distribution: half of each centroid spreads evenly towards each
  * neighbouring mean; a weight-1 centroid is a point mass at its mean (a sample is
  * exact); the first and last centroids put one sample exactly at the min and max and
  * spread the rest of their outer half up to it.
  */
-function partEvents(p: DigestPart): number {
-  const px = partX;
-  const ps = partSlope;
-  const pj = partJump;
+function partEvents(
+  p: DigestPart,
+  px: Float64Array,
+  ps: Float64Array,
+  pj: Float64Array,
+  offset: number,
+): number {
   const c = p.centroids;
   const L = p.length;
   const firstWeight = c[1]!;
@@ -397,67 +389,82 @@ function partEvents(p: DigestPart): number {
       if (width > 0) density = mass / width;
       else jump += mass;
     }
-    px[b] = x;
-    ps[b] = density - previousDensity;
-    pj[b] = jump;
+    px[offset + b] = x;
+    ps[offset + b] = density - previousDensity;
+    pj[offset + b] = jump;
     previousDensity = density;
   }
   return L + 2;
 }
 
+let runStarts = new Int32Array(64);
+
 /** Builds the mixture's knots in the shared scratch; returns how many. */
 function sweep(parts: readonly DigestPart[]): number {
   let events = 0;
-  let longest = 0;
+  let runs = 0;
   for (const p of parts) {
     if (p.length === 0 || p.total <= 0) continue;
     events += p.length + 2;
-    if (p.length + 2 > longest) longest = p.length + 2;
+    runs++;
   }
-  ensureEvents(events, longest);
-  // Merge every part's sorted events into one sorted list (locals: module-level
-  // bindings are slower to reach inside hot loops).
+  ensureEvents(events);
+  if (runStarts.length < runs + 1) runStarts = new Int32Array(2 * (runs + 1));
+  // Every part's events, each run sorted, side by side; then adjacent runs are merged
+  // pairwise, pass after pass (bottom-up merge sort): O(events × log parts) where
+  // merging the parts one by one into a growing list was O(events × parts). Locals:
+  // module-level bindings are slower to reach inside hot loops.
   let ex = eventX;
   let es = eventSlope;
   let ej = eventJump;
   let sx = spareX;
   let ss = spareSlope;
   let sj = spareJump;
-  const px = partX;
-  const ps = partSlope;
-  const pj = partJump;
+  const starts = runStarts;
   let n = 0;
+  let r = 0;
   for (const p of parts) {
     if (p.length === 0 || p.total <= 0) continue;
-    const m = partEvents(p);
-    let i = 0;
-    let j = 0;
-    let k = 0;
-    while (i < n && j < m) {
-      if (ex[i]! <= px[j]!) {
+    starts[r++] = n;
+    n += partEvents(p, ex, es, ej, n);
+  }
+  starts[r] = n;
+  while (r > 1) {
+    let out = 0;
+    for (let a = 0; a < r; a += 2) {
+      let i = starts[a]!;
+      const iEnd = starts[a + 1]!;
+      let j = iEnd;
+      const jEnd = a + 1 < r ? starts[a + 2]! : iEnd;
+      let k = i;
+      while (i < iEnd && j < jEnd) {
+        if (ex[i]! <= ex[j]!) {
+          sx[k] = ex[i]!;
+          ss[k] = es[i]!;
+          sj[k] = ej[i]!;
+          i++;
+        } else {
+          sx[k] = ex[j]!;
+          ss[k] = es[j]!;
+          sj[k] = ej[j]!;
+          j++;
+        }
+        k++;
+      }
+      for (; i < iEnd; i++, k++) {
         sx[k] = ex[i]!;
         ss[k] = es[i]!;
         sj[k] = ej[i]!;
-        i++;
-      } else {
-        sx[k] = px[j]!;
-        ss[k] = ps[j]!;
-        sj[k] = pj[j]!;
-        j++;
       }
-      k++;
+      for (; j < jEnd; j++, k++) {
+        sx[k] = ex[j]!;
+        ss[k] = es[j]!;
+        sj[k] = ej[j]!;
+      }
+      starts[out++] = starts[a]!;
     }
-    for (; i < n; i++, k++) {
-      sx[k] = ex[i]!;
-      ss[k] = es[i]!;
-      sj[k] = ej[i]!;
-    }
-    for (; j < m; j++, k++) {
-      sx[k] = px[j]!;
-      ss[k] = ps[j]!;
-      sj[k] = pj[j]!;
-    }
-    n = k;
+    starts[out] = n;
+    r = out;
     const tx = ex;
     const ts = es;
     const tj = ej;
@@ -506,4 +513,87 @@ export function quantilesOfParts(parts: readonly DigestPart[], qs: readonly numb
   }
   const mixture = new Mixture(parts);
   return qs.map((q) => mixture.quantile(q));
+}
+
+let runA = new Float64Array(2048);
+let runB = new Float64Array(2048);
+let pairStarts = new Int32Array(64);
+
+/**
+ * Every centroid of several parts in one list sorted by mean (interleaved mean,
+ * weight), by pairwise merging of the parts' already sorted lists: O(n log parts).
+ * Feed it to one `TDigest.mergeCentroids` to merge many digests in a single
+ * compression pass instead of one pass per digest. The returned array is scratch,
+ * valid until the next call.
+ *
+ * @internal
+ */
+export function sortedUnion(parts: readonly DigestPart[]): {
+  centroids: Float64Array;
+  length: number;
+} {
+  let pairs = 0;
+  let runs = 0;
+  for (const p of parts) {
+    if (p.length === 0) continue;
+    pairs += p.length;
+    runs++;
+  }
+  if (runA.length < 2 * pairs) {
+    let size = runA.length;
+    while (size < 2 * pairs) size *= 2;
+    runA = new Float64Array(size);
+    runB = new Float64Array(size);
+  }
+  if (pairStarts.length < runs + 1) pairStarts = new Int32Array(2 * (runs + 1));
+  let a = runA;
+  let b = runB;
+  const starts = pairStarts;
+  let n = 0;
+  let r = 0;
+  for (const p of parts) {
+    if (p.length === 0) continue;
+    starts[r++] = n;
+    const c = p.centroids;
+    for (let i = 0; i < 2 * p.length; i++) a[2 * n + i] = c[i]!;
+    n += p.length;
+  }
+  starts[r] = n;
+  while (r > 1) {
+    let out = 0;
+    for (let x = 0; x < r; x += 2) {
+      let i = starts[x]!;
+      const iEnd = starts[x + 1]!;
+      let j = iEnd;
+      const jEnd = x + 1 < r ? starts[x + 2]! : iEnd;
+      let k = i;
+      while (i < iEnd && j < jEnd) {
+        if (a[2 * i]! <= a[2 * j]!) {
+          b[2 * k] = a[2 * i]!;
+          b[2 * k + 1] = a[2 * i + 1]!;
+          i++;
+        } else {
+          b[2 * k] = a[2 * j]!;
+          b[2 * k + 1] = a[2 * j + 1]!;
+          j++;
+        }
+        k++;
+      }
+      for (; i < iEnd; i++, k++) {
+        b[2 * k] = a[2 * i]!;
+        b[2 * k + 1] = a[2 * i + 1]!;
+      }
+      for (; j < jEnd; j++, k++) {
+        b[2 * k] = a[2 * j]!;
+        b[2 * k + 1] = a[2 * j + 1]!;
+      }
+      starts[out++] = starts[x]!;
+    }
+    starts[out] = n;
+    r = out;
+    const t = a;
+    a = b;
+    b = t;
+  }
+  return { centroids: a, length: n };
 }

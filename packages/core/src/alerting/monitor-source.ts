@@ -1,0 +1,300 @@
+/**
+ * The alert engine's {@link SignalSource} over the monitor's series: one
+ * `EvaluationPass` per tick, reading each (metric, component, window) once however
+ * many rules ask for it. A component's signal aggregates every tag set of the metric
+ * in that component (its overflow series included). @internal
+ */
+import type { DigestPart } from '../sketch/centroids.js';
+import { quantilesOfParts } from '../sketch/centroids.js';
+import { CounterSeries } from '../metrics/counter-series.js';
+import type { AnySeries, MetricFamily } from '../metrics/family.js';
+import { GaugeSeries } from '../metrics/gauge-series.js';
+import { HistogramSeries } from '../metrics/histogram-series.js';
+import type { AggregateFunction } from './condition/ast.js';
+import type { SignalSource } from './condition/signal-source.js';
+import type { SlotDigestCache } from './slot-cache.js';
+
+/** What the engine may read of a monitor: handed over by the Monitor itself. @internal */
+export interface MonitorReader {
+  readonly families: ReadonlyMap<string, MetricFamily>;
+  /** Ring sub-windows a window of `windowSeconds` spans. */
+  slotsFor(windowSeconds: number): number;
+  /** Brings every series' sub-window up to date with the clock. */
+  sync(): void;
+}
+
+/** The component system-wide resource gauges are recorded under. */
+export const SYSTEM_COMPONENT = 'system';
+
+interface DistributionAggregate {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  errors: number;
+  startMs: number;
+  /** The window's parts, built on the first quantile asked of it. */
+  parts: DigestPart[] | undefined;
+  /** Whether any series exists (a count of 0 then means "no samples", not "no metric"). */
+  series: number;
+}
+
+const NO_SERIES: readonly AnySeries[] = [];
+
+/** One evaluation tick's view of the monitor, with every read cached. @internal */
+export class EvaluationPass implements SignalSource {
+  readonly #reader: MonitorReader;
+  readonly #cache: SlotDigestCache;
+  readonly #now: number;
+  readonly #index = new Map<MetricFamily, Map<string, AnySeries[]>>();
+  readonly #distributions = new Map<string, DistributionAggregate>();
+  readonly #quantiles = new Map<string, number | undefined>();
+  readonly #builtins = new Map<string, DistributionAggregate>();
+  /** (metric, component) → its series' open sub-windows merged, shared by every window. */
+  readonly #open = new Map<string, DigestPart | null>();
+
+  constructor(reader: MonitorReader, cache: SlotDigestCache, now: number) {
+    this.#reader = reader;
+    this.#cache = cache;
+    this.#now = now;
+    reader.sync();
+  }
+
+  signal(name: string, component: string, windowSeconds: number): number | undefined {
+    const family = this.#reader.families.get(name);
+    const series = family === undefined ? NO_SERIES : this.#seriesOf(family, component);
+    if (family !== undefined && series.length > 0) {
+      switch (family.type) {
+        case 'gauge':
+          return this.#gauge('sum', series);
+        case 'counter':
+          return this.#counter(series, windowSeconds).increase;
+        default: {
+          const d = this.#distribution(family, component, windowSeconds);
+          return d.count > 0 ? d.sum / d.count : undefined;
+        }
+      }
+    }
+    switch (name) {
+      case 'error_rate': {
+        const d = this.#allDistributions(component, windowSeconds);
+        return d.count > 0 ? d.errors / d.count : undefined;
+      }
+      case 'throughput': {
+        const d = this.#allDistributions(component, windowSeconds);
+        return d.series > 0 ? d.count / this.#covered(d.startMs) : undefined;
+      }
+      case 'cpu_usage':
+      case 'memory_usage': {
+        if (component === SYSTEM_COMPONENT || family === undefined) return undefined;
+        const system = this.#seriesOf(family, SYSTEM_COMPONENT);
+        return family.type === 'gauge' && system.length > 0
+          ? this.#gauge('max', system)
+          : undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  quantile(name: string, component: string, q: number, windowSeconds: number): number | undefined {
+    const family = this.#reader.families.get(name);
+    if (family === undefined || (family.type !== 'histogram' && family.type !== 'timer')) {
+      return undefined;
+    }
+    const key = `${name}\u0000${component}\u0000${this.#reader.slotsFor(windowSeconds)}\u0000${q}`;
+    if (this.#quantiles.has(key)) return this.#quantiles.get(key);
+    const d = this.#distribution(family, component, windowSeconds);
+    let value: number | undefined;
+    if (d.count > 0) {
+      d.parts ??= this.#parts(family, component, this.#reader.slotsFor(windowSeconds));
+      value = quantilesOfParts(d.parts, [q])[0];
+    }
+    this.#quantiles.set(key, value);
+    return value;
+  }
+
+  aggregate(
+    fn: AggregateFunction,
+    name: string,
+    component: string,
+    windowSeconds: number,
+  ): number | undefined {
+    const family = this.#reader.families.get(name);
+    if (family === undefined) return undefined;
+    const series = this.#seriesOf(family, component);
+    if (series.length === 0) return undefined;
+    if (family.type === 'gauge') {
+      if (fn === 'rate') return undefined;
+      return this.#gauge(fn, series);
+    }
+    if (family.type === 'counter') {
+      const c = this.#counter(series, windowSeconds);
+      if (fn === 'sum' || fn === 'count') return c.increase;
+      if (fn === 'rate') return c.increase / this.#covered(c.startMs);
+      return undefined;
+    }
+    const d = this.#distribution(family, component, windowSeconds);
+    switch (fn) {
+      case 'count':
+        return d.count;
+      case 'rate':
+        return d.count / this.#covered(d.startMs);
+      case 'sum':
+        return d.sum;
+      case 'avg':
+        return d.count > 0 ? d.sum / d.count : undefined;
+      case 'min':
+        return d.count > 0 ? d.min : undefined;
+      case 'max':
+        return d.count > 0 ? d.max : undefined;
+    }
+  }
+
+  /** Each series' open sub-window, and the cached component-wide closed ones. */
+  #parts(family: MetricFamily, component: string, slots: number): DigestPart[] {
+    const series: HistogramSeries[] = [];
+    for (const s of this.#seriesOf(family, component)) {
+      if (s instanceof HistogramSeries) series.push(s);
+    }
+    const parts: DigestPart[] = [];
+    if (series.length === 0) return parts;
+    const key = `${family.name}\u0000${component}`;
+    let open = this.#open.get(key);
+    if (open === undefined) {
+      open = this.#cache.openPart(series);
+      this.#open.set(key, open);
+    }
+    if (open !== null) parts.push(open);
+    const current = series[0]!.slot;
+    const closed = this.#cache.closedPart(key, series, current - slots, current);
+    if (closed !== undefined) parts.push(closed);
+    return parts;
+  }
+
+  /** Seconds a window covered, never below a millisecond (as the monitor's rates). */
+  #covered(startMs: number): number {
+    return Math.max(0.001, (this.#now - startMs) / 1000);
+  }
+
+  #seriesOf(family: MetricFamily, component: string): readonly AnySeries[] {
+    let byComponent = this.#index.get(family);
+    if (byComponent === undefined) {
+      byComponent = new Map();
+      for (const s of family.all()) {
+        const c = s.identity.component;
+        const list = byComponent.get(c);
+        if (list === undefined) byComponent.set(c, [s]);
+        else list.push(s);
+      }
+      this.#index.set(family, byComponent);
+    }
+    return byComponent.get(component) ?? NO_SERIES;
+  }
+
+  #gauge(fn: AggregateFunction | 'sum', series: readonly AnySeries[]): number | undefined {
+    let n = 0;
+    let sum = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const s of series) {
+      if (!(s instanceof GaugeSeries) || !s.hasValue) continue;
+      n++;
+      sum += s.value;
+      if (s.value < min) min = s.value;
+      if (s.value > max) max = s.value;
+    }
+    if (fn === 'count') return n;
+    if (n === 0) return undefined;
+    if (fn === 'sum') return sum;
+    if (fn === 'avg') return sum / n;
+    return fn === 'min' ? min : max;
+  }
+
+  #counter(
+    series: readonly AnySeries[],
+    windowSeconds: number,
+  ): { increase: number; startMs: number } {
+    const slots = this.#reader.slotsFor(windowSeconds);
+    let increase = 0;
+    let startMs = Infinity;
+    for (const s of series) {
+      if (!(s instanceof CounterSeries)) continue;
+      const read = s.read(slots);
+      increase += read.increase;
+      if (read.startMs < startMs) startMs = read.startMs;
+    }
+    return { increase, startMs: startMs === Infinity ? this.#now : startMs };
+  }
+
+  #distribution(
+    family: MetricFamily,
+    component: string,
+    windowSeconds: number,
+  ): DistributionAggregate {
+    const slots = this.#reader.slotsFor(windowSeconds);
+    const key = `${family.name}\u0000${component}\u0000${slots}`;
+    let d = this.#distributions.get(key);
+    if (d === undefined) {
+      d = emptyAggregate(this.#now);
+      addSeries(d, this.#seriesOf(family, component), slots);
+      this.#distributions.set(key, d);
+    }
+    return d;
+  }
+
+  /** Every histogram and timer of a component: the built-in error rate and throughput. */
+  #allDistributions(component: string, windowSeconds: number): DistributionAggregate {
+    const slots = this.#reader.slotsFor(windowSeconds);
+    const key = `${component}\u0000${slots}`;
+    let d = this.#builtins.get(key);
+    if (d === undefined) {
+      d = emptyAggregate(this.#now);
+      for (const family of this.#reader.families.values()) {
+        if (family.type !== 'histogram' && family.type !== 'timer') continue;
+        if (family.name.startsWith('prsm.')) continue; // the SDK's own timings
+        if (this.#seriesOf(family, component).length === 0) continue;
+        // Shared with rules that read this metric over the same window.
+        const f = this.#distribution(family, component, windowSeconds);
+        d.series += f.series;
+        d.count += f.count;
+        d.sum += f.sum;
+        d.errors += f.errors;
+        if (f.min < d.min) d.min = f.min;
+        if (f.max > d.max) d.max = f.max;
+        if (f.startMs < d.startMs) d.startMs = f.startMs;
+      }
+      this.#builtins.set(key, d);
+    }
+    return d;
+  }
+}
+
+function emptyAggregate(now: number): DistributionAggregate {
+  return {
+    count: 0,
+    sum: 0,
+    min: Infinity,
+    max: -Infinity,
+    errors: 0,
+    startMs: now,
+    parts: undefined,
+    series: 0,
+  };
+}
+
+function addSeries(d: DistributionAggregate, series: readonly AnySeries[], slots: number): void {
+  for (const s of series) {
+    if (!(s instanceof HistogramSeries)) continue;
+    const read = s.read(slots, false);
+    d.series++;
+    d.count += read.count;
+    d.sum += read.sum;
+    d.errors += read.errors;
+    if (read.count > 0) {
+      if (read.min < d.min) d.min = read.min;
+      if (read.max > d.max) d.max = read.max;
+    }
+    if (read.startMs < d.startMs) d.startMs = read.startMs;
+  }
+}
