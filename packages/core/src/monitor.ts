@@ -339,7 +339,6 @@ export class Monitor implements MonitorApi {
         diagnostics: this.diagnostics,
         defaultComponent,
         windows: this.windows,
-        compression: this.compression,
         reader: {
           families: this.#families,
           slotsFor: (windowSeconds) => this.#slotsFor(windowSeconds),

@@ -80,7 +80,6 @@ export interface AlertEngineContext {
   readonly reader: MonitorReader;
   readonly defaultComponent: string;
   readonly windows: readonly number[];
-  readonly compression: number;
   readonly instruments: AlertInstruments;
 }
 
@@ -211,7 +210,7 @@ export class AlertEngine {
   constructor(context: AlertEngineContext, options: AlertingOptions | undefined) {
     this.#context = context;
     this.#options = resolveAlertingOptions(options);
-    this.#slotCache = new SlotDigestCache(context.compression);
+    this.#slotCache = new SlotDigestCache();
     for (const [name, channel] of this.#options.channels) {
       this.#channels.set(name, {
         name,

@@ -5,7 +5,7 @@
  * in that component (its overflow series included). @internal
  */
 import type { DigestPart } from '../sketch/centroids.js';
-import { quantilesOfParts } from '../sketch/centroids.js';
+import { quantileOfUnion } from '../sketch/centroids.js';
 import { CounterSeries } from '../metrics/counter-series.js';
 import type { AnySeries, MetricFamily } from '../metrics/family.js';
 import { GaugeSeries } from '../metrics/gauge-series.js';
@@ -50,8 +50,6 @@ export class EvaluationPass implements SignalSource {
   readonly #distributions = new Map<string, DistributionAggregate>();
   readonly #quantiles = new Map<string, number | undefined>();
   readonly #builtins = new Map<string, DistributionAggregate>();
-  /** (metric, component) → its series' open sub-windows merged, shared by every window. */
-  readonly #open = new Map<string, DigestPart | null>();
 
   constructor(reader: MonitorReader, cache: SlotDigestCache, now: number) {
     this.#reader = reader;
@@ -108,7 +106,7 @@ export class EvaluationPass implements SignalSource {
     let value: number | undefined;
     if (d.count > 0) {
       d.parts ??= this.#parts(family, component, this.#reader.slotsFor(windowSeconds));
-      value = quantilesOfParts(d.parts, [q])[0];
+      value = quantileOfUnion(d.parts, q);
     }
     this.#quantiles.set(key, value);
     return value;
@@ -154,21 +152,17 @@ export class EvaluationPass implements SignalSource {
   /** Each series' open sub-window, and the cached component-wide closed ones. */
   #parts(family: MetricFamily, component: string, slots: number): DigestPart[] {
     const series: HistogramSeries[] = [];
-    for (const s of this.#seriesOf(family, component)) {
-      if (s instanceof HistogramSeries) series.push(s);
-    }
     const parts: DigestPart[] = [];
-    if (series.length === 0) return parts;
-    const key = `${family.name}\u0000${component}`;
-    let open = this.#open.get(key);
-    if (open === undefined) {
-      open = this.#cache.openPart(series);
-      this.#open.set(key, open);
+    for (const s of this.#seriesOf(family, component)) {
+      if (!(s instanceof HistogramSeries)) continue;
+      series.push(s);
+      const open = s.activePart();
+      if (open !== undefined) parts.push(open);
     }
-    if (open !== null) parts.push(open);
+    if (series.length === 0) return parts;
     const current = series[0]!.slot;
-    const closed = this.#cache.closedPart(key, series, current - slots, current);
-    if (closed !== undefined) parts.push(closed);
+    const key = `${family.name}\u0000${component}`;
+    this.#cache.closedParts(key, series, current - slots, current, parts);
     return parts;
   }
 

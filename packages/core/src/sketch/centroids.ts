@@ -597,3 +597,178 @@ export function sortedUnion(parts: readonly DigestPart[]): {
   }
   return { centroids: a, length: n };
 }
+
+/**
+ * A lazy k-way merge of several parts' centroid lists, ascending, or descending with
+ * the means negated (the mirror image, ascending again), through a binary heap:
+ * `next()` yields one centroid at a time, so a walk that stops early pays only for
+ * what it read.
+ */
+class CentroidStream {
+  /** The current centroid's mean (negated when descending) and weight. */
+  mean = 0;
+  weight = 0;
+  readonly #arrays: CentroidArray[] = [];
+  /** Per run: the index (into its interleaved array) of its next mean. */
+  readonly #pos: number[] = [];
+  /** Per run: one past its last mean's index (ascending), or -2 (descending). */
+  readonly #stop: number[] = [];
+  readonly #heap: number[] = [];
+  readonly #keys: number[] = [];
+  readonly #step: number;
+  #size = 0;
+
+  constructor(parts: readonly DigestPart[], descending: boolean) {
+    this.#step = descending ? -2 : 2;
+    for (const p of parts) {
+      if (p.length === 0) continue;
+      const r = this.#arrays.length;
+      this.#arrays.push(p.centroids);
+      const start = descending ? 2 * (p.length - 1) : 0;
+      this.#pos.push(start);
+      this.#stop.push(descending ? -2 : 2 * p.length);
+      this.#push(r, this.#key(p.centroids[start]!));
+    }
+  }
+
+  /** Moves to the next centroid; false when there is none. */
+  next(): boolean {
+    if (this.#size === 0) return false;
+    const heap = this.#heap;
+    const keys = this.#keys;
+    const r = heap[0]!;
+    const c = this.#arrays[r]!;
+    const p = this.#pos[r]!;
+    this.mean = keys[0]!;
+    this.weight = c[p + 1]!;
+    const q = p + this.#step;
+    let run = r;
+    let key: number;
+    if (q !== this.#stop[r]) {
+      this.#pos[r] = q;
+      key = this.#key(c[q]!);
+    } else {
+      const size = --this.#size;
+      if (size === 0) return true;
+      run = heap[size]!;
+      key = keys[size]!;
+    }
+    const size = this.#size;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= size) break;
+      if (child + 1 < size && keys[child + 1]! < keys[child]!) child++;
+      if (keys[child]! >= key) break;
+      heap[i] = heap[child]!;
+      keys[i] = keys[child]!;
+      i = child;
+    }
+    heap[i] = run;
+    keys[i] = key;
+    return true;
+  }
+
+  #key(mean: number): number {
+    return this.#step < 0 ? -mean : mean;
+  }
+
+  #push(run: number, key: number): void {
+    const heap = this.#heap;
+    const keys = this.#keys;
+    let i = this.#size++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (keys[parent]! <= key) break;
+      heap[i] = heap[parent]!;
+      keys[i] = keys[parent]!;
+      i = parent;
+    }
+    heap[i] = run;
+    keys[i] = key;
+  }
+}
+
+/**
+ * The value at quantile `q` of the union of several parts' centroids, read the way
+ * {@link quantileOf} reads one digest's centroid list (as a t-digest holding all of
+ * them would, uncompressed), without building the union: a lazy merge walks in from
+ * the nearer end (the top for q ≥ 0.5, on the mirror image) and stops at the target,
+ * so a p99 reads about the top 1% of the centroids. NaN when the parts are empty.
+ *
+ * @internal
+ */
+export function quantileOfUnion(parts: readonly DigestPart[], q: number): number {
+  let total = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const p of parts) {
+    if (p.length === 0 || p.total <= 0) continue;
+    total += p.total;
+    if (p.min < min) min = p.min;
+    if (p.max > max) max = p.max;
+  }
+  if (total <= 0) return NaN;
+  if (q <= 0) return min;
+  if (q >= 1) return max;
+  if (q <= 0.5) return walkUp(new CentroidStream(parts, false), total, min, max, q, false);
+  // The mirror image: negated values, ascending from the top.
+  return -walkUp(new CentroidStream(parts, true), total, -max, -min, 1 - q, true);
+}
+
+/**
+ * {@link quantileOf}'s reading of a centroid list, fed one centroid at a time. On the
+ * mirror image, exact ties between two single samples break the other way, so that
+ * the answer is quantileOf's on the original list.
+ */
+function walkUp(
+  stream: CentroidStream,
+  total: number,
+  min: number,
+  max: number,
+  q: number,
+  mirrored: boolean,
+): number {
+  if (!stream.next()) return NaN;
+  let leftMean = stream.mean;
+  let leftWeight = stream.weight;
+  if (!stream.next()) return interpolateEnds(leftMean, total, min, max, q);
+  const index = q * total;
+  if (index < 1) return min;
+  if (leftWeight > 2 && index < leftWeight / 2) {
+    return min + ((index - 1) / (leftWeight / 2 - 1)) * (leftMean - min);
+  }
+  if (index > total - 1) return max;
+  let weightSoFar = leftWeight / 2;
+  for (;;) {
+    const rightMean = stream.mean;
+    const rightWeight = stream.weight;
+    const dw = (leftWeight + rightWeight) / 2;
+    if (weightSoFar + dw > index) {
+      let leftUnit = 0;
+      if (leftWeight === 1) {
+        const d = index - weightSoFar;
+        if (mirrored ? d <= 0.5 : d < 0.5) return leftMean;
+        leftUnit = 0.5;
+      }
+      let rightUnit = 0;
+      if (rightWeight === 1) {
+        const d = weightSoFar + dw - index;
+        if (mirrored ? d < 0.5 : d <= 0.5) return rightMean;
+        rightUnit = 0.5;
+      }
+      const z1 = index - weightSoFar - leftUnit;
+      const z2 = weightSoFar + dw - index - rightUnit;
+      return weightedAverage(leftMean, z2, rightMean, z1);
+    }
+    weightSoFar += dw;
+    leftMean = rightMean;
+    leftWeight = rightWeight;
+    if (!stream.next()) break;
+  }
+  // Past the last centroid's centre: its upper half spreads up to the maximum.
+  if (leftWeight > 2 && total - index <= leftWeight / 2) {
+    return max - ((total - index - 1) / (leftWeight / 2 - 1)) * (max - leftMean);
+  }
+  return leftMean;
+}

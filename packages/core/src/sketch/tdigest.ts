@@ -1,7 +1,6 @@
 import { sortFloat64 } from './radix-sort.js';
 import {
   type CentroidArray,
-  type DigestPart,
   DEFAULT_COMPRESSION,
   mergePass,
   quantileOf,
@@ -246,23 +245,6 @@ export class TDigest {
     this.#sum += sum;
     if (min < this.#min) this.#min = min;
     if (max > this.#max) this.#max = max;
-  }
-
-  /**
-   * The digest as a mixture part (its own centroid array: valid until the next change).
-   *
-   * @internal
-   */
-  part(): DigestPart {
-    this.#flush();
-    return {
-      centroids: this.#centroids,
-      length: this.#length,
-      total: this.#weight,
-      sum: this.#sum,
-      min: this.#min,
-      max: this.#max,
-    };
   }
 
   /** Plain data for the wire; see {@link TDigest.fromJSON}. */
