@@ -2,7 +2,7 @@
  * The second half of the demo: a recommendation service instrumented with
  * `@monitorPerformance` (nested calls across `await`, some failures), spans kept by
  * the monitor's minimal tracer provider, and the slowest call followed from its
- * exemplar to its trace.
+ * exemplar to its trace. The alerting part of the demo degrades its model server.
  */
 import { trace } from '@opentelemetry/api';
 import type { Monitor } from '@prsm/core';
@@ -22,8 +22,13 @@ class PreferenceStore {
   }
 }
 
+/** A healthy model server times out on one call in 13. */
+export const HEALTHY_TIMEOUT_EVERY = 13;
+
 class ModelServer {
   #calls = 0;
+  /** Every `timeoutEvery`-th call times out. */
+  timeoutEvery = HEALTHY_TIMEOUT_EVERY;
 
   @monitorPerformance('recommendation', 'recommendation_model_inference', {
     attributes: ([, candidates]) => ({
@@ -32,18 +37,24 @@ class ModelServer {
     }),
   })
   async infer(interests: readonly string[], candidates: number): Promise<string[]> {
-    this.#calls++;
-    // Every ninth call is slow, every thirteenth times out.
-    await sleep(this.#calls % 9 === 0 ? 30 : 6);
-    if (this.#calls % 13 === 0)
+    // Every ninth call is slow, every thirteenth (when healthy) times out. The call's
+    // number is taken before awaiting: concurrent calls would all see the last one.
+    const call = ++this.#calls;
+    await sleep(call % 9 === 0 ? 30 : 6);
+    if (call % this.timeoutEvery === 0)
       throw new ModelTimeout(`inference over ${candidates} candidates timed out`);
     return interests.flatMap((i) => [`${i}-1`, `${i}-2`]);
   }
 }
 
-class RecommendationService {
+export class RecommendationService {
   readonly #preferences = new PreferenceStore();
   readonly #model = new ModelServer();
+
+  /** Makes the model server time out on one call in `every` ({@link HEALTHY_TIMEOUT_EVERY} when healthy). */
+  setModelTimeouts(every: number): void {
+    this.#model.timeoutEvery = every;
+  }
 
   @monitorPerformance('recommendation', 'generate_recommendations')
   async generate(userId: string): Promise<string[]> {

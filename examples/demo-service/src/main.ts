@@ -4,11 +4,22 @@
  * no external service: `npm run demo`.
  *
  * Each operation does real asynchronous work (timers whose durations follow a
- * lognormal distribution, with a long tail and some failures), 64 calls at a time.
+ * lognormal distribution, with a long tail and some failures), 128 calls at a time.
  * The report shows the monitor's p50/p95/p99, throughput and error rate per
  * operation, next to the exact p99 (nearest rank) of the very durations it recorded.
+ *
+ * Meanwhile an alert rule watches the recommendation component's error rate; at the
+ * end an incident makes it fire, and a local webhook receiver prints the signed
+ * notifications (firing, acknowledged, resolved).
  */
 import { Monitor, type BoundTimer, setGlobalMonitor } from '@prsm/core';
+import {
+  demoAlerting,
+  ERROR_RATE_RULE,
+  runAlertingDemo,
+  startWebhookReceiver,
+  type WebhookReceiver,
+} from './alerting.js';
 import { runDecoratedService } from './decorated-service.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -75,9 +86,26 @@ function exactQuantile(sorted: readonly number[], q: number): number {
 }
 
 async function main(): Promise<void> {
+  const receiver = await startWebhookReceiver();
   // tracing: a minimal OpenTelemetry provider whose spans the monitor keeps.
-  const monitor = new Monitor({ defaultComponent: 'marketplace', tracing: true });
+  // subWindowSeconds: 0.5 lets the alert rule read a half-second window (default 60).
+  const monitor = new Monitor({
+    defaultComponent: 'marketplace',
+    tracing: true,
+    subWindowSeconds: 0.5,
+    alerting: demoAlerting(receiver),
+  });
   setGlobalMonitor(monitor); // what the decorators record on
+  try {
+    await run(monitor, receiver);
+  } finally {
+    await monitor.shutdown(); // delivers what is in flight, then stops the channels
+    await receiver.close();
+  }
+}
+
+async function run(monitor: Monitor, receiver: WebhookReceiver): Promise<void> {
+  const rule = monitor.alerts.create(ERROR_RATE_RULE);
   const timers = OPERATIONS.map((op) =>
     monitor.timer(op.name, { component: op.component }).bind({ region: 'eu-west' }),
   );
@@ -119,8 +147,8 @@ async function main(): Promise<void> {
   console.log(`\nwall time ${elapsed.toFixed(2)} s`);
 
   await runDecoratedService(monitor, Number(process.env.DEMO_REQUESTS ?? 400));
+  await runAlertingDemo(monitor, receiver, rule.id);
   console.log("\nthe monitor's own diagnostics:", monitor.diagnostics.counts());
-  await monitor.shutdown();
 }
 
 main().catch((error: unknown) => {

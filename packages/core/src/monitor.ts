@@ -849,14 +849,29 @@ export class Monitor implements MonitorApi {
       'timer',
       'ms',
     );
+    // Self-metrics never throw into the engine (a broken clock, say): reported instead.
+    const safely = (record: () => void): void => {
+      try {
+        record();
+      } catch (error) {
+        this.diagnostics.report(
+          DiagnosticCode.INTERNAL_ERROR,
+          `alert self-metrics: ${error instanceof Error ? error.message : 'unknown error'}`,
+        );
+      }
+    };
     const inc = (family: MetricFamily, tags: Tags): void => {
-      (family.resolve(SELF_COMPONENT, Object.freeze(tags), undefined) as CounterSeries).inc();
+      safely(() => {
+        (family.resolve(SELF_COMPONENT, Object.freeze(tags), undefined) as CounterSeries).inc();
+      });
     };
     return {
       transition: (state, severity) => inc(transitions, { state, severity }),
       notification: (channel, outcome) => inc(notifications, { channel, outcome }),
       evaluation: (ms) => {
-        (evaluations.resolve(SELF_COMPONENT, undefined, undefined) as HistogramSeries).record(ms);
+        safely(() => {
+          (evaluations.resolve(SELF_COMPONENT, undefined, undefined) as HistogramSeries).record(ms);
+        });
       },
     };
   }

@@ -147,13 +147,6 @@ interface CompiledSilence {
   readonly matchers: readonly CompiledMatcher[];
 }
 
-/** A resolved alert waiting for its stream channels. */
-interface StreamResolution {
-  readonly record: RuleRecord;
-  readonly alert: ActiveAlert;
-  readonly at: number;
-}
-
 function newId(): string {
   return globalThis.crypto.randomUUID();
 }
@@ -201,7 +194,6 @@ export class AlertEngine {
   readonly #channels = new Map<string, ChannelState>();
   readonly #pendingDeliveries = new Set<Promise<void>>();
   readonly #slotCache: SlotDigestCache;
-  #streamResolutions: StreamResolution[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #notificationsThisTick = 0;
@@ -636,25 +628,71 @@ export class AlertEngine {
     };
   }
 
-  /** Stops the tick, lets deliveries finish, shuts the channels down. @internal */
+  /**
+   * Stops the tick, sends the resolutions groups still hold, lets deliveries finish
+   * within `shutdownTimeoutSeconds`, then shuts the channels down (which ends their
+   * retries) and waits for what they report, at most a second more. @internal
+   */
   async shutdown(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    await this.flush();
-    await Promise.all(
-      [...this.#channels.values()].map(async (c) => {
-        try {
-          await c.channel.shutdown();
-        } catch (error) {
-          this.#context.diagnostics.report(
-            DiagnosticCode.NOTIFICATION_FAILED,
-            `channel ${c.name}: shutdown failed: ${show(error)}`,
-          );
-        }
-      }),
+    try {
+      if (this.#groups.size > 0) this.#flushResolutions(this.#context.clock.now());
+    } catch (error) {
+      // A clock or channel that throws must not turn shutdown into a rejection.
+      this.#context.diagnostics.report(
+        DiagnosticCode.INTERNAL_ERROR,
+        `alert engine shutdown: ${show(error)}`,
+      );
+    }
+    this.#closed = true;
+    const until = performance.now() + this.#options.shutdownTimeoutMs;
+    await this.#within(this.flush(), until);
+    await this.#within(
+      Promise.all(
+        [...this.#channels.values()].map(async (c) => {
+          try {
+            await c.channel.shutdown();
+          } catch (error) {
+            this.#context.diagnostics.report(
+              DiagnosticCode.NOTIFICATION_FAILED,
+              `channel ${c.name}: shutdown failed: ${show(error)}`,
+            );
+          }
+        }),
+      ),
+      Math.max(until, performance.now()) + 1000,
     );
+    await this.#within(this.flush(), Math.max(until, performance.now()) + 1000);
+  }
+
+  /** Waits for `work`, or until `until` (performance.now() ms), whichever is first. */
+  async #within(work: Promise<unknown>, until: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A ref'd timer: the process stays up for the grace period (retry timers are unref'd).
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, until - performance.now()));
+    });
+    await Promise.race([work, deadline]);
+    clearTimeout(timer);
+  }
+
+  /** Sends, without waiting for their group's interval, the resolutions groups hold. */
+  #flushResolutions(now: number): void {
+    for (const [key, group] of this.#groups) {
+      const resolved: GroupEntry[] = [];
+      for (const entry of group.entries.values()) {
+        if (entry.resolvedAt !== undefined && entry.notified) resolved.push(entry);
+      }
+      if (resolved.length === 0) continue;
+      const alerts = resolved.map((e) =>
+        this.#notified(e.record, e.alert, 'resolved', e.resolvedAt),
+      );
+      this.#send(group.channel, alerts, 'resolution', now, group);
+      for (const e of resolved) group.entries.delete(e.alert.alertId);
+      if (group.entries.size === 0) this.#groups.delete(key);
+    }
   }
 
   #ruleContext(): Parameters<typeof checkRule>[2] {
@@ -764,14 +802,13 @@ export class AlertEngine {
       entry.resolvedAt = now;
       if (entry.notified) resolvedInGroup.add(group.channel);
     }
-    let streamed = false;
-    for (const [channel, via] of alert.notified) {
-      if (via === 'stream') streamed = true;
-      else if (!resolvedInGroup.has(channel)) {
+    // Stream channels and channels told directly (escalation) hear of it now; groups
+    // at their next flush.
+    for (const channel of alert.notified.keys()) {
+      if (!resolvedInGroup.has(channel)) {
         this.#send(channel, [this.#notified(record, alert, 'resolved', now)], 'resolution', now);
       }
     }
-    if (streamed) this.#streamResolutions.push({ record, alert, at: now });
   }
 
   #dropFromGroups(ruleId: string): void {
@@ -894,7 +931,7 @@ export class AlertEngine {
     }
   }
 
-  /** `mode: 'stream'` channels: every firing alert now and then, resolutions once. */
+  /** `mode: 'stream'` channels: every firing alert now and then (resolutions go at once). */
   #stream(now: number): void {
     const due = new Map<string, NotifiedAlert[]>();
     const add = (channel: string, alert: NotifiedAlert): void => {
@@ -915,12 +952,6 @@ export class AlertEngine {
         add(channel, this.#notified(record, alert, 'firing'));
       }
     }
-    for (const { record, alert, at } of this.#streamResolutions) {
-      for (const [channel, via] of alert.notified) {
-        if (via === 'stream') add(channel, this.#notified(record, alert, 'resolved', at));
-      }
-    }
-    this.#streamResolutions = [];
     for (const [channel, alerts] of due) this.#send(channel, alerts, 'group', now);
   }
 
@@ -1025,6 +1056,11 @@ export class AlertEngine {
       this.#dropNotification(state, 'the monitor has shut down');
       return;
     }
+    this.#start(state, notification);
+  }
+
+  /** Starts a delivery, or queues it behind the channel's deliveries in flight. */
+  #start(state: ChannelState, notification: AlertNotification): void {
     if (state.inFlight >= this.#options.maxInFlightPerChannel) {
       if (state.queue.length >= this.#options.maxQueuedPerChannel) {
         this.#dropNotification(state, `its queue is full (${this.#options.maxQueuedPerChannel})`);
@@ -1037,22 +1073,16 @@ export class AlertEngine {
     state.sent++;
     let promise: Promise<void>;
     const settle = (report: DeliveryReport | undefined, error?: unknown): void => {
-      state.inFlight--;
-      if (report?.ok === true) {
-        state.delivered++;
-        this.#context.instruments.notification(state.name, 'delivered');
-      } else {
-        state.failed++;
-        this.#context.instruments.notification(state.name, 'failed');
-        const why = error !== undefined ? `threw ${show(error)}` : (report?.error ?? 'failed');
-        this.#context.diagnostics.report(
-          DiagnosticCode.NOTIFICATION_FAILED,
-          `channel ${state.name} (${state.channel.kind}): notification ${notification.id} not delivered after ${report?.attempts ?? 1} attempt(s): ${why}`,
-        );
+      try {
+        this.#settled(state, notification, report, error);
+      } catch (bug) {
+        // Never a rejection of the tracked promise, never an unhandled one.
+        this.#context.diagnostics.report(DiagnosticCode.INTERNAL_ERROR, `delivery: ${show(bug)}`);
       }
       this.#pendingDeliveries.delete(promise);
+      // Queued before a shutdown: still delivered (shutdown waits for them).
       const next = state.queue.shift();
-      if (next !== undefined) this.#deliver(state, next);
+      if (next !== undefined) this.#start(state, next);
     };
     try {
       promise = Promise.resolve(state.channel.send(notification)).then(
@@ -1063,6 +1093,28 @@ export class AlertEngine {
       promise = Promise.resolve().then(() => settle(undefined, error));
     }
     this.#pendingDeliveries.add(promise);
+  }
+
+  /** Counts how a delivery went. */
+  #settled(
+    state: ChannelState,
+    notification: AlertNotification,
+    report: DeliveryReport | undefined,
+    error: unknown,
+  ): void {
+    state.inFlight--;
+    if (report?.ok === true) {
+      state.delivered++;
+      this.#context.instruments.notification(state.name, 'delivered');
+      return;
+    }
+    state.failed++;
+    const why = error !== undefined ? `threw ${show(error)}` : (report?.error ?? 'failed');
+    this.#context.diagnostics.report(
+      DiagnosticCode.NOTIFICATION_FAILED,
+      `channel ${state.name} (${state.channel.kind}): notification ${notification.id} not delivered after ${report?.attempts ?? 1} attempt(s): ${why}`,
+    );
+    this.#context.instruments.notification(state.name, 'failed');
   }
 
   #dropNotification(state: ChannelState, why: string): void {

@@ -477,7 +477,7 @@ describe('stream channels (Alertmanager)', () => {
     set('a', false);
     clock.advance(10 * SEC);
     monitor.alerts.evaluate();
-    expect(am.summary()[3]).toBe('resolved group [a:resolved]');
+    expect(am.summary()[3]).toBe('resolved resolution [a:resolved]');
     expect(am.received[3]?.alerts[0]?.endsAt).toBe(T0 + 70 * SEC);
     clock.advance(10 * SEC);
     monitor.alerts.evaluate();
@@ -616,6 +616,108 @@ describe('faulty channels never hold up the engine', () => {
     expect(monitor.alerts.deliveryStats()['slow']).toMatchObject({ delivered: 1, inFlight: 0 });
     monitor.alerts.acknowledge(monitor.alerts.active()[0]!.alertId, 'ana');
     expect(monitor.alerts.deliveryStats()['slow']).toMatchObject({ dropped: 1 });
+  });
+});
+
+describe('shutdown and deletion deliver what is owed', () => {
+  it('a channel that never answers delays shutdown only by shutdownTimeoutSeconds plus its own shutdown', async () => {
+    const hangs = new RecordingChannel();
+    hangs.behaviour = 'hang';
+    const { monitor } = alertingMonitor({
+      channels: { hangs },
+      groupWaitSeconds: 0,
+      shutdownTimeoutSeconds: 0.05,
+    });
+    switches(monitor)('x', true);
+    monitor.alerts.create({
+      name: 'x',
+      severity: 'high',
+      component: 'api_gateway',
+      condition: 'x.on > 0',
+      notificationChannels: ['hangs'],
+    });
+    monitor.alerts.evaluate();
+    await monitor.shutdown(); // would never end if it waited for the delivery
+    expect(hangs.shutdowns).toBe(1);
+    expect(monitor.alerts.deliveryStats()['hangs']).toMatchObject({ sent: 1, inFlight: 1 });
+  });
+
+  it('delivers notifications still queued at shutdown, and the resolutions groups hold', async () => {
+    const slack = new RecordingChannel();
+    const { monitor, clock } = alertingMonitor({
+      channels: { slack },
+      groupWaitSeconds: 0,
+      maxInFlightPerChannel: 1,
+    });
+
+    for (const n of ['a', 'b', 'c']) {
+      monitor.alerts.create({
+        name: n,
+        severity: 'high',
+        component: `c-${n}`,
+        condition: `${n}.on > 0`,
+      });
+      monitor
+        .gauge(`${n}.on`, { component: `c-${n}` })
+        .bind()
+        .set(1);
+    }
+    monitor.alerts.evaluate(); // three groups: one in flight, two queued
+    expect(monitor.alerts.deliveryStats()['slack']).toMatchObject({ inFlight: 1, queued: 2 });
+    monitor.gauge('a.on', { component: 'c-a' }).bind().set(0);
+    clock.advance(1000);
+    monitor.alerts.evaluate(); // resolved; its group interval (300 s) has not passed
+    await monitor.shutdown();
+    expect(slack.summary().sort()).toEqual([
+      'firing group [a:firing]',
+      'firing group [b:firing]',
+      'firing group [c:firing]',
+      'resolved resolution [a:resolved]',
+    ]);
+    expect(monitor.alerts.deliveryStats()['slack']).toMatchObject({
+      sent: 4,
+      delivered: 4,
+      dropped: 0,
+    });
+  });
+
+  it('shutdown never rejects, even when the clock throws while groups still hold resolutions', async () => {
+    const slack = new RecordingChannel();
+    const { monitor, clock } = alertingMonitor({ channels: { slack }, groupWaitSeconds: 0 });
+    const set = switches(monitor);
+    monitor.alerts.create({
+      name: 'x',
+      severity: 'high',
+      component: 'api_gateway',
+      condition: 'x.on > 0',
+    });
+    set('x', true);
+    monitor.alerts.evaluate();
+    set('x', false);
+    clock.advance(1000);
+    monitor.alerts.evaluate(); // resolved, held by its group
+    clock.now = () => {
+      throw new Error('clock broke');
+    };
+    await expect(monitor.shutdown()).resolves.toBeUndefined();
+    expect(monitor.diagnostics.count(DiagnosticCode.INTERNAL_ERROR)).toBeGreaterThan(0);
+    expect(slack.shutdowns).toBe(1);
+  });
+
+  it('deleting a firing rule sends its resolution to stream channels at once', async () => {
+    const am = new RecordingChannel('stream');
+    const { monitor } = alertingMonitor({ channels: { alertmanager: am } });
+    switches(monitor)('x', true);
+    const rule = monitor.alerts.create({
+      name: 'x',
+      severity: 'high',
+      component: 'api_gateway',
+      condition: 'x.on > 0',
+    });
+    monitor.alerts.evaluate();
+    monitor.alerts.delete(rule.id);
+    await monitor.alerts.flush();
+    expect(am.summary()).toEqual(['firing group [x:firing]', 'resolved resolution [x:resolved]']);
   });
 });
 

@@ -48,6 +48,7 @@ export interface ResolvedAlertingOptions {
   readonly maxSilences: number;
   readonly maxInFlightPerChannel: number;
   readonly maxQueuedPerChannel: number;
+  readonly shutdownTimeoutMs: number;
 }
 
 /** An inhibition rule with its matchers compiled. @internal */
@@ -240,6 +241,8 @@ export function resolveAlertingOptions(
     maxSilences: count(o.maxSilences, 'alerting.maxSilences', 1000),
     maxInFlightPerChannel: count(o.maxInFlightPerChannel, 'alerting.maxInFlightPerChannel', 8),
     maxQueuedPerChannel: count(o.maxQueuedPerChannel, 'alerting.maxQueuedPerChannel', 1000),
+    shutdownTimeoutMs:
+      seconds(o.shutdownTimeoutSeconds, 'alerting.shutdownTimeoutSeconds', 5) * 1000,
   };
 }
 

@@ -446,4 +446,9 @@ export interface AlertingOptions {
   readonly maxInFlightPerChannel?: number;
   /** Notifications waiting per channel beyond those (further ones are dropped, counted). Default 1000. */
   readonly maxQueuedPerChannel?: number;
+  /**
+   * How long `monitor.shutdown()` lets deliveries (with their retries) go on before it
+   * shuts the channels down, which ends their retries. Default 5.
+   */
+  readonly shutdownTimeoutSeconds?: number;
 }

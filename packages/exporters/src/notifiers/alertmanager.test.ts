@@ -1,8 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -13,7 +8,6 @@ import {
 } from './alertmanager.js';
 import {
   T0,
-  freePort,
   makeAlert,
   makeNotification,
   reply,
@@ -21,6 +15,12 @@ import {
   type Received,
   type TestServer,
 } from './test-support.js';
+import {
+  alertmanagerAvailable,
+  startAlertmanager,
+  waitFor,
+  type RunningAlertmanager,
+} from './test-support-alertmanager.js';
 
 describe('alertmanagerChannel: the alerts it posts', () => {
   it('is a stream channel', () => {
@@ -109,37 +109,10 @@ describe('alertmanagerChannel: the alerts it posts', () => {
 
 // --- A real Alertmanager ---------------------------------------------------------
 
-// PRSM_ALERTMANAGER_BIN, when set, is the only place looked at.
-function findAlertmanager(): string | undefined {
-  const override = process.env['PRSM_ALERTMANAGER_BIN'];
-  const candidates =
-    override !== undefined && override !== ''
-      ? [override]
-      : [
-          ...(process.env['PATH'] ?? '')
-            .split(delimiter)
-            .filter((dir) => dir !== '')
-            .map((dir) => join(dir, 'prometheus-alertmanager')),
-          '/usr/bin/prometheus-alertmanager',
-        ];
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}
-
-const binary = findAlertmanager();
-const inCi = process.env['CI'] === 'true';
-if (binary === undefined && !inCi) {
-  console.warn(
-    'alertmanager.test.ts: skipping the real Alertmanager tests: prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)',
-  );
-}
+const available = alertmanagerAvailable(
+  'alertmanager.test.ts',
+  'alertmanagerChannel against a real Alertmanager',
+);
 
 interface WebhookMessage {
   status: 'firing' | 'resolved';
@@ -147,96 +120,20 @@ interface WebhookMessage {
   alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
 }
 
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 8000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-if (binary === undefined && inCi) {
-  describe('alertmanagerChannel against a real Alertmanager', () => {
-    it('needs prometheus-alertmanager installed when CI=true', () => {
-      expect.fail(
-        'prometheus-alertmanager is not installed, and CI=true: .ci/run must install the Debian package prometheus-alertmanager',
-      );
-    });
-  });
-}
-
-describe.skipIf(binary === undefined)('alertmanagerChannel against a real Alertmanager', () => {
-  let dir: string;
-  let child: ChildProcess | undefined;
-  let output = '';
+describe.skipIf(!available)('alertmanagerChannel against a real Alertmanager', () => {
+  let alertmanager: RunningAlertmanager;
   let receiver: TestServer;
   let amUrl: string;
 
   beforeAll(async () => {
-    if (binary === undefined) return;
     receiver = await startServer(reply(200, ''));
-    const port = await freePort();
-    amUrl = `http://127.0.0.1:${port}`;
-    dir = mkdtempSync(join(tmpdir(), 'prsm-alertmanager-'));
-    writeFileSync(
-      join(dir, 'am.yml'),
-      [
-        'route:',
-        '  receiver: test-webhook',
-        "  group_by: ['component']",
-        '  group_wait: 1s',
-        '  group_interval: 1s',
-        '  repeat_interval: 1h',
-        'receivers:',
-        '  - name: test-webhook',
-        '    webhook_configs:',
-        `      - url: ${receiver.url}/alertmanager`,
-        '        send_resolved: true',
-        '',
-      ].join('\n'),
-    );
-    child = spawn(
-      binary,
-      [
-        `--config.file=${join(dir, 'am.yml')}`,
-        `--storage.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    try {
-      await waitFor('Alertmanager to be ready', async () => {
-        if (child?.exitCode !== null) throw new Error(`Alertmanager exited:\n${output}`);
-        try {
-          const response = await fetch(`${amUrl}/-/ready`);
-          return response.status === 200 ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      });
-    } catch (error) {
-      throw new Error(`${String(error)}\n--- alertmanager output ---\n${output}`);
-    }
+    alertmanager = await startAlertmanager(`${receiver.url}/alertmanager`);
+    amUrl = alertmanager.url;
   });
 
   afterAll(async () => {
-    if (child?.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      process.kill(child.pid, 'SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
-      if (child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }
+    await alertmanager?.stop();
     await receiver?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it('accepts our alerts, groups them by component, and notifies firing then resolved', async () => {

@@ -1,0 +1,78 @@
+/**
+ * `npm run demo`, run as it runs (Node, tsx, the @prsm/source condition) in a child
+ * process with a smaller workload: it exits 0 on its own, prints both tables, and its
+ * alerting section shows the local webhook receiving the rule's notifications, each
+ * with a valid HMAC signature: firing, acknowledged, resolved.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const demoDir = fileURLToPath(new URL('..', import.meta.url));
+
+describe('npm run demo', () => {
+  let stdout = '';
+  let stderr = '';
+
+  beforeAll(async () => {
+    // execFile rejects on a non-zero exit code or a timeout.
+    const result = await promisify(execFile)(
+      process.execPath,
+      ['--conditions=@prsm/source', '--import', 'tsx', 'src/main.ts'],
+      {
+        cwd: demoDir,
+        env: { ...process.env, DEMO_CALLS: '3000', DEMO_REQUESTS: '160' },
+        timeout: 25_000,
+      },
+    );
+    stdout = result.stdout;
+    stderr = result.stderr;
+  }, 30_000);
+
+  it('exits 0 after both tables, with no error output and no diagnostics', () => {
+    expect(stderr).toBe('');
+    expect(stdout).toContain('PRSM Monitor demo: 3000 calls over 3 operations');
+    expect(stdout).toContain('@monitorPerformance: 160 requests');
+    expect(stdout).toContain("the monitor's own diagnostics: {}");
+  });
+
+  it('the webhook gets a signed firing notification for the rule, then the acknowledgement and the resolution', () => {
+    const section = stdout.slice(stdout.indexOf('--- Alerting ---'));
+    expect(section).toMatch(
+      /rule "Recommendation Error Rate High" \(high, component recommendation\): error_rate > 10%/,
+    );
+    // The rule watched the whole run and stayed quiet until the incident.
+    expect(section).toMatch(/after the traffic above: inactive .*, 0 notifications/);
+
+    const line = (status: string): RegExpMatchArray => {
+      const match = new RegExp(
+        `webhook <- ${status} \\(reason (\\w+), signature verified\\): Recommendation Error Rate High \\[high\\] status=(\\w+) value=([\\d.]+)%(.*)`,
+      ).exec(section);
+      expect(match, `a ${status} notification in:\n${section}`).not.toBeNull();
+      return match!;
+    };
+    const firing = line('FIRING');
+    expect(firing[1]).toBe('group');
+    expect(firing[2]).toBe('firing');
+    expect(Number(firing[3])).toBeGreaterThan(10); // above the rule's threshold
+
+    const acknowledged = line('ACKNOWLEDGED');
+    expect(acknowledged[1]).toBe('acknowledgement');
+    expect(acknowledged[4]).toContain('acknowledged_by=demo-oncall');
+
+    const resolved = line('RESOLVED');
+    expect(resolved[2]).toBe('resolved');
+    expect(Number(resolved[3])).toBeLessThanOrEqual(10);
+
+    expect(section.indexOf(firing[0])).toBeLessThan(section.indexOf(acknowledged[0]));
+    expect(section.indexOf(acknowledged[0])).toBeLessThan(section.indexOf(resolved[0]));
+    expect(section).not.toContain('REJECTED');
+    expect(section).toMatch(
+      /alert history: .*pending .*-> firing .*-> acknowledged by demo-oncall .*-> resolved/,
+    );
+    expect(section).toContain(
+      'webhook: 3 requests received, 3 with a valid signature; engine: 3 sent, 3 delivered, 0 failed, 0 dropped',
+    );
+  });
+});
