@@ -16,7 +16,7 @@ const TICKS = 31;
 const WARMUP_TICKS = 5;
 
 const RULES = [
-  'error_rate > 5%',
+  'error_rate > 1%',
   'throughput < 1',
   'p99(http.duration) > 500ms',
   'p95(db.query[5m]) > 100ms',
