@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DiagnosticCode } from '../diagnostics/diagnostics.js';
 import { ConditionSyntaxError } from './condition/errors.js';
 import { Monitor } from '../monitor.js';
 import { alertingMonitor, RecordingChannel, T0, traffic } from './engine-test-support.js';
@@ -377,5 +378,42 @@ describe('lifecycle: inactive → pending → firing → resolved', () => {
     monitor.histogram('api.latency', { component: 'api' }).bind().record(20);
     monitor.alerts.evaluate();
     expect(states()).toEqual(['inactive', 'inactive', 'inactive']);
+  });
+
+  it('an evaluation that throws keeps the rule state, is counted, and the other rules go on', () => {
+    const { monitor, clock } = alertingMonitor();
+    const latency = monitor.histogram('api.latency', { component: 'api' }).bind();
+    latency.record(900);
+    monitor.gauge('x.on', { component: 'api' }).bind().set(1);
+    const broken = monitor.alerts.create({
+      name: 'p99',
+      severity: 'low',
+      component: 'api',
+      condition: 'p99(api.latency) > 500',
+    });
+    const fine = monitor.alerts.create({
+      name: 'x',
+      severity: 'low',
+      component: 'api',
+      condition: 'x.on > 0',
+    });
+    monitor.alerts.evaluate();
+    expect(monitor.alerts.get(broken.id)?.state).toBe('firing');
+    // Fault injection: the series read fails, standing for a bug of ours.
+    (latency as unknown as { read: () => never }).read = () => {
+      throw new Error('read failed');
+    };
+    clock.advance(10_000);
+    const summary = monitor.alerts.evaluate();
+    expect(summary.errors).toBe(1);
+    expect(monitor.alerts.get(broken.id)).toMatchObject({
+      state: 'firing',
+      lastEvaluation: { result: 'error', error: 'read failed', at: T0 + 10_000 },
+    });
+    expect(monitor.alerts.get(fine.id)).toMatchObject({
+      state: 'firing',
+      lastEvaluation: { result: 'true' },
+    });
+    expect(monitor.diagnostics.count(DiagnosticCode.ALERT_EVALUATION_FAILED)).toBe(1);
   });
 });
