@@ -8,7 +8,7 @@
 import type { Clock } from '../clock/clock.js';
 import { DiagnosticCode, type Diagnostics } from '../diagnostics/diagnostics.js';
 import { matchesAll, compileMatchers, type CompiledMatcher } from './matchers.js';
-import { EvaluationPass, type MonitorReader } from './monitor-source.js';
+import { EvaluationPass, type MonitorReader, SeriesIndex } from './monitor-source.js';
 import { SlotDigestCache } from './slot-cache.js';
 import type {
   AlertNotification,
@@ -194,6 +194,7 @@ export class AlertEngine {
   readonly #channels = new Map<string, ChannelState>();
   readonly #pendingDeliveries = new Set<Promise<void>>();
   readonly #slotCache: SlotDigestCache;
+  readonly #seriesIndex = new SeriesIndex();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #notificationsThisTick = 0;
@@ -596,7 +597,12 @@ export class AlertEngine {
     let firing = 0;
     if (this.#rules.size > 0) {
       this.#slotCache.beginTick();
-      const pass = new EvaluationPass(this.#context.reader, this.#slotCache, now);
+      const pass = new EvaluationPass(
+        this.#context.reader,
+        this.#slotCache,
+        this.#seriesIndex,
+        now,
+      );
       for (const record of this.#rules.values()) {
         if (!this.#evaluateRule(record, pass, now)) errors++;
       }

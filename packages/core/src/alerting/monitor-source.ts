@@ -41,19 +41,49 @@ interface DistributionAggregate {
 
 const NO_SERIES: readonly AnySeries[] = [];
 
+/**
+ * Each metric's series by component, kept across evaluations and rebuilt for a metric
+ * only when it gained a series (series are never removed). @internal
+ */
+export class SeriesIndex {
+  readonly #byFamily = new Map<
+    MetricFamily,
+    { count: number; byComponent: Map<string, AnySeries[]> }
+  >();
+
+  /** The series of `family` in `component`. */
+  of(family: MetricFamily, component: string): readonly AnySeries[] {
+    const count = family.series.size + family.overflowSeries.size;
+    let entry = this.#byFamily.get(family);
+    if (entry?.count !== count) {
+      const byComponent = new Map<string, AnySeries[]>();
+      for (const s of family.all()) {
+        const c = s.identity.component;
+        const list = byComponent.get(c);
+        if (list === undefined) byComponent.set(c, [s]);
+        else list.push(s);
+      }
+      entry = { count, byComponent };
+      this.#byFamily.set(family, entry);
+    }
+    return entry.byComponent.get(component) ?? NO_SERIES;
+  }
+}
+
 /** One evaluation tick's view of the monitor, with every read cached. @internal */
 export class EvaluationPass implements SignalSource {
   readonly #reader: MonitorReader;
   readonly #cache: SlotDigestCache;
   readonly #now: number;
-  readonly #index = new Map<MetricFamily, Map<string, AnySeries[]>>();
+  readonly #index: SeriesIndex;
   readonly #distributions = new Map<string, DistributionAggregate>();
   readonly #quantiles = new Map<string, number | undefined>();
   readonly #builtins = new Map<string, DistributionAggregate>();
 
-  constructor(reader: MonitorReader, cache: SlotDigestCache, now: number) {
+  constructor(reader: MonitorReader, cache: SlotDigestCache, index: SeriesIndex, now: number) {
     this.#reader = reader;
     this.#cache = cache;
+    this.#index = index;
     this.#now = now;
     reader.sync();
   }
@@ -172,18 +202,7 @@ export class EvaluationPass implements SignalSource {
   }
 
   #seriesOf(family: MetricFamily, component: string): readonly AnySeries[] {
-    let byComponent = this.#index.get(family);
-    if (byComponent === undefined) {
-      byComponent = new Map();
-      for (const s of family.all()) {
-        const c = s.identity.component;
-        const list = byComponent.get(c);
-        if (list === undefined) byComponent.set(c, [s]);
-        else list.push(s);
-      }
-      this.#index.set(family, byComponent);
-    }
-    return byComponent.get(component) ?? NO_SERIES;
+    return this.#index.of(family, component);
   }
 
   #gauge(fn: AggregateFunction | 'sum', series: readonly AnySeries[]): number | undefined {
