@@ -843,21 +843,30 @@ export class AlertEngine {
       }
       if (alert.state === 'firing') firing.push(record);
     }
+    // Per inhibit rule, the firing sources by the values of its `equal` labels: each
+    // alert then looks up its own key instead of scanning every firing alert.
+    const sourcesByRule = this.#options.inhibitRules.map((rule) => {
+      const byKey = new Map<string, RuleRecord[]>();
+      for (const source of firing) {
+        if (!matchesAll(rule.source, source.labels)) continue;
+        const key = equalKey(rule.equal, source.labels);
+        const list = byKey.get(key);
+        if (list === undefined) byKey.set(key, [source]);
+        else list.push(source);
+      }
+      return byKey;
+    });
     for (const record of this.#rules.values()) {
       const alert = record.alert;
       if (alert === undefined) continue;
       alert.inhibitedBy = [];
-      for (const rule of this.#options.inhibitRules) {
-        if (!matchesAll(rule.target, record.labels)) continue;
-        for (const source of firing) {
-          if (source === record || !matchesAll(rule.source, source.labels)) continue;
-          if (rule.equal.every((l) => (source.labels[l] ?? '') === (record.labels[l] ?? ''))) {
-            if (!alert.inhibitedBy.includes(source.alert!.alertId)) {
-              alert.inhibitedBy.push(source.alert!.alertId);
-            }
-          }
+      this.#options.inhibitRules.forEach((rule, i) => {
+        if (!matchesAll(rule.target, record.labels)) return;
+        for (const source of sourcesByRule[i]!.get(equalKey(rule.equal, record.labels)) ?? []) {
+          const id = source.alert!.alertId;
+          if (source !== record && !alert.inhibitedBy.includes(id)) alert.inhibitedBy.push(id);
         }
-      }
+      });
     }
   }
 
@@ -1234,6 +1243,11 @@ function alertView(record: RuleRecord, alert: ActiveAlert): Alert {
       acknowledgedAt: alert.acknowledgedAt!,
     }),
   };
+}
+
+/** The values of `names` in `labels` (missing: ''), as one map key. */
+function equalKey(names: readonly string[], labels: Readonly<Record<string, string>>): string {
+  return JSON.stringify(names.map((name) => labels[name] ?? ''));
 }
 
 /** `{component="api_gateway",env="prod"}`, names sorted. */
