@@ -109,3 +109,12 @@ export type {
   Silence,
   SilenceInput,
 } from './alerting/types.js';
+
+export { ExportPipeline } from './export/pipeline.js';
+export type {
+  ExportBatch,
+  Exporter,
+  ExportPipelineOptions,
+  ExportPipelineStats,
+  ExportResult,
+} from './export/pipeline.js';

@@ -52,6 +52,8 @@ export const DiagnosticCode = {
   NOTIFICATION_DROPPED: 'PRSM_NOTIFICATION_DROPPED',
   /** The oldest alert history entry was dropped to keep the history bounded. */
   ALERT_HISTORY_DROPPED: 'PRSM_ALERT_HISTORY_DROPPED',
+  /** Export items dropped: the export queue was full, a batch failed for good, or shutdown's deadline passed. */
+  EXPORT_DROPPED: 'PRSM_EXPORT_DROPPED',
 } as const;
 
 /**
