@@ -1,3 +1,5 @@
 import { definePackageConfig } from '../../tsup.config.base.js';
 
-export default definePackageConfig({ entry: ['src/index.ts', 'src/notifiers/index.ts'] });
+export default definePackageConfig({
+  entry: ['src/index.ts', 'src/notifiers/index.ts', 'src/prometheus/index.ts'],
+});

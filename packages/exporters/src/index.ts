@@ -1,8 +1,9 @@
 /**
- * PRSM Monitor exporters. For now: the alert notification channels, also importable
- * on their own from `@prsm/exporters/notifiers` (webhook, Slack, PagerDuty, email,
- * SMS, Alertmanager). Exporters of metrics and traces (REST, OTLP) will come as
- * subpaths of their own, so loading one never loads the others' dependencies.
+ * PRSM Monitor exporters: the alert notification channels, also importable on their
+ * own from `@prsm/exporters/notifiers` (webhook, Slack, PagerDuty, email, SMS,
+ * Alertmanager), and the Prometheus exposition, from `@prsm/exporters/prometheus`.
+ * Exporters of metrics and traces (REST, OTLP) will come as subpaths of their own,
+ * so loading one never loads the others' dependencies.
  *
  * @example
  * ```ts
@@ -43,3 +44,23 @@ export type {
   WebhookChannelOptions,
   WebhookPayload,
 } from './notifiers/index.js';
+export {
+  escapeLabelValue,
+  negotiateFormat,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  prometheusHandler,
+  sanitizeLabelName,
+  sanitizeMetricName,
+  startPrometheusServer,
+  toPrometheusText,
+} from './prometheus/index.js';
+export type {
+  PrometheusFormat,
+  PrometheusHandlerOptions,
+  PrometheusRequestHandler,
+  PrometheusServer,
+  PrometheusServerOptions,
+  PrometheusTextOptions,
+  SnapshotSource,
+} from './prometheus/index.js';

@@ -1,0 +1,285 @@
+/**
+ * The HTTP side of the Prometheus exposition: a `(req, res)` handler for node:http,
+ * Express and Fastify (through `reply.raw`), content negotiation between the text
+ * format and OpenMetrics, and a small standalone server.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { MonitorSnapshot } from '@prsm/core';
+
+import {
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  toPrometheusText,
+  type PrometheusFormat,
+} from './text.js';
+
+/**
+ * What the handler reads from: a `Monitor` (or anything with `snapshot()`; `windows`,
+ * when present, lets the options be checked up front).
+ *
+ * @example
+ * ```ts
+ * const source: SnapshotSource = new Monitor();
+ * ```
+ */
+export interface SnapshotSource {
+  snapshot(): MonitorSnapshot;
+  readonly windows?: readonly number[];
+}
+
+/**
+ * Options of {@link prometheusHandler}.
+ *
+ * @example
+ * ```ts
+ * const options: PrometheusHandlerOptions = { monitor, windowSeconds: 60, prefix: 'shop_' };
+ * ```
+ */
+export interface PrometheusHandlerOptions {
+  /** The monitor to expose. */
+  readonly monitor: SnapshotSource;
+  /** The window of the summaries' quantiles; default the monitor's first window. */
+  readonly windowSeconds?: number;
+  /** Put before every metric name (then sanitised with it). Default none. */
+  readonly prefix?: string;
+  /**
+   * Answer in OpenMetrics 1.0 when the request's `Accept` prefers
+   * `application/openmetrics-text` (Prometheus' scrapes do). Default true; false
+   * always answers in the text format 0.0.4.
+   */
+  readonly openMetrics?: boolean;
+  /** OpenMetrics exemplars (see `PrometheusTextOptions.exemplars`). Default true. */
+  readonly exemplars?: boolean;
+}
+
+/**
+ * A request handler in Node's own shape, which Express takes as it is.
+ *
+ * @example
+ * ```ts
+ * const handler: PrometheusRequestHandler = prometheusHandler({ monitor });
+ * http.createServer(handler).listen(9464);
+ * ```
+ */
+export type PrometheusRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function optionError(where: string, message: string): TypeError {
+  return new TypeError(`${where}: options.${message}`);
+}
+
+function checkHandlerOptions(where: string, options: PrometheusHandlerOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: options must be an object`);
+  }
+  const monitor = options.monitor as Partial<SnapshotSource> | undefined;
+  if (typeof monitor?.snapshot !== 'function') {
+    throw optionError(where, 'monitor must have a snapshot() method (a Monitor)');
+  }
+  const { windowSeconds, prefix } = options;
+  if (windowSeconds !== undefined) {
+    const windows = monitor.windows;
+    if (
+      typeof windowSeconds !== 'number' ||
+      (windows !== undefined && !windows.includes(windowSeconds))
+    ) {
+      throw optionError(
+        where,
+        `windowSeconds must be one of the monitor's windows (${windows?.join(', ') ?? '?'}), got ${String(windowSeconds)}`,
+      );
+    }
+  }
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw optionError(where, 'prefix must be a string');
+  }
+}
+
+/**
+ * The format an `Accept` header asks for: OpenMetrics when it lists
+ * `application/openmetrics-text` with a weight at least that of the text format
+ * (or of `*` ranges when the text format is not listed), else the text format.
+ *
+ * @example
+ * ```ts
+ * negotiateFormat('application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'); // 'openmetrics'
+ * negotiateFormat(undefined); // 'prometheus'
+ * ```
+ */
+export function negotiateFormat(accept: string | undefined): PrometheusFormat {
+  if (accept === undefined || accept === '') return 'prometheus';
+  let openMetrics = 0;
+  let text = 0;
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    let q = 1;
+    let version: string | undefined;
+    for (const param of params) {
+      const [key, value = ''] = param.split('=').map((part) => part.trim());
+      if (key === 'q') q = Number(value);
+      else if (key === 'version') version = value;
+    }
+    if (!(q > 0)) continue;
+    if (type === 'application/openmetrics-text') {
+      // Versions we speak: 1.0.0, and 0.0.1 (its earlier name, asked for by older Prometheus).
+      if (version === undefined || version === '1.0.0' || version === '0.0.1') {
+        openMetrics = Math.max(openMetrics, q);
+      }
+    } else if (type === 'text/plain' || type === 'text/*' || type === '*/*') {
+      text = Math.max(text, q);
+    }
+  }
+  return openMetrics > 0 && openMetrics >= text ? 'openmetrics' : 'prometheus';
+}
+
+/**
+ * An HTTP handler that answers with the monitor's metrics: a fresh `snapshot()` per
+ * request, in the text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`) or,
+ * when the `Accept` header prefers it, OpenMetrics 1.0 with exemplars. `GET` and
+ * `HEAD` only (others get 405). It never throws: a failure to render answers 500.
+ *
+ * Mounting: node:http `createServer(handler)`; Express `app.get('/metrics', handler)`;
+ * Fastify `app.get('/metrics', (request, reply) => { reply.hijack(); handler(request.raw, reply.raw); })`.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { prometheusHandler } from '@prsm/exporters/prometheus';
+ *
+ * const app = express();
+ * app.get('/metrics', prometheusHandler({ monitor, windowSeconds: 60 }));
+ * ```
+ */
+export function prometheusHandler(options: PrometheusHandlerOptions): PrometheusRequestHandler {
+  checkHandlerOptions('prometheusHandler', options);
+  const { monitor, windowSeconds, prefix, exemplars } = options;
+  const allowOpenMetrics = options.openMetrics !== false;
+  return (req, res) => {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('Method Not Allowed\n');
+        return;
+      }
+      const format = allowOpenMetrics ? negotiateFormat(req.headers.accept) : 'prometheus';
+      const body = toPrometheusText(monitor.snapshot(), {
+        format,
+        ...(windowSeconds !== undefined && { windowSeconds }),
+        ...(prefix !== undefined && { prefix }),
+        ...(exemplars !== undefined && { exemplars }),
+      });
+      res.writeHead(200, {
+        'Content-Type':
+          format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+        'Content-Length': Buffer.byteLength(body),
+        'Cache-Control': 'no-store',
+        Vary: 'Accept',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } catch (error) {
+      try {
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(
+          `# metrics unavailable: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+      } catch {
+        // The connection is gone: nothing left to tell.
+      }
+    }
+  };
+}
+
+/**
+ * Options of {@link startPrometheusServer}: the handler's, plus where to listen.
+ *
+ * @example
+ * ```ts
+ * const options: PrometheusServerOptions = { monitor, port: 9464, host: '0.0.0.0' };
+ * ```
+ */
+export interface PrometheusServerOptions extends PrometheusHandlerOptions {
+  /** The port; 0 picks a free one (read it back from `url`). */
+  readonly port: number;
+  /** Default `'127.0.0.1'`: set `'0.0.0.0'` (or `'::'`) for Prometheus on another host. */
+  readonly host?: string;
+  /** Default `'/metrics'`; any other path answers 404. */
+  readonly path?: string;
+}
+
+/**
+ * A running {@link startPrometheusServer}.
+ *
+ * @example
+ * ```ts
+ * const server: PrometheusServer = await startPrometheusServer({ monitor, port: 0 });
+ * console.log(server.url);
+ * await server.close();
+ * ```
+ */
+export interface PrometheusServer {
+  /** The metrics URL, such as `http://127.0.0.1:9464/metrics`. */
+  readonly url: string;
+  /** Stops listening and closes open connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A standalone HTTP server for the metrics, for services without a web framework of
+ * their own (or to keep metrics off the public port). It keeps the process alive
+ * until `close()`, as any listening server does.
+ *
+ * @example
+ * ```ts
+ * import { startPrometheusServer } from '@prsm/exporters/prometheus';
+ *
+ * const metrics = await startPrometheusServer({ monitor, port: 9464 });
+ * // scrape_configs: - targets: ['127.0.0.1:9464']
+ * process.on('SIGTERM', () => void metrics.close());
+ * ```
+ */
+export async function startPrometheusServer(
+  options: PrometheusServerOptions,
+): Promise<PrometheusServer> {
+  const where = 'startPrometheusServer';
+  checkHandlerOptions(where, options);
+  const { port, host = '127.0.0.1', path = '/metrics' } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw optionError(where, `port must be an integer from 0 to 65535, got ${String(port)}`);
+  }
+  if (typeof host !== 'string' || host === '') {
+    throw optionError(where, 'host must be a non-empty string');
+  }
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw optionError(where, `path must start with "/", got ${String(path)}`);
+  }
+  const handler = prometheusHandler(options);
+  const server = createServer((req, res) => {
+    const requested = (req.url ?? '/').split('?')[0];
+    if (requested !== path) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Not Found\n');
+      return;
+    }
+    handler(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostInUrl = address.address.includes(':') ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${hostInUrl}:${address.port}${path}`,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

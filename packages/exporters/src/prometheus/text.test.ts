@@ -1,0 +1,287 @@
+import { ManualClock, Monitor, type MonitorSnapshot, type SeriesSnapshot } from '@prsm/core';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import {
+  escapeLabelValue,
+  sanitizeLabelName,
+  sanitizeMetricName,
+  toPrometheusText,
+} from './text.js';
+
+const T0 = Date.UTC(2024, 0, 15, 14, 30, 0);
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+const monitors: Monitor[] = [];
+afterEach(async () => {
+  await Promise.all(monitors.splice(0).map((m) => m.shutdown()));
+});
+
+function makeMonitor(): { monitor: Monitor; clock: ManualClock } {
+  const clock = new ManualClock(T0);
+  const monitor = new Monitor({ clock, defaultComponent: 'api_gateway', windows: [60, 300] });
+  monitors.push(monitor);
+  return { monitor, clock };
+}
+
+/** A snapshot with hand-made series, for shapes a monitor will not produce on demand. */
+function snapshotOf(series: SeriesSnapshot[]): MonitorSnapshot {
+  return { timestamp: T0, windows: [60], series, diagnostics: {} };
+}
+
+function gauge(name: string, value: number, more: Partial<SeriesSnapshot> = {}): SeriesSnapshot {
+  return {
+    type: 'gauge',
+    name,
+    component: 'c',
+    tags: {},
+    labels: {},
+    overflow: false,
+    unit: '',
+    description: '',
+    value,
+    ...more,
+  } as SeriesSnapshot;
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line !== '');
+}
+
+describe('sanitising and escaping', () => {
+  it('sanitises metric names to [a-zA-Z_:][a-zA-Z0-9_:]*', () => {
+    expect(sanitizeMetricName('http.server.request-duration')).toBe('http_server_request_duration');
+    expect(sanitizeMetricName('ns:rule.x')).toBe('ns:rule_x');
+    expect(sanitizeMetricName('9lives')).toBe('_9lives');
+    expect(sanitizeMetricName('__internal')).toBe('_internal');
+    expect(sanitizeMetricName('')).toBe('_');
+    expect(sanitizeMetricName('café')).toBe('caf_');
+  });
+
+  it('sanitises label names to [a-zA-Z_][a-zA-Z0-9_]* and avoids the reserved __ prefix', () => {
+    expect(sanitizeLabelName('prsm.overflow')).toBe('prsm_overflow');
+    expect(sanitizeLabelName('a:b')).toBe('a_b');
+    expect(sanitizeLabelName('__name__')).toBe('_name__');
+    expect(sanitizeLabelName('1st')).toBe('_1st');
+  });
+
+  it('escapes backslash, double quote and newline in label values', () => {
+    expect(escapeLabelValue('C:\\tmp "x"\nnext')).toBe('C:\\\\tmp \\"x\\"\\nnext');
+  });
+
+  it('escapes label values and HELP in the output (HELP quotes only in OpenMetrics)', () => {
+    const snap = snapshotOf([
+      gauge('g', 1, { tags: { path: 'a"b\\c\nd' }, description: 'say "hi"\\ \nbye' }),
+    ]);
+    const text = toPrometheusText(snap);
+    expect(text).toContain('g{component="c",path="a\\"b\\\\c\\nd"} 1\n');
+    expect(text).toContain('# HELP g say "hi"\\\\ \\nbye\n');
+    const om = toPrometheusText(snap, { format: 'openmetrics' });
+    expect(om).toContain('# HELP g say \\"hi\\"\\\\ \\nbye\n');
+  });
+});
+
+describe('toPrometheusText, text format 0.0.4', () => {
+  it('writes counters with _total, gauges plain, one HELP and TYPE per family', () => {
+    const { monitor } = makeMonitor();
+    const orders = monitor.counter('orders.created', { description: 'Orders placed' });
+    orders.bind({ tier: 'free' }).inc(7);
+    orders.bind({ tier: 'pro' }).inc(2);
+    monitor.counter('jobs_total').bind().inc(1);
+    monitor.gauge('queue.depth').bind().set(3.5);
+
+    const text = toPrometheusText(monitor.snapshot());
+    expect(lines(text)).toEqual(
+      expect.arrayContaining([
+        '# HELP orders_created_total Orders placed',
+        '# TYPE orders_created_total counter',
+        'orders_created_total{component="api_gateway",tier="free"} 7',
+        'orders_created_total{component="api_gateway",tier="pro"} 2',
+        '# TYPE jobs_total counter',
+        'jobs_total{component="api_gateway"} 1',
+        '# TYPE queue_depth gauge',
+        'queue_depth{component="api_gateway"} 3.5',
+      ]),
+    );
+    expect(text.match(/^# TYPE orders_created_total /gm)).toHaveLength(1);
+    expect(text.match(/^# HELP orders_created_total /gm)).toHaveLength(1);
+    expect(text).not.toContain('jobs_total_total');
+    expect(text).not.toContain('# EOF');
+  });
+
+  it('writes timers as summaries in seconds over the window, with cumulative _sum and _count', () => {
+    const { monitor, clock } = makeMonitor();
+    const latency = monitor.timer('api.latency_ms').bind({ route: '/users/:id' });
+    for (let i = 1; i <= 100; i++) latency.record(i * 10);
+    // Three minutes later the 60 s window holds only the new sample; cumulative all.
+    clock.advance(180_000);
+    latency.record(2000);
+
+    const snap = monitor.snapshot();
+    const series = snap.series.find((s) => s.name === 'api.latency_ms');
+    if (series?.type !== 'timer') throw new Error('no timer');
+    const labels = 'component="api_gateway",route="/users/:id"';
+    const text = toPrometheusText(snap);
+    expect(text).toContain('# TYPE api_latency_seconds summary\n');
+    expect(text).toContain(`api_latency_seconds{${labels},quantile="0.5"} 2\n`);
+    expect(text).toContain(`api_latency_seconds_sum{${labels}} ${(50_500 + 2000) / 1000}\n`);
+    expect(text).toContain(`api_latency_seconds_count{${labels}} 101\n`);
+
+    // The 300 s window still sees all of it: its quantiles, in seconds.
+    const text300 = toPrometheusText(snap, { windowSeconds: 300 });
+    for (const { quantile, value } of series.windows[1]!.quantiles) {
+      expect(text300).toContain(
+        `api_latency_seconds{${labels},quantile="${quantile}"} ${value / 1000}\n`,
+      );
+    }
+    expect(series.windows[1]!.quantiles.find((q) => q.quantile === 0.5)!.value).toBeLessThan(1000);
+  });
+
+  it('keeps histograms in their own unit', () => {
+    const { monitor } = makeMonitor();
+    monitor.histogram('http.response.size', { unit: 'By' }).bind().record(512);
+    const text = toPrometheusText(monitor.snapshot());
+    expect(text).toContain('http_response_size{component="api_gateway",quantile="0.5"} 512\n');
+    expect(text).toContain('http_response_size_sum{component="api_gateway"} 512\n');
+  });
+
+  it('leaves out the quantiles of an empty window, keeps _sum and _count', () => {
+    const { monitor, clock } = makeMonitor();
+    monitor.timer('idle').bind().record(5);
+    clock.advance(10 * 60_000); // past every window
+    const text = toPrometheusText(monitor.snapshot());
+    expect(text).not.toMatch(/NaN/);
+    expect(text).not.toContain('quantile=');
+    expect(text).toContain('idle_seconds_sum{component="api_gateway"} 0.005\n');
+    expect(text).toContain('idle_seconds_count{component="api_gateway"} 1\n');
+  });
+
+  it('exposes the overflow series with prsm_overflow="true"', () => {
+    const clock = new ManualClock(T0);
+    const monitor = new Monitor({ clock, defaultComponent: 'api', maxSeriesPerMetric: 2 });
+    monitors.push(monitor);
+    const hits = monitor.counter('hits');
+    for (const user of ['a', 'b', 'c', 'd']) hits.bind({ user }).inc();
+    const text = toPrometheusText(monitor.snapshot());
+    expect(text).toMatch(/^hits_total\{component="[^"]*",prsm_overflow="true"\} 2$/m);
+  });
+
+  it('renames tags that clash with its own labels and drops empty ones', () => {
+    const snap = snapshotOf([
+      gauge('g', 1, { tags: { component: 'x', quantile: 'q', le: '1', empty: '' } }),
+    ]);
+    expect(toPrometheusText(snap)).toContain(
+      'g{component="c",exported_component="x",exported_le="1",exported_quantile="q"} 1\n',
+    );
+  });
+
+  it('disambiguates families whose names sanitise alike, never merging them', () => {
+    const summary = {
+      ...gauge('x', 0),
+      type: 'histogram',
+      cumulative: { sum: 4, count: 2 },
+      windows: [{ quantiles: [{ quantile: 0.5, value: 2 }], exemplars: [] }],
+    } as unknown as SeriesSnapshot;
+    const snap = snapshotOf([
+      gauge('api_latency', 2),
+      gauge('api.latency', 1),
+      gauge('x_count', 5),
+      summary,
+    ]);
+    const text = toPrometheusText(snap);
+    // Sorted by original name: "api.latency" < "api_latency", "x" < "x_count".
+    expect(lines(text)).toEqual(
+      expect.arrayContaining([
+        'api_latency{component="c"} 1',
+        'api_latency_2{component="c"} 2',
+        'x{component="c",quantile="0.5"} 2',
+        'x_count{component="c"} 2',
+        '# TYPE x_count_2 gauge',
+        'x_count_2{component="c"} 5',
+      ]),
+    );
+    const types = text.match(/^# TYPE \S+/gm) ?? [];
+    expect(types).toHaveLength(4);
+    expect(new Set(types).size).toBe(4);
+  });
+
+  it('keeps the first of two series whose labels sanitise alike', () => {
+    const snap = snapshotOf([
+      gauge('g', 1, { tags: { 'a.b': 'v' } }),
+      gauge('g', 2, { tags: { a_b: 'v' } }),
+    ]);
+    expect(lines(toPrometheusText(snap)).filter((l) => l.startsWith('g{'))).toEqual([
+      'g{component="c",a_b="v"} 1',
+    ]);
+  });
+
+  it('applies the prefix, and refuses a window the snapshot does not have', () => {
+    const snap = snapshotOf([gauge('queue.depth', 1)]);
+    expect(toPrometheusText(snap, { prefix: 'shop.' })).toContain('shop_queue_depth{');
+    expect(() => toPrometheusText(snap, { windowSeconds: 30 })).toThrow(
+      /windowSeconds must be one of the snapshot's windows \(60\), got 30/,
+    );
+  });
+
+  it('writes nothing for an empty snapshot', () => {
+    expect(toPrometheusText(snapshotOf([]))).toBe('');
+    expect(toPrometheusText(snapshotOf([]), { format: 'openmetrics' })).toBe('# EOF\n');
+  });
+});
+
+describe('toPrometheusText, OpenMetrics 1.0', () => {
+  it('has TYPE, UNIT, HELP in order, counters named without _total, and ends with # EOF', () => {
+    const { monitor } = makeMonitor();
+    monitor.counter('orders.created').bind().inc(7);
+    monitor.timer('api.latency').bind().record(250);
+    const text = toPrometheusText(monitor.snapshot(), { format: 'openmetrics' });
+    expect(text.endsWith('# EOF\n')).toBe(true);
+    expect(text).toContain(
+      '# TYPE orders_created counter\n# HELP orders_created PRSM Monitor counter orders.created\norders_created_total{component="api_gateway"} 7\n',
+    );
+    expect(text).toContain(
+      '# TYPE api_latency_seconds summary\n# UNIT api_latency_seconds seconds\n# HELP api_latency_seconds ',
+    );
+  });
+
+  it('puts the slowest traced sample as an exemplar on the companion counter, never on the summary', () => {
+    const { monitor } = makeMonitor();
+    const latency = monitor.timer('api.latency').bind({ route: '/a' });
+    latency.record(120, 'aaaa');
+    latency.record(900, TRACE);
+    latency.record(1000); // untraced: not an exemplar
+    const text = toPrometheusText(monitor.snapshot(), { format: 'openmetrics' });
+    const withExemplar = lines(text).filter((line) => line.includes(' # {'));
+    expect(withExemplar).toEqual([
+      `api_latency_seconds_observations_total{component="api_gateway",route="/a"} 3 # {trace_id="${TRACE}"} 0.9`,
+    ]);
+    expect(text).toContain('# TYPE api_latency_seconds_observations counter\n');
+    // Families are not interleaved: the companion follows the summary's samples.
+    const all = lines(text);
+    expect(all.indexOf('# TYPE api_latency_seconds_observations counter')).toBeGreaterThan(
+      all.findIndex((l) => l.startsWith('api_latency_seconds_count')),
+    );
+    expect(
+      toPrometheusText(monitor.snapshot(), { format: 'openmetrics', exemplars: false }),
+    ).not.toContain('_observations');
+    // Never in the text format.
+    expect(toPrometheusText(monitor.snapshot())).not.toContain('_observations');
+  });
+
+  it('writes NaN for the quantiles of an empty window, as OpenMetrics requires', () => {
+    const { monitor, clock } = makeMonitor();
+    monitor.histogram('size').bind().record(5);
+    clock.advance(10 * 60_000);
+    const text = toPrometheusText(monitor.snapshot(), { format: 'openmetrics' });
+    expect(text).toContain('size{component="api_gateway",quantile="0.5"} NaN\n');
+    expect(text).toContain('size_count{component="api_gateway"} 1\n');
+  });
+
+  it('writes canonical quantile label values', () => {
+    const clock = new ManualClock(T0);
+    const monitor = new Monitor({ clock, snapshotQuantiles: [0, 0.5, 0.999, 1] });
+    monitors.push(monitor);
+    monitor.histogram('h').bind().record(1);
+    const text = toPrometheusText(monitor.snapshot(), { format: 'openmetrics' });
+    for (const q of ['0.0', '0.5', '0.999', '1.0']) expect(text).toContain(`quantile="${q}"`);
+  });
+});
