@@ -23,6 +23,7 @@ const SUITES = {
   decorators: () => import('./suites/decorators.js'),
   conditions: () => import('./suites/conditions.js'),
   alerts: () => import('./suites/alerts.js'),
+  exposition: () => import('./suites/exposition.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 
@@ -46,7 +47,7 @@ function newestMtime(dir: string): number {
 }
 
 /** The packages the suites load, by folder under packages/. */
-const PACKAGES = ['core', 'decorators'] as const;
+const PACKAGES = ['core', 'decorators', 'exporters'] as const;
 
 /** Which build of a package this process loads; exits when it is a stale build. */
 function describeTarget(folder: (typeof PACKAGES)[number]): string {
