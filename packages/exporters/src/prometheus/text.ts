@@ -97,6 +97,8 @@ export function sanitizeLabelName(name: string): string {
   return cleaned.replace(/^__+/, '_');
 }
 
+const NEEDS_ESCAPE = /[\\"\n]/;
+
 /**
  * A label value escaped for both formats: backslash, double quote and line feed.
  *
@@ -106,6 +108,8 @@ export function sanitizeLabelName(name: string): string {
  * ```
  */
 export function escapeLabelValue(value: string): string {
+  // Most values need nothing: one scan instead of three replaces.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
@@ -374,13 +378,17 @@ function writeSummary(
   openMetrics: boolean,
 ): void {
   const window = series.windows[windowIndex];
+  // The series' labels, then the quantile's, built once per series.
+  const prefix = labels.length === 0 ? '' : `${labels.join(',')},`;
   for (const { quantile, value } of window?.quantiles ?? []) {
     if (Number.isNaN(value) && !openMetrics) continue;
-    const quantileLabels = [...labels, `quantile="${formatQuantile(quantile)}"`];
-    lines.push(`${p.base}${braces(quantileLabels)} ${formatNumber(value * p.scale)}`);
+    lines.push(
+      `${p.base}{${prefix}quantile="${formatQuantile(quantile)}"} ${formatNumber(value * p.scale)}`,
+    );
   }
-  lines.push(`${p.base}_sum${braces(labels)} ${formatNumber(series.cumulative.sum * p.scale)}`);
-  lines.push(`${p.base}_count${braces(labels)} ${formatNumber(series.cumulative.count)}`);
+  const own = braces(labels);
+  lines.push(`${p.base}_sum${own} ${formatNumber(series.cumulative.sum * p.scale)}`);
+  lines.push(`${p.base}_count${own} ${formatNumber(series.cumulative.count)}`);
 }
 
 function observationLine(
