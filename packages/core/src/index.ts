@@ -111,6 +111,7 @@ export type {
 } from './alerting/types.js';
 
 export { ExportPipeline } from './export/pipeline.js';
+export type { ExportItem } from './export/items.js';
 export type {
   ExportBatch,
   Exporter,

@@ -40,7 +40,14 @@ import { PrsmSpanProcessor } from './tracing/span-processor.js';
 import { type TraceRecord, toTraceRecord } from './tracing/trace-record.js';
 import { TraceStore, type TraceStoreOptions } from './tracing/trace-store.js';
 import { AlertEngine, type AlertInstruments } from './alerting/engine.js';
-import type { AlertingOptions } from './alerting/types.js';
+import type { AlertHistoryEntry, AlertingOptions } from './alerting/types.js';
+import { type ExportItem, exportItemSize } from './export/items.js';
+import {
+  type Exporter,
+  ExportPipeline,
+  type ExportPipelineOptions,
+  type ExportPipelineStats,
+} from './export/pipeline.js';
 import {
   copyTags,
   type InstrumentOptions,
@@ -106,6 +113,23 @@ export interface MonitorOptions {
   readonly traceStore?: TraceStoreOptions;
   /** The alert engine: evaluation interval, notification channels, routing, grouping, escalation. */
   readonly alerting?: AlertingOptions;
+  /**
+   * Where series, finished spans and alert events go: each exporter gets its own
+   * {@link ExportPipeline} (queue, batches, retries), so a slow one delays no other.
+   */
+  readonly exporters?: readonly Exporter<ExportItem>[];
+  /** How often every series is snapshotted for the exporters (seconds). Default 60. */
+  readonly exportIntervalSeconds?: number;
+  /** The pipelines' limits (batch size, queue bounds, timeout, retries, concurrency). */
+  readonly exportPipeline?: Omit<ExportPipelineOptions<ExportItem>, 'exportIntervalMs' | 'sizeOf'>;
+  /** How long `shutdown()` gives the exporters to deliver what is queued (seconds). Default 10. */
+  readonly shutdownTimeoutSeconds?: number;
+  /**
+   * On SIGTERM or SIGINT, `shutdown()` (delivering what is queued within the
+   * deadline), then let the process end as it would have without this listener: the
+   * signal is raised again when no other listener handles it. Default false.
+   */
+  readonly handleSignals?: boolean;
 }
 
 /**
@@ -221,6 +245,10 @@ export class Monitor implements MonitorApi {
    * acknowledgements and notifications (see {@link AlertEngine}).
    */
   readonly alerts: AlertEngine;
+  readonly #pipelines: ExportPipeline<ExportItem>[] = [];
+  #collectTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #shutdownTimeoutMs: number;
+  readonly #signalHandlers = new Map<NodeJS.Signals, () => void>();
 
   constructor(options: MonitorOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -329,7 +357,38 @@ export class Monitor implements MonitorApi {
       throw new TypeError('traceStore must be an object of limits');
     }
     this.traces = new TraceStore(traceStoreOptions, clock, this.diagnostics);
-    this.spanProcessor = new PrsmSpanProcessor(this.traces, this.diagnostics);
+    const exporters: unknown = options.exporters ?? [];
+    if (!isArray(exporters)) throw new TypeError('exporters must be an array of exporters');
+    const exportIntervalSeconds = options.exportIntervalSeconds ?? 60;
+    if (typeof exportIntervalSeconds !== 'number' || !(exportIntervalSeconds > 0)) {
+      throw new TypeError('exportIntervalSeconds must be a number of seconds > 0');
+    }
+    const shutdownTimeoutSeconds = options.shutdownTimeoutSeconds ?? 10;
+    if (typeof shutdownTimeoutSeconds !== 'number' || !(shutdownTimeoutSeconds >= 0)) {
+      throw new TypeError('shutdownTimeoutSeconds must be a number of seconds >= 0');
+    }
+    this.#shutdownTimeoutMs = shutdownTimeoutSeconds * 1000;
+    exporters.forEach((exporter, i) => {
+      try {
+        this.#pipelines.push(
+          new ExportPipeline(
+            exporter as Exporter<ExportItem>,
+            { ...options.exportPipeline, exportIntervalMs: 0, sizeOf: exportItemSize },
+            this.diagnostics,
+          ),
+        );
+      } catch (error) {
+        throw new TypeError(
+          `exporters[${i}]: ${error instanceof Error ? error.message : 'invalid'}`,
+        );
+      }
+    });
+    const exporting = this.#pipelines.length > 0;
+    this.spanProcessor = new PrsmSpanProcessor(
+      this.traces,
+      this.diagnostics,
+      exporting ? (span) => this.#export([{ kind: 'span', span }]) : undefined,
+    );
     if (options.tracing !== undefined && typeof options.tracing !== 'boolean') {
       throw new TypeError('tracing must be a boolean');
     }
@@ -345,9 +404,20 @@ export class Monitor implements MonitorApi {
           sync: () => this.#ticker.read(),
         },
         instruments: this.#alertInstruments(),
+        ...(exporting && {
+          onEvent: (event: AlertHistoryEntry) => this.#export([{ kind: 'alert', event }]),
+        }),
       },
       options.alerting,
     );
+    if (exporting) {
+      this.#collectTimer = setInterval(() => this.#collect(), exportIntervalSeconds * 1000);
+      this.#collectTimer.unref();
+    }
+    if (options.handleSignals !== undefined && typeof options.handleSignals !== 'boolean') {
+      throw new TypeError('handleSignals must be a boolean');
+    }
+    if (options.handleSignals === true) this.#handleSignals();
     if (options.tracing === true) this.#registerTracing();
   }
 
@@ -606,9 +676,12 @@ export class Monitor implements MonitorApi {
   }
 
   /**
-   * Stops the monitor's timers. Idempotent: every call returns the same promise.
-   * Recording still works afterwards (reading the clock on each record); later issues
-   * add the exporters this flushes.
+   * Stops the monitor's timers, exports every series one last time, and lets the
+   * exporters deliver what is queued within `shutdownTimeoutSeconds` (what is left is
+   * dropped and counted); shuts the alert engine down (see its `shutdown`). Idempotent:
+   * every call returns the same promise, which never rejects. Recording still works
+   * afterwards (reading the clock on each record). `handleSignals: true` calls it on
+   * SIGTERM and SIGINT.
    *
    * @example
    * ```ts
@@ -617,6 +690,12 @@ export class Monitor implements MonitorApi {
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= Promise.resolve().then(async () => {
+      for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
+      this.#signalHandlers.clear();
+      if (this.#collectTimer !== undefined) clearInterval(this.#collectTimer);
+      this.#collectTimer = undefined;
+      if (this.#pipelines.length > 0) this.#collect();
+      const exported = Promise.all(this.#pipelines.map((p) => p.shutdown(this.#shutdownTimeoutMs)));
       this.#ticker.stop();
       if (this.#registeredTracing) {
         trace.disable();
@@ -625,6 +704,7 @@ export class Monitor implements MonitorApi {
       }
       await this.spanProcessor.shutdown();
       await this.alerts.shutdown();
+      await exported;
     });
     return this.#shutdown;
   }
@@ -643,6 +723,74 @@ export class Monitor implements MonitorApi {
   getTrace(traceId: string): TraceRecord | undefined {
     const spans = this.traces.spans(traceId);
     return spans === undefined || spans.length === 0 ? undefined : toTraceRecord(traceId, spans);
+  }
+
+  /**
+   * Snapshots every series for the exporters now and waits until everything queued
+   * is delivered, dropped, or `timeoutSeconds` (default the shutdown timeout) passed.
+   * Never rejects.
+   *
+   * @example
+   * ```ts
+   * await monitor.forceFlush(5); // before a serverless function returns
+   * ```
+   */
+  async forceFlush(timeoutSeconds = this.#shutdownTimeoutMs / 1000): Promise<void> {
+    if (this.#pipelines.length === 0) return;
+    this.#collect();
+    await Promise.all(this.#pipelines.map((p) => p.forceFlush(timeoutSeconds * 1000)));
+  }
+
+  /**
+   * Each exporter's pipeline counters (queued, exported, dropped by reason...), in
+   * the order of `exporters`.
+   *
+   * @example
+   * ```ts
+   * for (const s of monitor.exportStats()) if (s.dropped.queueFull > 0) console.warn(s.name, 'dropping');
+   * ```
+   */
+  exportStats(): (ExportPipelineStats & { readonly name: string })[] {
+    return this.#pipelines.map((p) => ({ name: p.name, ...p.stats() }));
+  }
+
+  /** Every series, as of now, to every exporter. */
+  #collect(): void {
+    try {
+      const snapshot = this.snapshot();
+      const items: ExportItem[] = snapshot.series.map((series) => ({
+        kind: 'series',
+        timestamp: snapshot.timestamp,
+        series,
+      }));
+      this.#export(items);
+      for (const p of this.#pipelines) p.sendNow();
+    } catch (error) {
+      this.diagnostics.report(
+        DiagnosticCode.INTERNAL_ERROR,
+        `export collection: ${error instanceof Error ? error.message : 'unknown error'}`,
+      );
+    }
+  }
+
+  #export(items: readonly ExportItem[]): void {
+    for (const p of this.#pipelines) p.enqueue(items);
+  }
+
+  #handleSignals(): void {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const handler = (): void => {
+        for (const [s, h] of this.#signalHandlers) process.off(s, h);
+        this.#signalHandlers.clear();
+        void this.shutdown().finally(() => {
+          // As the process would have done without our listener: end by the signal,
+          // unless someone else handles it.
+          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+        });
+      };
+      this.#signalHandlers.set(signal, handler);
+      process.on(signal, handler);
+    }
   }
 
   #registerTracing(): void {

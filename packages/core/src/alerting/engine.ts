@@ -81,6 +81,8 @@ export interface AlertEngineContext {
   readonly defaultComponent: string;
   readonly windows: readonly number[];
   readonly instruments: AlertInstruments;
+  /** Sees every history entry (the monitor's exporters); must not throw. */
+  readonly onEvent?: (entry: AlertHistoryEntry) => void;
 }
 
 interface ActiveAlert {
@@ -1149,7 +1151,7 @@ export class AlertEngine {
     extra: { by?: string; escalationStep?: number } = {},
   ): void {
     const def = record.def;
-    this.#history.push({
+    const entry: AlertHistoryEntry = {
       at,
       event,
       alertId: alert.alertId,
@@ -1159,7 +1161,9 @@ export class AlertEngine {
       component: def.component,
       ...(alert.value !== undefined && { value: alert.value }),
       ...extra,
-    });
+    };
+    this.#history.push(entry);
+    this.#context.onEvent?.(entry);
     if (this.#history.length - this.#historyStart > this.#options.maxHistory) {
       this.#historyStart++;
       this.#context.diagnostics.report(

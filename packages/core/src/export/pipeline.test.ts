@@ -1,120 +1,12 @@
 /**
- * The export pipeline against a real HTTP receiver on 127.0.0.1. The exporter under
- * the pipeline is a small fetch-based one written here (the REST exporter proper
- * belongs to @prsm/exporters); the receiver keeps a batch the first time it accepts
- * its id, as a real one should, and records what it saw.
+ * The export pipeline against a real HTTP receiver on 127.0.0.1, through the small
+ * fetch-based exporter of ./test-support.ts.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
 import { DiagnosticCode, Diagnostics } from '../diagnostics/diagnostics.js';
-import { type ExportBatch, type Exporter, ExportPipeline } from './pipeline.js';
-
-/** How the receiver answers request `n` (0-based): write a status, or never answer. */
-type Behaviour = (
-  n: number,
-) => { status: number; headers?: Record<string, string>; delayMs?: number } | 'hang';
-
-interface Receiver {
-  url: string;
-  port: number;
-  /** Every request's batch id, in arrival order (duplicates included). */
-  ids: string[];
-  /** Items of every accepted batch, each batch once. */
-  items: number[];
-  maxConcurrent: number;
-  behave(b: Behaviour): void;
-  close(): Promise<void>;
-}
-
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
-
-async function receiver(
-  behaviour: Behaviour = () => ({ status: 200 }),
-  port = 0,
-): Promise<Receiver> {
-  const accepted = new Set<string>();
-  let count = 0;
-  let concurrent = 0;
-  const server = createServer((req, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const id = String(req.headers['x-batch-id']);
-      state.ids.push(id);
-      concurrent++;
-      state.maxConcurrent = Math.max(state.maxConcurrent, concurrent);
-      res.on('close', () => concurrent--);
-      const answer = behaviour(count++);
-      if (answer === 'hang') return;
-      const send = (): void => {
-        if (answer.status < 300 && !accepted.has(id)) {
-          accepted.add(id);
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { items: number[] };
-          state.items.push(...body.items);
-        }
-        res.writeHead(answer.status, answer.headers).end();
-      };
-      if (answer.delayMs === undefined) send();
-      else setTimeout(send, answer.delayMs);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  const state: Receiver = {
-    port: (server.address() as AddressInfo).port,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`,
-    ids: [],
-    items: [],
-    maxConcurrent: 0,
-    behave(b) {
-      behaviour = b;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-  return state;
-}
-
-/** A small JSON-over-HTTP exporter: 2xx ok, 429/5xx retryable (with Retry-After), other 4xx not. */
-function httpExporter(url: string): Exporter<number> & { shutdowns: number } {
-  const exporter = {
-    name: 'test-http',
-    shutdowns: 0,
-    async export(batch: ExportBatch<number>, signal: AbortSignal) {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-batch-id': batch.id },
-        body: JSON.stringify({ items: batch.items }),
-        signal,
-      });
-      await response.arrayBuffer();
-      if (response.ok) return { ok: true };
-      const retryAfter = response.headers.get('retry-after');
-      return {
-        ok: false,
-        retryable: response.status === 429 || response.status >= 500,
-        error: `HTTP ${response.status}`,
-        ...(retryAfter !== null && { retryAfterMs: Number(retryAfter) * 1000 }),
-      };
-    },
-    shutdown() {
-      exporter.shutdowns++;
-      return Promise.resolve();
-    },
-  };
-  return exporter;
-}
+import { type Exporter, ExportPipeline } from './pipeline.js';
+import { httpExporter, type Receiver, receiver } from './test-support.js';
 
 const range = (n: number, from = 0): number[] => Array.from({ length: n }, (_, i) => from + i);
 const noWait = (): Promise<void> => Promise.resolve();
@@ -260,7 +152,7 @@ describe('ExportPipeline against a real HTTP receiver', () => {
     pipeline.enqueue(range(25));
     await pipeline.forceFlush(10_000);
     expect(back).toBeDefined();
-    expect([...back!.items].sort((a, b) => a - b)).toEqual(range(25));
+    expect((back!.items as number[]).sort((a, b) => a - b)).toEqual(range(25));
     expect(pipeline.stats()).toMatchObject({
       exported: 25,
       dropped: { queueFull: 0, failed: 0, shutdown: 0 },
@@ -278,7 +170,7 @@ describe('ExportPipeline against a real HTTP receiver', () => {
     );
     pipeline.enqueue(range(8));
     await pipeline.forceFlush(5000);
-    expect([...r.items].sort((a, b) => a - b)).toEqual(range(8));
+    expect((r.items as number[]).sort((a, b) => a - b)).toEqual(range(8));
     expect(r.maxConcurrent).toBe(2);
     await pipeline.shutdown(1000);
   });

@@ -358,6 +358,11 @@ export class ExportPipeline<T> {
     return this.#shutdown;
   }
 
+  /** Sends what is queued now (in full batches and one partial), without waiting. */
+  sendNow(): void {
+    this.#pump(true);
+  }
+
   /** Counters since the start. */
   stats(): ExportPipelineStats {
     return {

@@ -60,9 +60,13 @@ export class PrsmSpanProcessor {
   readonly #diagnostics: Diagnostics;
   #shutdown = false;
 
-  constructor(store: TraceStore, diagnostics: Diagnostics) {
+  readonly #onStored: ((span: StoredSpan) => void) | undefined;
+
+  /** `onStored` (the monitor's exporters) sees every span once stored. */
+  constructor(store: TraceStore, diagnostics: Diagnostics, onStored?: (span: StoredSpan) => void) {
     this.#store = store;
     this.#diagnostics = diagnostics;
+    this.#onStored = onStored;
   }
 
   /** Nothing to do when a span starts. */
@@ -95,6 +99,7 @@ export class PrsmSpanProcessor {
         component: typeof component === 'string' ? component : undefined,
       };
       this.#store.add(stored);
+      this.#onStored?.(stored);
     } catch (error) {
       this.#diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, {
         where: 'spanProcessor.onEnd',

@@ -1,0 +1,125 @@
+/**
+ * `new Monitor({ exporters })`: series on every export interval (and on forceFlush),
+ * finished spans and alert events, each exporter behind its own pipeline, all
+ * delivered by shutdown within its deadline. Against a real HTTP receiver.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { trace } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../clock/clock.js';
+import { Monitor } from '../monitor.js';
+import type { ExportItem } from './items.js';
+import { httpExporter, receiver } from './test-support.js';
+
+const kinds = (items: readonly unknown[]): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const item of items as ExportItem[]) out[item.kind] = (out[item.kind] ?? 0) + 1;
+  return out;
+};
+
+describe('Monitor exporters', () => {
+  it('exports series on forceFlush, finished spans and alert events, once each', async () => {
+    const r = await receiver();
+    const monitor = new Monitor({
+      clock: new ManualClock(Date.UTC(2024, 0, 15, 14)),
+      tracing: true,
+      exporters: [httpExporter<ExportItem>(r.url)],
+      alerting: { evaluationIntervalSeconds: 0 },
+    });
+    monitor.counter('orders', { component: 'shop' }).bind().inc(3);
+    monitor.gauge('pool', { component: 'shop' }).bind().set(7);
+    monitor.histogram('latency', { component: 'shop' }).bind().record(42);
+    trace.getTracer('t').startActiveSpan('checkout', (span) => span.end());
+    monitor.alerts.create({
+      name: 'busy',
+      severity: 'low',
+      component: 'shop',
+      condition: 'pool > 5',
+    });
+    monitor.alerts.evaluate(); // pending, then firing (no duration): two events
+    await monitor.forceFlush(5);
+    const got = r.items as ExportItem[];
+    expect(kinds(got)).toMatchObject({ span: 1, alert: 2 });
+    const series = got
+      .filter((i) => i.kind === 'series')
+      .map((i) => (i.kind === 'series' ? i.series.name : ''));
+    expect(series).toEqual(expect.arrayContaining(['orders', 'pool', 'latency']));
+    const span = got.find((i) => i.kind === 'span');
+    expect(span?.kind === 'span' && span.span.name).toBe('checkout');
+    const events = got
+      .filter((i) => i.kind === 'alert')
+      .map((i) => (i.kind === 'alert' ? i.event.event : ''));
+    expect(events).toEqual(['pending', 'firing']);
+    expect(monitor.exportStats()).toEqual([
+      expect.objectContaining({
+        name: 'test-http',
+        dropped: { queueFull: 0, failed: 0, shutdown: 0 },
+      }),
+    ]);
+    await monitor.shutdown();
+    // Shutdown exported the series once more (a final interval), nothing else new.
+    expect(kinds(r.items)).toMatchObject({ span: 1, alert: 2 });
+  });
+
+  it('a receiver that never answers: shutdown keeps its deadline and counts what it dropped', async () => {
+    const r = await receiver(() => 'hang');
+    const monitor = new Monitor({
+      exporters: [httpExporter<ExportItem>(r.url)],
+      shutdownTimeoutSeconds: 0.2,
+      exportPipeline: { timeoutMs: 60_000, maxConcurrency: 1, maxBatchItems: 1 },
+    });
+    for (let i = 0; i < 5; i++) monitor.counter(`c${i}`).bind().inc();
+    await monitor.shutdown();
+    const [stats] = monitor.exportStats();
+    expect(stats!.exported).toBe(0);
+    expect(stats!.dropped.shutdown).toBeGreaterThanOrEqual(5);
+    expect(stats!.queued).toBe(0);
+  });
+
+  it('rejects bad exporter options with the option named', () => {
+    // @ts-expect-error -- not an exporter
+    expect(() => new Monitor({ exporters: [{}] })).toThrow(
+      /exporters\[0\]: an exporter must have export\(\) and shutdown\(\)/,
+    );
+    expect(() => new Monitor({ exportIntervalSeconds: 0 })).toThrow(/exportIntervalSeconds/);
+    expect(
+      () =>
+        new Monitor({
+          exportPipeline: { maxBatchItems: -1 },
+          exporters: [httpExporter('http://127.0.0.1:9/x')],
+        }),
+    ).toThrow(/maxBatchItems/);
+  });
+
+  it('handleSignals: on SIGTERM everything queued is delivered, then the process ends by the signal', async () => {
+    const r = await receiver();
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@prsm/source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./handle-signals.child.ts', import.meta.url)),
+        r.url,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    for (let i = 0; i < 200 && !output.includes('ready'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(output).toContain('ready');
+    child.kill('SIGTERM');
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (c, s) => resolve([c, s])),
+    );
+    expect(signal).toBe('SIGTERM');
+    expect(code).toBeNull();
+    const names = (r.items as ExportItem[]).map((i) =>
+      i.kind === 'series' ? i.series.name : i.kind,
+    );
+    expect(names).toContain('signals.handled');
+  });
+});
