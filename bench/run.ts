@@ -33,7 +33,9 @@ function isSuite(name: string): name is SuiteName {
 
 /** Sources that end up in a bundle: tests and test helpers do not. */
 function isBundledSource(name: string): boolean {
-  return !name.endsWith('.test.ts') && !name.endsWith('.child.ts') && !name.includes('test-support');
+  return (
+    !name.endsWith('.test.ts') && !name.endsWith('.child.ts') && !name.includes('test-support')
+  );
 }
 
 function newestMtime(dir: string): number {
