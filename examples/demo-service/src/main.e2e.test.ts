@@ -35,6 +35,11 @@ describe('npm run demo', () => {
     expect(stdout).toContain('PRSM Monitor demo: 3000 calls over 3 operations');
     expect(stdout).toContain('@monitorPerformance: 160 requests');
     expect(stdout).toContain("the monitor's own diagnostics: {}");
+    // The Prometheus section: a scrape endpoint, scraped once, with summary quantiles.
+    expect(stdout).toMatch(/scrape endpoint: http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    expect(stdout).toMatch(
+      /^ {2}checkout_seconds\{component="marketplace",region="eu-west",quantile="0\.99"\} \d/m,
+    );
   });
 
   it('the webhook gets a signed firing notification for the rule, then the acknowledgement and the resolution', () => {

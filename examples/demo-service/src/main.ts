@@ -20,6 +20,7 @@ import {
   startWebhookReceiver,
   type WebhookReceiver,
 } from './alerting.js';
+import { startPrometheusServer } from '@prsm/exporters/prometheus';
 import { runDecoratedService } from './decorated-service.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -148,7 +149,27 @@ async function run(monitor: Monitor, receiver: WebhookReceiver): Promise<void> {
 
   await runDecoratedService(monitor, Number(process.env.DEMO_REQUESTS ?? 400));
   await runAlertingDemo(monitor, receiver, rule.id);
+  await runPrometheusDemo(monitor);
   console.log("\nthe monitor's own diagnostics:", monitor.diagnostics.counts());
+}
+
+/** Serves the monitor in Prometheus's format, scrapes it once, prints a few lines. */
+async function runPrometheusDemo(monitor: Monitor): Promise<void> {
+  console.log('\n--- Prometheus ---\n');
+  const server = await startPrometheusServer({ monitor, port: 0 });
+  try {
+    console.log(
+      `scrape endpoint: ${server.url} (text format; OpenMetrics with exemplars on request)`,
+    );
+    const text = await (await fetch(server.url)).text();
+    const samples = text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    console.log(`${samples.length} samples in ${text.length} bytes, for example:`);
+    for (const line of samples.filter((l) => l.includes('quantile="0.99"')).slice(0, 3)) {
+      console.log(`  ${line}`);
+    }
+  } finally {
+    await server.close();
+  }
 }
 
 main().catch((error: unknown) => {
