@@ -1,5 +1,11 @@
 import { definePackageConfig } from '../../tsup.config.base.js';
 
 export default definePackageConfig({
-  entry: ['src/index.ts', 'src/notifiers/index.ts', 'src/prometheus/index.ts'],
+  entry: [
+    'src/index.ts',
+    'src/notifiers/index.ts',
+    'src/prometheus/index.ts',
+    'src/rest/index.ts',
+    'src/console/index.ts',
+  ],
 });

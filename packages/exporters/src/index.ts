@@ -1,9 +1,9 @@
 /**
  * PRSM Monitor exporters: the alert notification channels, also importable on their
  * own from `@prsm/exporters/notifiers` (webhook, Slack, PagerDuty, email, SMS,
- * Alertmanager), and the Prometheus exposition, from `@prsm/exporters/prometheus`.
- * Exporters of metrics and traces (REST, OTLP) will come as subpaths of their own,
- * so loading one never loads the others' dependencies.
+ * Alertmanager), the Prometheus exposition, from `@prsm/exporters/prometheus`, and
+ * the REST exporter, from `@prsm/exporters/rest`. Each is a subpath of its own (OTLP
+ * will come as another), so loading one never loads the others' dependencies.
  *
  * @example
  * ```ts
@@ -64,3 +64,20 @@ export type {
   PrometheusTextOptions,
   SnapshotSource,
 } from './prometheus/index.js';
+export { REST_BATCH_ID_HEADER, REST_BATCH_PATH, restExporter, toRestBatch } from './rest/index.js';
+export type {
+  RestAlertEvent,
+  RestBatchBody,
+  RestCounterMetric,
+  RestCounterWindow,
+  RestDistributionMetric,
+  RestDistributionWindow,
+  RestExporterOptions,
+  RestGaugeMetric,
+  RestMetric,
+  RestMetricBase,
+  RestQuantiles,
+  RestSpan,
+} from './rest/index.js';
+export { consoleExporter } from './console/index.js';
+export type { ConsoleExporterOptions } from './console/index.js';
