@@ -1,13 +1,16 @@
 /**
- * Exposition: a Prometheus scrape of 10,000 series, ours against prom-client's
+ * Exposition and encoding: a Prometheus scrape of 10,000 series, ours against prom-client's
  * `register.metrics()` on the same series in the same process, against the 50 ms
  * target (issue 5). Ours is the whole scrape path: `monitor.snapshot()` (every
  * window's quantiles at full accuracy) then `toPrometheusText`. prom-client holds the
  * same series with the same semantics: sliding-window Summaries (maxAgeSeconds 300,
  * ageBuckets 5: a 5-minute window, like ours) for the timers, Counters, Gauges.
+ * Also the REST exporter's side (issue 5's other target, ≤ 50 ms): the same 10,000
+ * series snapshotted, made into one REST body (`toRestBatch`) and serialised to JSON.
  */
 import { ManualClock, Monitor } from '@prsm/core';
 import { toPrometheusText } from '@prsm/exporters/prometheus';
+import { toRestBatch } from '@prsm/exporters/rest';
 import { Counter, Gauge, Registry, Summary } from 'prom-client';
 import { Rng } from '../lib/random.js';
 import { fixed, heading, median, paragraph, quickGc, table } from '../lib/report.js';
@@ -105,7 +108,18 @@ export async function run(): Promise<void> {
   const theirs = await timeAsync(async () => {
     theirText = await registry.metrics();
   });
+  let restBytes = 0;
+  const rest = time(() => {
+    const snapshot = monitor.snapshot();
+    const items = snapshot.series.map((series) => ({
+      kind: 'series' as const,
+      timestamp: snapshot.timestamp,
+      series,
+    }));
+    restBytes = JSON.stringify(toRestBatch({ id: 'bench', items }, snapshot.timestamp)).length;
+  });
   const snapshotOnce = monitor.snapshot();
+  const snapshotOnly = time(() => monitor.snapshot());
   const render = time(() => toPrometheusText(snapshotOnce, { windowSeconds: 300 }));
   paragraph(
     `${series.toLocaleString('en-US')} series (${COMPONENTS} components × 60 timer, 25 counter, ` +
@@ -134,6 +148,20 @@ export async function run(): Promise<void> {
           '',
         ],
         [
+          'ours: monitor.snapshot() alone',
+          fixed(median(snapshotOnly), 1),
+          fixed(Math.max(...snapshotOnly), 1),
+          '',
+          '',
+        ],
+        [
+          'ours, REST: monitor.snapshot() + toRestBatch + JSON.stringify',
+          fixed(median(rest), 1),
+          fixed(Math.max(...rest), 1),
+          String(restBytes),
+          '',
+        ],
+        [
           'prom-client 15: register.metrics()',
           fixed(median(theirs), 1),
           fixed(Math.max(...theirs), 1),
@@ -148,7 +176,9 @@ export async function run(): Promise<void> {
     `Ours ${fixed(median(ours), 1)} ms (target ${TARGET_MS} ms): ` +
       `${median(ours) <= TARGET_MS ? 'target met' : 'target MISSED'}; ` +
       `prom-client ${fixed(median(theirs), 1)} ms: ` +
-      `${ratio > 1 ? `ours ${fixed(ratio, 2)}× faster` : 'prom-client is faster'}.`,
+      `${ratio > 1 ? `ours ${fixed(ratio, 2)}× faster` : 'prom-client is faster'}. ` +
+      `REST encode ${fixed(median(rest), 1)} ms (target ${TARGET_MS} ms): ` +
+      `${median(rest) <= TARGET_MS ? 'target met' : 'target MISSED'}.`,
   );
   await monitor.shutdown();
 }
