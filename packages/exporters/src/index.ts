@@ -53,15 +53,20 @@ export {
   sanitizeLabelName,
   sanitizeMetricName,
   startPrometheusServer,
+  toPrometheusRules,
   toPrometheusText,
 } from './prometheus/index.js';
 export type {
   PrometheusFormat,
   PrometheusHandlerOptions,
   PrometheusRequestHandler,
+  PrometheusRuleMetricType,
+  PrometheusRulesOptions,
+  PrometheusRulesResult,
   PrometheusServer,
   PrometheusServerOptions,
   PrometheusTextOptions,
+  SkippedPrometheusRule,
   SnapshotSource,
 } from './prometheus/index.js';
 export { REST_BATCH_ID_HEADER, REST_BATCH_PATH, restExporter, toRestBatch } from './rest/index.js';

@@ -34,3 +34,10 @@ export {
   toPrometheusText,
 } from './text.js';
 export type { PrometheusFormat, PrometheusTextOptions } from './text.js';
+export { toPrometheusRules } from './rules.js';
+export type {
+  PrometheusRuleMetricType,
+  PrometheusRulesOptions,
+  PrometheusRulesResult,
+  SkippedPrometheusRule,
+} from './rules.js';
