@@ -6,6 +6,7 @@
  * tick by hand.
  */
 import type { Clock } from '../clock/clock.js';
+import { settleWithin } from '../clock/deadline.js';
 import { DiagnosticCode, type Diagnostics } from '../diagnostics/diagnostics.js';
 import { matchesAll, compileMatchers, type CompiledMatcher } from './matchers.js';
 import { EvaluationPass, type MonitorReader, SeriesIndex } from './monitor-source.js';
@@ -219,11 +220,6 @@ export class AlertEngine {
         dropped: 0,
       });
     }
-  }
-
-  /** The names of the configured channels. */
-  get channelNames(): readonly string[] {
-    return [...this.#channels.keys()];
   }
 
   /**
@@ -656,8 +652,8 @@ export class AlertEngine {
     }
     this.#closed = true;
     const until = performance.now() + this.#options.shutdownTimeoutMs;
-    await this.#within(this.flush(), until);
-    await this.#within(
+    await settleWithin(this.flush(), until);
+    await settleWithin(
       Promise.all(
         [...this.#channels.values()].map(async (c) => {
           try {
@@ -672,18 +668,7 @@ export class AlertEngine {
       ),
       Math.max(until, performance.now()) + 1000,
     );
-    await this.#within(this.flush(), Math.max(until, performance.now()) + 1000);
-  }
-
-  /** Waits for `work`, or until `until` (performance.now() ms), whichever is first. */
-  async #within(work: Promise<unknown>, until: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A ref'd timer: the process stays up for the grace period (retry timers are unref'd).
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, until - performance.now()));
-    });
-    await Promise.race([work, deadline]);
-    clearTimeout(timer);
+    await settleWithin(this.flush(), Math.max(until, performance.now()) + 1000);
   }
 
   /** Sends, without waiting for their group's interval, the resolutions groups hold. */

@@ -8,6 +8,7 @@
  * flight at once. Nothing here throws into the caller; every drop is counted.
  */
 import { DiagnosticCode, type Diagnostics } from '../diagnostics/diagnostics.js';
+import { settleWithin } from '../clock/deadline.js';
 
 /**
  * One batch handed to an exporter. `id` is the same for every attempt at the same
@@ -316,10 +317,10 @@ export class ExportPipeline<T> {
     while (performance.now() < until) {
       this.#pump(true);
       if (this.#running.size === 0 && this.#queue.length === this.#queueStart) break;
-      await this.#within(Promise.race([...this.#running]), until);
+      await settleWithin(Promise.race([...this.#running]), until);
     }
     try {
-      await this.#within(this.#exporter.forceFlush?.() ?? Promise.resolve(), until);
+      await settleWithin(this.#exporter.forceFlush?.() ?? Promise.resolve(), until);
     } catch (error) {
       this.#diagnostics.report(
         DiagnosticCode.INTERNAL_ERROR,
@@ -345,9 +346,9 @@ export class ExportPipeline<T> {
       this.#queue.length = 0;
       this.#queueStart = 0;
       this.#queuedBytes = 0;
-      await this.#within(Promise.all([...this.#running]), performance.now() + 1000);
+      await settleWithin(Promise.all([...this.#running]), performance.now() + 1000);
       try {
-        await this.#within(this.#exporter.shutdown(), performance.now() + 1000);
+        await settleWithin(this.#exporter.shutdown(), performance.now() + 1000);
       } catch (error) {
         this.#diagnostics.report(
           DiagnosticCode.INTERNAL_ERROR,
@@ -479,23 +480,5 @@ export class ExportPipeline<T> {
       DiagnosticCode.EXPORT_DROPPED,
       `${this.name}: ${n} item(s) dropped: ${message}`,
     );
-  }
-
-  async #within(work: Promise<unknown>, until: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, until - performance.now()));
-    });
-    try {
-      await Promise.race([
-        work.then(
-          () => undefined,
-          () => undefined,
-        ),
-        deadline,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
