@@ -115,6 +115,7 @@ export type { ExportItem } from './export/items.js';
 export type {
   ExportBatch,
   Exporter,
+  ExporterHost,
   ExportPipelineOptions,
   ExportPipelineStats,
   ExportResult,

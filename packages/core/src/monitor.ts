@@ -82,6 +82,18 @@ export interface MonitorOptions {
   /** The component of metrics recorded without one. Default `'default'`. */
   readonly defaultComponent?: string;
   /**
+   * The service's name, for exporters (OpenTelemetry's `service.name` resource
+   * attribute). Default: the `OTEL_SERVICE_NAME` environment variable, else
+   * `'unknown_service:node'` (OpenTelemetry's default).
+   */
+  readonly serviceName?: string;
+  /**
+   * Further resource attributes for exporters (`deployment.environment`,
+   * `service.version`...): keys and string values of at most 255 characters, finite
+   * numbers, booleans. `service.name` comes from `serviceName`.
+   */
+  readonly resourceAttributes?: Readonly<Record<string, string | number | boolean>>;
+  /**
    * The sliding windows (seconds) every histogram, timer and counter keeps, each a
    * multiple of `subWindowSeconds`. Default `[60, 300, 900]`.
    */
@@ -175,6 +187,42 @@ export interface MonitorApi {
 }
 
 const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'timer']);
+
+/** `service.name` plus the `resourceAttributes` option, checked and frozen. */
+function resourceOf(
+  serviceName: unknown,
+  attributes: unknown,
+): Readonly<Record<string, string | number | boolean>> {
+  const name = serviceName ?? process.env['OTEL_SERVICE_NAME'] ?? 'unknown_service:node';
+  if (!isValidName(name)) {
+    throw new TypeError('serviceName must be a non-empty string of at most 255 characters');
+  }
+  const resource: Record<string, string | number | boolean> = {};
+  if (attributes !== undefined) {
+    if (attributes === null || typeof attributes !== 'object' || isArray(attributes)) {
+      throw new TypeError('resourceAttributes must be an object of strings, numbers and booleans');
+    }
+    for (const [key, value] of Object.entries(attributes)) {
+      if (!isValidName(key)) {
+        throw new TypeError(
+          'resourceAttributes: keys must be non-empty strings of at most 255 characters',
+        );
+      }
+      const ok =
+        typeof value === 'boolean' ||
+        (typeof value === 'number' && Number.isFinite(value)) ||
+        (typeof value === 'string' && value.length <= 255);
+      if (!ok) {
+        throw new TypeError(
+          `resourceAttributes.${key} must be a string of at most 255 characters, a finite number or a boolean`,
+        );
+      }
+      resource[key] = value;
+    }
+  }
+  resource['service.name'] = name;
+  return Object.freeze(resource);
+}
 const SELF_COMPONENT = 'prsm';
 
 /**
@@ -221,6 +269,11 @@ export class Monitor implements MonitorApi {
   readonly compression: number;
   /** The quantiles each histogram and timer window carries in a snapshot. */
   readonly snapshotQuantiles: readonly number[];
+  /**
+   * The service's resource attributes: `service.name` (from `serviceName`) and the
+   * `resourceAttributes` option, frozen. Exporters receive them through `attach`.
+   */
+  readonly resource: Readonly<Record<string, string | number | boolean>>;
   readonly #scale: Scale;
   readonly #ticker: SlotTicker;
   readonly #families = new Map<string, MetricFamily>();
@@ -327,6 +380,7 @@ export class Monitor implements MonitorApi {
     }
     this.snapshotQuantiles = Object.freeze(snapshotQuantiles);
 
+    this.resource = resourceOf(options.serviceName, options.resourceAttributes);
     this.clock = clock;
     this.diagnostics = new Diagnostics(logger);
     this.windows = Object.freeze(sorted);
@@ -383,6 +437,16 @@ export class Monitor implements MonitorApi {
         );
       }
     });
+    for (const [i, exporter] of (exporters as Exporter<ExportItem>[]).entries()) {
+      try {
+        exporter.attach?.({ resource: this.resource });
+      } catch (error) {
+        this.diagnostics.report(
+          DiagnosticCode.INTERNAL_ERROR,
+          `exporters[${i}].attach: ${error instanceof Error ? error.message : 'unknown error'}`,
+        );
+      }
+    }
     const exporting = this.#pipelines.length > 0;
     this.spanProcessor = new PrsmSpanProcessor(
       this.traces,

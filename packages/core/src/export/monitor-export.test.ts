@@ -19,6 +19,50 @@ const kinds = (items: readonly unknown[]): Record<string, number> => {
 };
 
 describe('Monitor exporters', () => {
+  it('attaches each exporter to the monitor with its resource attributes', async () => {
+    const seen: unknown[] = [];
+    const exporter = {
+      attach(host: { resource: Readonly<Record<string, string | number | boolean>> }) {
+        seen.push(host.resource);
+      },
+      export: () => Promise.resolve({ ok: true }),
+      shutdown: () => Promise.resolve(),
+    };
+    const broken = {
+      ...exporter,
+      attach: () => {
+        throw new Error('attach failed');
+      },
+    };
+    const monitor = new Monitor({
+      serviceName: 'checkout',
+      resourceAttributes: { 'deployment.environment': 'prod', 'service.instance.count': 3 },
+      exporters: [exporter, broken],
+    });
+    expect(seen).toEqual([
+      { 'deployment.environment': 'prod', 'service.instance.count': 3, 'service.name': 'checkout' },
+    ]);
+    expect(monitor.resource['service.name']).toBe('checkout');
+    expect(Object.isFrozen(monitor.resource)).toBe(true);
+    expect(monitor.diagnostics.counts()['PRSM_INTERNAL_ERROR']).toBe(1);
+    await monitor.shutdown();
+  });
+
+  it('rejects a bad serviceName or resource attribute, naming it', () => {
+    expect(() => new Monitor({ serviceName: '' })).toThrow(/serviceName must be a non-empty/);
+    expect(() => new Monitor({ resourceAttributes: { 'host.cpu': Number.NaN } })).toThrow(
+      /resourceAttributes.host.cpu must be/,
+    );
+    expect(
+      () => new Monitor({ resourceAttributes: [] as unknown as Record<string, string> }),
+    ).toThrow(/resourceAttributes must be an object/);
+    const defaulted = new Monitor();
+    expect(defaulted.resource['service.name']).toBe(
+      process.env['OTEL_SERVICE_NAME'] ?? 'unknown_service:node',
+    );
+    void defaulted.shutdown();
+  });
+
   it('exports series on forceFlush, finished spans and alert events, once each', async () => {
     const r = await receiver();
     const monitor = new Monitor({

@@ -81,6 +81,36 @@ export interface Exporter<T> {
   forceFlush?(): Promise<void>;
   /** Releases resources; called once by the pipeline's `shutdown()`. */
   shutdown(): Promise<void>;
+  /**
+   * Called once by the `Monitor` that adopts the exporter (`new Monitor({ exporters })`),
+   * before any batch, with what the exporter may need to know about its source: the
+   * service's resource attributes, for instance. A throw here is reported and ignored.
+   */
+  attach?(host: ExporterHost): void;
+}
+
+/**
+ * What a {@link Monitor} tells an exporter it adopts (see {@link Exporter.attach}).
+ *
+ * @example
+ * ```ts
+ * const exporter: Exporter<ExportItem> = {
+ *   attach(host) {
+ *     console.log('exporting for', host.resource['service.name']);
+ *   },
+ *   async export() {
+ *     return { ok: true };
+ *   },
+ *   async shutdown() {},
+ * };
+ * ```
+ */
+export interface ExporterHost {
+  /**
+   * The service's resource attributes, OpenTelemetry style: `service.name` always,
+   * plus the monitor's `resourceAttributes`.
+   */
+  readonly resource: Readonly<Record<string, string | number | boolean>>;
 }
 
 /**
