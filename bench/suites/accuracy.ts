@@ -126,7 +126,7 @@ async function rowsFor(data: Float64Array): Promise<Row[]> {
     add(
       `(info) snapshot() export digest of the ${WINDOW_S} s window, sub-windows merged`,
       false,
-      window.digest.quantiles(QS),
+      window.digest!.quantiles(QS),
       windowExact,
       window.count,
     );

@@ -53,6 +53,7 @@ export type {
   MonitorSnapshot,
   SeriesSnapshot,
   SeriesSnapshotBase,
+  SnapshotOptions,
   WindowRates,
   WindowStats,
 } from './metrics/snapshot.js';

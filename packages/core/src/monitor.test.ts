@@ -631,6 +631,61 @@ describe('series identity: components, tags and labels', () => {
 });
 
 describe('snapshot', () => {
+  it('computes only what its options ask for, with the same values', () => {
+    const { clock, monitor } = setup();
+    const h = monitor.timer('t').bind({ route: '/x' });
+    for (let minute = 0; minute < 6; minute++) {
+      for (let i = 1; i <= 40; i++) h.record(i * (minute + 1));
+      clock.advance(60_000);
+    }
+    h.record(7);
+    monitor.counter('c').inc(2);
+    const full = monitor.snapshot();
+    const lean = monitor.snapshot({ windows: [300], digests: false, cumulativeQuantiles: false });
+    expect(lean.windows).toEqual([300]);
+    const pick = (snap: typeof full, type: string) => snap.series.find((s) => s.name === type)!;
+    const fullTimer = pick(full, 't');
+    const leanTimer = pick(lean, 't');
+    if (fullTimer.type !== 'timer' || leanTimer.type !== 'timer') throw new Error('timer expected');
+    expect(leanTimer.windows).toHaveLength(1);
+    const { digest: _dropped, ...fullWindow } = fullTimer.windows[1]!;
+    expect(leanTimer.windows[0]).toEqual(fullWindow);
+    expect(leanTimer.windows[0]!.digest).toBeUndefined();
+    expect(leanTimer.windows[0]!.quantiles.map((q) => q.value)).toEqual(
+      monitor.getPercentiles('t', [0.5, 0.9, 0.95, 0.99, 0.999], {
+        tags: { route: '/x' },
+        windowSeconds: 300,
+      }),
+    );
+    expect(leanTimer.cumulative.quantiles).toEqual([]);
+    expect(leanTimer.cumulative.digest).toBeUndefined();
+    expect(leanTimer.cumulative.count).toBe(fullTimer.cumulative.count);
+    expect(leanTimer.cumulative.sum).toBe(fullTimer.cumulative.sum);
+    const leanCounter = pick(lean, 'c');
+    const fullCounter = pick(full, 'c');
+    if (leanCounter.type !== 'counter' || fullCounter.type !== 'counter') throw new Error();
+    expect(leanCounter.windows).toEqual([fullCounter.windows[1]]);
+    // Digests kept, cumulative quantiles kept, no window at all.
+    const none = monitor.snapshot({ windows: [] });
+    const noneTimer = pick(none, 't');
+    if (noneTimer.type !== 'timer') throw new Error('timer expected');
+    expect(noneTimer.windows).toEqual([]);
+    expect(noneTimer.cumulative.digest!.count).toBe(241);
+  });
+
+  it('rejects bad snapshot options, naming them', () => {
+    const { monitor } = setup();
+    expect(() => monitor.snapshot({ windows: [120] })).toThrow(
+      /windows must hold configured windows \(60, 300, 900\), got 120/,
+    );
+    expect(() => monitor.snapshot({ digests: 'no' as unknown as boolean })).toThrow(
+      /digests must be a boolean/,
+    );
+    expect(() => monitor.snapshot({ cumulativeQuantiles: 1 as unknown as boolean })).toThrow(
+      /cumulativeQuantiles must be a boolean/,
+    );
+  });
+
   it('flushes buffers: counts equal the records even below the buffer size', () => {
     const { monitor } = setup();
     const h = monitor.histogram('h').bind();
@@ -638,11 +693,11 @@ describe('snapshot', () => {
     const [s] = find(monitor, 'h');
     if (s?.type !== 'histogram') throw new Error('histogram expected');
     expect(s.cumulative.count).toBe(5);
-    expect(s.cumulative.digest.count).toBe(5);
+    expect(s.cumulative.digest!.count).toBe(5);
     for (const w of s.windows) {
       expect(w.count).toBe(5);
-      expect(w.digest.count).toBe(5);
-      expect(w.digest.quantiles([0, 0.5, 1])).toEqual([0, 2, 4]);
+      expect(w.digest!.count).toBe(5);
+      expect(w.digest!.quantiles([0, 0.5, 1])).toEqual([0, 2, 4]);
     }
   });
 
@@ -709,17 +764,17 @@ describe('snapshot', () => {
     for (let i = 1; i <= 10; i++) h.record(i);
     const [before] = find(monitor, 'h');
     if (before?.type !== 'histogram') throw new Error('histogram expected');
-    const p50 = before.windows[0]!.digest.quantile(0.5);
+    const p50 = before.windows[0]!.digest!.quantile(0.5);
     for (let i = 0; i < 1000; i++) h.record(1000 + i);
     clock.advance(20 * MIN);
     for (let i = 0; i < 1000; i++) h.record(5000 + i);
     monitor.snapshot();
-    expect(before.windows[0]!.digest.count).toBe(10);
-    expect(before.windows[0]!.digest.quantile(0.5)).toBe(p50);
-    expect(before.cumulative.digest.max).toBe(10);
+    expect(before.windows[0]!.digest!.count).toBe(10);
+    expect(before.windows[0]!.digest!.quantile(0.5)).toBe(p50);
+    expect(before.cumulative.digest!.max).toBe(10);
     expect(before.cumulative.count).toBe(10);
     // Merging into a snapshot digest leaves the monitor alone too.
-    before.cumulative.digest.add(1e9);
+    before.cumulative.digest!.add(1e9);
     expect(monitor.getStats('h', { windowSeconds: 'cumulative' })!.max).toBe(5999);
   });
 
@@ -741,9 +796,9 @@ describe('snapshot', () => {
         max: stats.max,
         errors: stats.errors,
       });
-      expect(w.digest.count).toBe(stats.count);
-      expect(w.digest.min).toBe(stats.min);
-      expect(w.digest.max).toBe(stats.max);
+      expect(w.digest!.count).toBe(stats.count);
+      expect(w.digest!.min).toBe(stats.min);
+      expect(w.digest!.max).toBe(stats.max);
       // The standard quantiles are read like getPercentiles, from the exact mixture.
       const query = { windowSeconds: w.windowSeconds };
       expect(w.quantiles.map((q) => q.quantile)).toEqual(monitor.snapshotQuantiles);
@@ -755,7 +810,7 @@ describe('snapshot', () => {
       const slack = 2 / stats.count;
       for (const q of [0.1, 0.5, 0.9]) {
         const [below, above] = monitor.getPercentiles('h', [q - slack, q + slack], query);
-        const estimate = w.digest.quantile(q);
+        const estimate = w.digest!.quantile(q);
         expect(estimate).toBeGreaterThanOrEqual(below!);
         expect(estimate).toBeLessThanOrEqual(above!);
       }
@@ -770,8 +825,8 @@ describe('snapshot', () => {
     if (s?.type !== 'histogram') throw new Error('histogram expected');
     const w = s.windows[0]!;
     expect(w.count).toBe(0);
-    expect(w.digest.count).toBe(0);
-    expect(w.digest.quantile(0.5)).toBeNaN();
+    expect(w.digest!.count).toBe(0);
+    expect(w.digest!.quantile(0.5)).toBeNaN();
     expect([w.min, w.max, w.mean]).toEqual([NaN, NaN, NaN]);
     expect(w.perSecond).toBe(0);
     expect(s.cumulative.count).toBe(1);
@@ -785,7 +840,7 @@ describe('snapshot', () => {
     expect(() => (snapshot = monitor.snapshot())).not.toThrow();
     const s = snapshot?.series.find((x) => x.name === 'h');
     if (s?.type !== 'histogram') throw new Error('histogram expected');
-    expect(s.cumulative.digest.count).toBe(1000);
+    expect(s.cumulative.digest!.count).toBe(1000);
   });
 
   it('includes the overflow series and the self-metrics', () => {

@@ -27,6 +27,7 @@ import type {
   DistributionSnapshot,
   MonitorSnapshot,
   SeriesSnapshot,
+  SnapshotOptions,
   WindowRates,
   WindowStats,
 } from './metrics/snapshot.js';
@@ -224,6 +225,7 @@ function resourceOf(
   return Object.freeze(resource);
 }
 const SELF_COMPONENT = 'prsm';
+const EMPTY_QUANTILES: DistributionSnapshot['quantiles'] = Object.freeze([]);
 
 /**
  * The in-process aggregator: series of counters, gauges, histograms and timers, with
@@ -685,58 +687,111 @@ export class Monitor implements MonitorApi {
   /**
    * One consistent read of every series at one instant (the clock is read once and
    * every buffer is flushed first): counters with their total and windowed rates,
-   * gauges that were set, histograms and timers with a digest per window and for
-   * everything since they began.
+   * gauges that were set, histograms and timers with quantiles and a digest per window
+   * and for everything since they began. `options` leave out what a reader does not
+   * need (see {@link SnapshotOptions}), which is then not computed.
    *
    * @example
    * ```ts
    * for (const s of monitor.snapshot().series) {
-   *   if (s.type === 'timer') console.log(s.name, s.windows[0]?.digest.quantile(0.99));
+   *   if (s.type === 'timer') console.log(s.name, s.windows[0]?.digest?.quantile(0.99));
    * }
+   * const scrape = monitor.snapshot({ windows: [300], digests: false, cumulativeQuantiles: false });
    * ```
    */
-  snapshot(): MonitorSnapshot {
+  snapshot(options: SnapshotOptions = {}): MonitorSnapshot {
+    const { windows, digests, cumulativeQuantiles } = this.#snapshotPlan(options);
     const timestamp = this.clock.now();
     this.#ticker.read();
     const series: SeriesSnapshot[] = [];
-    const slotsPerWindow = this.windows.map((w) => Math.round(w / this.subWindowSeconds));
+    const slotsPerWindow = windows.map((w) => Math.round(w / this.subWindowSeconds));
     for (const family of this.#families.values()) {
       for (const s of family.all()) {
         const id = s.identity;
-        const base = {
-          name: id.name,
-          component: id.component,
-          tags: id.tags,
-          labels: id.labels,
-          overflow: id.overflow,
-          unit: id.unit,
-          description: id.description,
-        };
+        // Object literals, not spreads of a shared base: a spread builds slower objects.
         if (s instanceof HistogramSeries) {
           series.push({
-            ...base,
+            name: id.name,
+            component: id.component,
+            tags: id.tags,
+            labels: id.labels,
+            overflow: id.overflow,
+            unit: id.unit,
+            description: id.description,
             type: family.type as 'histogram' | 'timer',
-            cumulative: this.#distributionSnapshot(s, 'cumulative', -1, timestamp),
+            cumulative: this.#distributionSnapshot(
+              s,
+              'cumulative',
+              -1,
+              timestamp,
+              cumulativeQuantiles,
+              digests && cumulativeQuantiles,
+            ),
             windows: slotsPerWindow.map((slots, i) =>
-              this.#distributionSnapshot(s, this.windows[i]!, slots, timestamp),
+              this.#distributionSnapshot(s, windows[i]!, slots, timestamp, true, digests),
             ),
           });
         } else if (s instanceof CounterSeries) {
           series.push({
-            ...base,
+            name: id.name,
+            component: id.component,
+            tags: id.tags,
+            labels: id.labels,
+            overflow: id.overflow,
+            unit: id.unit,
+            description: id.description,
             type: 'counter',
             total: s.total,
             windows: slotsPerWindow.map((slots, i) => {
               const read = s.read(slots);
-              return this.#rates(this.windows[i]!, read.increase, 0, read.startMs, timestamp);
+              return this.#rates(windows[i]!, read.increase, 0, read.startMs, timestamp);
             }),
           });
         } else if (s.hasValue) {
-          series.push({ ...base, type: 'gauge', value: s.value });
+          series.push({
+            name: id.name,
+            component: id.component,
+            tags: id.tags,
+            labels: id.labels,
+            overflow: id.overflow,
+            unit: id.unit,
+            description: id.description,
+            type: 'gauge',
+            value: s.value,
+          });
         }
       }
     }
-    return { timestamp, windows: this.windows, series, diagnostics: this.diagnostics.counts() };
+    return { timestamp, windows, series, diagnostics: this.diagnostics.counts() };
+  }
+
+  #snapshotPlan(options: SnapshotOptions): {
+    windows: readonly number[];
+    digests: boolean;
+    cumulativeQuantiles: boolean;
+  } {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('snapshot options must be an object');
+    }
+    const { digests = true, cumulativeQuantiles = true } = options;
+    if (typeof digests !== 'boolean') throw new TypeError('snapshot: digests must be a boolean');
+    if (typeof cumulativeQuantiles !== 'boolean') {
+      throw new TypeError('snapshot: cumulativeQuantiles must be a boolean');
+    }
+    const asked: unknown = options.windows;
+    if (asked === undefined) return { windows: this.windows, digests, cumulativeQuantiles };
+    if (!isArray(asked)) {
+      throw new TypeError('snapshot: windows must be an array of the configured windows');
+    }
+    for (const w of asked) {
+      if (typeof w !== 'number' || !this.windows.includes(w)) {
+        throw new TypeError(
+          `snapshot: windows must hold configured windows (${this.windows.join(', ')}), got ${String(w)}`,
+        );
+      }
+    }
+    const windows = this.windows.filter((w) => asked.includes(w));
+    return { windows, digests, cumulativeQuantiles };
   }
 
   /**
@@ -1009,16 +1064,57 @@ export class Monitor implements MonitorApi {
   #stats(
     windowSeconds: number | 'cumulative',
     read: HistogramWindowRead,
-    now?: number,
+    now = this.clock.now(),
   ): WindowStats {
-    const empty = read.count === 0;
+    const { count, errors } = read;
+    const empty = count === 0;
+    const coveredSeconds = Math.max(0, (now - read.startMs) / 1000);
+    const perSecond = count / Math.max(0.001, coveredSeconds);
     return {
-      ...this.#rates(windowSeconds, read.count, read.errors, read.startMs, now),
+      windowSeconds,
+      coveredSeconds,
+      count,
+      errors,
+      errorRate: count > 0 ? errors / count : 0,
+      perSecond,
+      perMinute: perSecond * 60,
       sum: read.sum,
       min: empty ? NaN : read.min,
       max: empty ? NaN : read.max,
-      mean: empty ? NaN : read.sum / read.count,
+      mean: empty ? NaN : read.sum / count,
     };
+  }
+
+  /** One object literal (spreading the stats would build a slower, dictionary-like one). */
+  #windowSnapshot(
+    windowSeconds: number | 'cumulative',
+    read: HistogramWindowRead,
+    now: number,
+    quantiles: DistributionSnapshot['quantiles'],
+    exemplars: DistributionSnapshot['exemplars'],
+    digest: TDigest | undefined,
+  ): DistributionSnapshot {
+    const { count, errors } = read;
+    const empty = count === 0;
+    const coveredSeconds = Math.max(0, (now - read.startMs) / 1000);
+    const perSecond = count / Math.max(0.001, coveredSeconds);
+    const snapshot: DistributionSnapshot = {
+      windowSeconds,
+      coveredSeconds,
+      count,
+      errors,
+      errorRate: count > 0 ? errors / count : 0,
+      perSecond,
+      perMinute: perSecond * 60,
+      sum: read.sum,
+      min: empty ? NaN : read.min,
+      max: empty ? NaN : read.max,
+      mean: empty ? NaN : read.sum / count,
+      quantiles,
+      exemplars,
+    };
+    if (digest !== undefined) (snapshot as { digest?: TDigest }).digest = digest;
+    return snapshot;
   }
 
   #distributionSnapshot(
@@ -1026,24 +1122,28 @@ export class Monitor implements MonitorApi {
     windowSeconds: number | 'cumulative',
     slots: number,
     now: number,
+    withQuantiles: boolean,
+    withDigest: boolean,
   ): DistributionSnapshot {
-    const read = series.read(slots);
-    const values = quantilesOfParts(read.parts, this.snapshotQuantiles);
-    const quantiles = this.snapshotQuantiles.map((quantile, i) => ({
-      quantile,
-      value: values[i]!,
-    }));
-    // The digest for export merges the parts (each merge pass is linear in centroids).
-    const digest = new TDigest({ compression: this.compression });
-    for (const p of read.parts) {
-      digest.mergeCentroids(p.centroids, p.length, p.total, p.sum, p.min, p.max);
+    const read = series.read(slots, withQuantiles || withDigest);
+    const exemplars = series.exemplars(slots);
+    let quantiles: DistributionSnapshot['quantiles'] = EMPTY_QUANTILES;
+    if (withQuantiles) {
+      const qs = this.snapshotQuantiles;
+      const values = quantilesOfParts(read.parts, qs);
+      const list = new Array<{ quantile: number; value: number }>(qs.length);
+      for (let i = 0; i < qs.length; i++) list[i] = { quantile: qs[i]!, value: values[i]! };
+      quantiles = list;
     }
-    return {
-      ...this.#stats(windowSeconds, read, now),
-      quantiles,
-      digest,
-      exemplars: series.exemplars(slots),
-    };
+    let digest: TDigest | undefined;
+    if (withDigest) {
+      // The digest for export merges the parts (each merge pass is linear in centroids).
+      digest = new TDigest({ compression: this.compression });
+      for (const p of read.parts) {
+        digest.mergeCentroids(p.centroids, p.length, p.total, p.sum, p.min, p.max);
+      }
+    }
+    return this.#windowSnapshot(windowSeconds, read, now, quantiles, exemplars, digest);
   }
 
   #alertInstruments(): AlertInstruments {

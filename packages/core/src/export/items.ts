@@ -36,7 +36,8 @@ export function exportItemSize(item: ExportItem): number {
       const s = item.series;
       let bytes = 200 + s.name.length + s.component.length + 40 * Object.keys(s.tags).length;
       if (s.type === 'histogram' || s.type === 'timer') {
-        for (const w of [s.cumulative, ...s.windows]) bytes += 200 + 16 * w.digest.centroidCount;
+        for (const w of [s.cumulative, ...s.windows])
+          bytes += 200 + 16 * (w.digest?.centroidCount ?? 0) + 24 * w.quantiles.length;
       } else if (s.type === 'counter') bytes += 100 * s.windows.length;
       return bytes;
     }

@@ -453,7 +453,7 @@ describe('windowed accuracy', () => {
         expect
           .soft(relative, `getPercentiles ${windowSeconds} p${q * 100}`)
           .toBeLessThanOrEqual(0.005);
-        const fromSnapshot = Math.abs(window.digest.quantile(q) - exact) / exact;
+        const fromSnapshot = Math.abs(window.digest!.quantile(q) - exact) / exact;
         expect
           .soft(fromSnapshot, `snapshot ${windowSeconds} p${q * 100}`)
           .toBeLessThanOrEqual(0.005);

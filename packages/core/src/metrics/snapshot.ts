@@ -56,27 +56,30 @@ export interface WindowStats extends WindowRates {
 
 /**
  * A window of a histogram or timer in a snapshot: its statistics, its standard
- * quantiles and a digest that answers any other and merges with digests of other
- * processes.
+ * quantiles and (unless the snapshot was taken with `digests: false`) a digest that
+ * answers any other and merges with digests of other processes.
  *
  * @example
  * ```ts
  * const p99 = windowSnapshot.quantiles.find((q) => q.quantile === 0.99)?.value;
- * const p75 = windowSnapshot.digest.quantile(0.75);
+ * const p75 = windowSnapshot.digest?.quantile(0.75);
  * ```
  */
 export interface DistributionSnapshot extends WindowStats {
   /**
    * The monitor's `snapshotQuantiles` over this window, read from the exact mixture
-   * of the sub-window digests (as `getPercentiles` does).
+   * of the sub-window digests (as `getPercentiles` does). Empty for a `cumulative`
+   * taken with `cumulativeQuantiles: false`.
    */
   readonly quantiles: readonly { readonly quantile: number; readonly value: number }[];
   /**
    * The window's sub-window digests merged into one (a copy: later records do not
    * change it), for exporting and merging across processes. Merging costs a little
-   * accuracy at high quantiles; prefer `quantiles` for the standard ones.
+   * accuracy at high quantiles; prefer `quantiles` for the standard ones. Absent from
+   * snapshots taken with `digests: false` (and from a `cumulative` taken with
+   * `cumulativeQuantiles: false`).
    */
-  readonly digest: TDigest;
+  readonly digest?: TDigest;
   /**
    * The slowest traced value of each sub-window the window covers, slowest first
    * (cumulative: of every sub-window still in the ring).
@@ -125,7 +128,7 @@ export interface CounterSnapshot extends SeriesSnapshotBase {
   readonly type: 'counter';
   /** Everything counted since the series began. */
   readonly total: number;
-  /** One entry per configured window, in the monitor's order. */
+  /** One entry per window of the snapshot's `windows`, in that order. */
   readonly windows: readonly CounterWindowSnapshot[];
 }
 
@@ -147,14 +150,14 @@ export interface GaugeSnapshot extends SeriesSnapshotBase {
  *
  * @example
  * ```ts
- * if (s.type === 'timer') console.log(s.windows[0]?.digest.quantile(0.99));
+ * if (s.type === 'timer') console.log(s.windows[0]?.digest?.quantile(0.99));
  * ```
  */
 export interface HistogramSnapshot extends SeriesSnapshotBase {
   readonly type: 'histogram' | 'timer';
   /** Everything since the series began. */
   readonly cumulative: DistributionSnapshot;
-  /** One entry per configured window, in the monitor's order. */
+  /** One entry per window of the snapshot's `windows`, in that order. */
   readonly windows: readonly DistributionSnapshot[];
 }
 
@@ -169,6 +172,34 @@ export interface HistogramSnapshot extends SeriesSnapshotBase {
 export type SeriesSnapshot = CounterSnapshot | GaugeSnapshot | HistogramSnapshot;
 
 /**
+ * What a {@link MonitorSnapshot} should carry, for readers that need less than all of
+ * it (a Prometheus scrape reads one window's quantiles and the cumulative count and
+ * sum): everything left out is not computed. Checked: a bad value throws a
+ * `TypeError` naming it.
+ *
+ * @example
+ * ```ts
+ * const scrape = monitor.snapshot({ windows: [300], digests: false, cumulativeQuantiles: false });
+ * ```
+ */
+export interface SnapshotOptions {
+  /**
+   * The windows (seconds, each one of the monitor's configured windows) to include.
+   * Default: every configured window. `[]`: none (counters keep their total,
+   * histograms their cumulative statistics).
+   */
+  readonly windows?: readonly number[];
+  /** Whether each histogram and timer window carries its merged `digest`. Default true. */
+  readonly digests?: boolean;
+  /**
+   * Whether a histogram's `cumulative` carries quantiles (and a digest, with
+   * `digests`). Default true; false leaves the statistics only (count, sum, min,
+   * max, rates).
+   */
+  readonly cumulativeQuantiles?: boolean;
+}
+
+/**
  * One consistent read of every series, taken at one instant: what exporters, alert
  * evaluation and health reports work from.
  *
@@ -181,7 +212,10 @@ export type SeriesSnapshot = CounterSnapshot | GaugeSnapshot | HistogramSnapshot
 export interface MonitorSnapshot {
   /** When it was taken (ms since the epoch, from the monitor's clock). */
   readonly timestamp: number;
-  /** The configured windows, in seconds. */
+  /**
+   * The windows every counter, histogram and timer carries, in seconds, ascending: the
+   * monitor's configured windows, or those the snapshot's options asked for.
+   */
   readonly windows: readonly number[];
   readonly series: readonly SeriesSnapshot[];
   /** The SDK's own event counts by diagnostic code (drops, overflows...). */

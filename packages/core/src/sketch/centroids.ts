@@ -501,7 +501,9 @@ function sweep(parts: readonly DigestPart[]): number {
 
 /**
  * Quantiles of several digest parts, in the order asked: one part is read directly
- * (with its exact treatment of single samples), several through a {@link Mixture}.
+ * (with its exact treatment of single samples), several as their exact mixture (the
+ * same values as {@link Mixture}, found by {@link mixtureQuantiles} without building
+ * every knot).
  *
  * @internal
  */
@@ -511,8 +513,228 @@ export function quantilesOfParts(parts: readonly DigestPart[], qs: readonly numb
     const p = parts[0]!;
     return qs.map((q) => quantileOf(p.centroids, p.length, p.total, p.min, p.max, q));
   }
-  const mixture = new Mixture(parts);
-  return qs.map((q) => mixture.quantile(q));
+  return mixtureQuantiles(parts, qs);
+}
+
+// Per part, side by side: each boundary's x, the rank just before and just after any
+// point mass there, and the density of the piece that starts there.
+let cdfX = new Float64Array(1024);
+let cdfBefore = new Float64Array(1024);
+let cdfAfter = new Float64Array(1024);
+let cdfDensity = new Float64Array(1024);
+let cdfStart = new Int32Array(32);
+let cdfEnd = new Int32Array(32);
+let searchLo = new Int32Array(32);
+let searchHi = new Int32Array(32);
+let searchAt = new Int32Array(32);
+
+/** Writes one part's CDF at `offset` (see `partEvents` for the interpolation). */
+function partCdf(p: DigestPart, offset: number): number {
+  const c = p.centroids;
+  const L = p.length;
+  const X = cdfX;
+  const B = cdfBefore;
+  const A = cdfAfter;
+  const D = cdfDensity;
+  const firstWeight = c[1]!;
+  const lastWeight = c[2 * L - 1]!;
+  let rank = 0;
+  let previousX = 0;
+  let previousDensity = 0;
+  for (let b = 0; b <= L + 1; b++) {
+    let x = b === 0 ? p.min : b <= L ? c[2 * (b - 1)]! : p.max;
+    // A closed sub-window keeps its means in single precision and its extremes in
+    // double: a rounded mean may fall a hair outside them. The search needs sorted
+    // boundaries, so such a mean is read at the extreme.
+    if (b > 0 && x < previousX) x = previousX;
+    let jump = 0;
+    if (b === 0) {
+      if (firstWeight !== 1) jump = Math.min(1, firstWeight / 2);
+    } else if (b <= L) {
+      if (c[2 * b - 1] === 1) jump = 1;
+    } else if (lastWeight !== 1) {
+      jump = Math.min(1, lastWeight / 2);
+    }
+    let density = 0;
+    if (b <= L) {
+      let mass: number;
+      if (b === 0) mass = firstWeight === 1 ? 0 : firstWeight / 2 - Math.min(1, firstWeight / 2);
+      else if (b === L) mass = lastWeight === 1 ? 0 : lastWeight / 2 - Math.min(1, lastWeight / 2);
+      else mass = half(c[2 * b - 1]!) + half(c[2 * b + 1]!);
+      const next = b < L ? c[2 * b]! : p.max;
+      const width = next - x;
+      if (width > 0) density = mass / width;
+      else jump += mass;
+    }
+    if (b > 0) rank += previousDensity * (x - previousX);
+    const i = offset + b;
+    X[i] = x;
+    B[i] = rank;
+    rank += jump;
+    A[i] = rank;
+    D[i] = density;
+    previousX = x;
+    previousDensity = density;
+  }
+  return L + 2;
+}
+
+/** The number of boundaries of part `p` at or below `x`, searched within [lo, hi]. */
+function countAtOrBelow(start: number, lo: number, hi: number, x: number): number {
+  const X = cdfX;
+  let a = start + lo;
+  let b = start + hi;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (X[mid]! <= x) a = mid + 1;
+    else b = mid;
+  }
+  return a - start;
+}
+
+/** Part `p`'s rank at `x` (right-continuous) given `u`, its boundaries at or below `x`. */
+function rankAt(start: number, u: number, x: number): number {
+  if (u === 0) return 0;
+  const i = start + u - 1;
+  return cdfAfter[i]! + cdfDensity[i]! * (x - cdfX[i]!);
+}
+
+/** Part `p`'s rank just below `x` given `u`, its boundaries at or below `x`. */
+function rankBelow(start: number, u: number, x: number): number {
+  let l = u;
+  while (l > 0 && cdfX[start + l - 1] === x) l--;
+  if (l < u) return cdfBefore[start + l]!;
+  return rankAt(start, u, x);
+}
+
+/**
+ * Quantiles of the exact mixture of several parts: the values {@link Mixture} gives,
+ * without sorting every knot. Each part's CDF is laid out once (linear, no sort);
+ * then, per quantile, a search over the union of the parts' boundaries narrows every
+ * part's range of candidates around the first boundary whose mixture rank reaches
+ * the target (each probe: one binary search per part), and the answer is read off
+ * the linear piece before it, as `Mixture.quantile` does.
+ *
+ * @internal
+ */
+export function mixtureQuantiles(parts: readonly DigestPart[], qs: readonly number[]): number[] {
+  let events = 0;
+  let count = 0;
+  let total = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const p of parts) {
+    if (p.length === 0 || p.total <= 0) continue;
+    events += p.length + 2;
+    count++;
+    total += p.total;
+    if (p.min < min) min = p.min;
+    if (p.max > max) max = p.max;
+  }
+  if (count === 0) return qs.map(() => NaN);
+  if (cdfX.length < events) {
+    let size = cdfX.length;
+    while (size < events) size *= 2;
+    cdfX = new Float64Array(size);
+    cdfBefore = new Float64Array(size);
+    cdfAfter = new Float64Array(size);
+    cdfDensity = new Float64Array(size);
+  }
+  if (cdfStart.length < count) {
+    const size = 2 * count;
+    cdfStart = new Int32Array(size);
+    cdfEnd = new Int32Array(size);
+    searchLo = new Int32Array(size);
+    searchHi = new Int32Array(size);
+    searchAt = new Int32Array(size);
+  }
+  const start = cdfStart;
+  const length = cdfEnd;
+  let offset = 0;
+  let k = 0;
+  for (const p of parts) {
+    if (p.length === 0 || p.total <= 0) continue;
+    start[k] = offset;
+    const n = partCdf(p, offset);
+    length[k] = n;
+    offset += n;
+    k++;
+  }
+  const out = new Array<number>(qs.length);
+  for (let i = 0; i < qs.length; i++) {
+    const q = qs[i]!;
+    out[i] = q <= 0 ? min : q >= 1 ? max : mixtureQuantile(count, q * total, max);
+  }
+  return out;
+}
+
+function mixtureQuantile(count: number, target: number, max: number): number {
+  const X = cdfX;
+  const start = cdfStart;
+  const lo = searchLo;
+  const hi = searchHi;
+  const at = searchAt;
+  for (let p = 0; p < count; p++) {
+    lo[p] = 0;
+    hi[p] = cdfEnd[p]!;
+  }
+  // The smallest boundary whose mixture rank (after its point masses) reaches target.
+  let best = NaN;
+  for (;;) {
+    let widest = -1;
+    let width = 0;
+    for (let p = 0; p < count; p++) {
+      const w = hi[p]! - lo[p]!;
+      if (w > width) {
+        width = w;
+        widest = p;
+      }
+    }
+    if (widest < 0) break;
+    const x = X[start[widest]! + ((lo[widest]! + hi[widest]!) >>> 1)]!;
+    // NaN (a corrupt part) would never narrow anything: give up rather than spin.
+    if (x !== x) return NaN;
+    // Every candidate lies between the probes so far, so each part's count of
+    // boundaries at or below x lies within its range.
+    let rank = 0;
+    for (let p = 0; p < count; p++) {
+      const u = countAtOrBelow(start[p]!, lo[p]!, hi[p]!, x);
+      at[p] = u;
+      rank += rankAt(start[p]!, u, x);
+    }
+    if (rank >= target) {
+      best = x;
+      for (let p = 0; p < count; p++) {
+        let l = at[p]!;
+        while (l > lo[p]! && X[start[p]! + l - 1] === x) l--;
+        hi[p] = l;
+      }
+    } else {
+      for (let p = 0; p < count; p++) {
+        const u = at[p]!;
+        lo[p] = u < hi[p]! ? u : hi[p]!;
+      }
+    }
+  }
+  if (Number.isNaN(best)) return max;
+  // The rank just before `best`, and the boundary before it.
+  let before = 0;
+  let previous = -Infinity;
+  for (let p = 0; p < count; p++) {
+    const s = start[p]!;
+    const u = countAtOrBelow(s, 0, cdfEnd[p]!, best);
+    before += rankBelow(s, u, best);
+    let l = u;
+    while (l > 0 && X[s + l - 1] === best) l--;
+    if (l > 0 && X[s + l - 1]! > previous) previous = X[s + l - 1]!;
+  }
+  if (before <= target || previous === -Infinity) return best;
+  let r0 = 0;
+  for (let p = 0; p < count; p++) {
+    const s = start[p]!;
+    r0 += rankAt(s, countAtOrBelow(s, 0, cdfEnd[p]!, previous), previous);
+  }
+  return before > r0 ? previous + ((target - r0) / (before - r0)) * (best - previous) : best;
 }
 
 let runA = new Float64Array(2048);

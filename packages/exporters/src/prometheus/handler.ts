@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { MonitorSnapshot } from '@prsm/core';
+import type { MonitorSnapshot, SnapshotOptions } from '@prsm/core';
 
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -17,7 +17,9 @@ import {
 
 /**
  * What the handler reads from: a `Monitor` (or anything with `snapshot()`; `windows`,
- * when present, lets the options be checked up front).
+ * when present, lets the options be checked up front). The handler asks for the one
+ * window it exposes, without digests or cumulative quantiles, so a scrape computes
+ * nothing it does not print; a source may ignore the options.
  *
  * @example
  * ```ts
@@ -25,7 +27,7 @@ import {
  * ```
  */
 export interface SnapshotSource {
-  snapshot(): MonitorSnapshot;
+  snapshot(options?: SnapshotOptions): MonitorSnapshot;
   readonly windows?: readonly number[];
 }
 
@@ -162,7 +164,13 @@ export function prometheusHandler(options: PrometheusHandlerOptions): Prometheus
         return;
       }
       const format = allowOpenMetrics ? negotiateFormat(req.headers.accept) : 'prometheus';
-      const body = toPrometheusText(monitor.snapshot(), {
+      const exposed = windowSeconds ?? monitor.windows?.[0];
+      const snapshot = monitor.snapshot({
+        ...(exposed !== undefined && { windows: [exposed] }),
+        digests: false,
+        cumulativeQuantiles: false,
+      });
+      const body = toPrometheusText(snapshot, {
         format,
         ...(windowSeconds !== undefined && { windowSeconds }),
         ...(prefix !== undefined && { prefix }),
