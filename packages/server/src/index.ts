@@ -1,0 +1,36 @@
+/**
+ * `@prsm/server`: the PRSM Monitor REST API (`/api/v1/monitoring/...`) as a
+ * standalone server on SQLite, with API keys and roles, strict validation, a per-key
+ * rate limit, OpenAPI, and the `prsm-monitor` command.
+ *
+ * @packageDocumentation
+ */
+
+export { API_PREFIX, createServer } from './server.js';
+export type { PrsmServer, ServerOptions } from './server.js';
+
+export { MonitorStore, openStore } from './store/store.js';
+export type { StoreOptions } from './store/store.js';
+export type {
+  AlertEventRecord,
+  AlertRuleBody,
+  AlertRuleRecord,
+  BusinessDashboard,
+  BusinessMetricInput,
+  CompactionResult,
+  CreatedKey,
+  KeyInfo,
+  KeyUse,
+  Severity,
+  SpecMetric,
+  SpecMetricType,
+  StoreCounts,
+  StoredPoint,
+  StoredSeries,
+} from './store/types.js';
+
+export { ROLES } from './auth/keys.js';
+export type { Permission, Role } from './auth/keys.js';
+
+export { InputError } from './errors.js';
+export type { RateLimitOptions } from './http/rate-limit.js';

@@ -1,0 +1,129 @@
+/**
+ * The SQLite schema of the store, created on open (idempotent). Times are integer
+ * milliseconds since the epoch; JSON columns hold canonical JSON (sorted keys for
+ * tags, so one tag set is one series). The key-use audit counts requests per key,
+ * route, status and minute (with the first and last time), so it grows with the
+ * keys and routes used, not with the traffic; `key_id` is empty when no known key
+ * was sent.
+ */
+
+/** The schema version this code writes; stored in `meta`. @internal */
+export const SCHEMA_VERSION = 1;
+
+/** DDL run on every open. @internal */
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS key_use (
+  key_id TEXT NOT NULL,
+  method TEXT NOT NULL,
+  route TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  minute INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  PRIMARY KEY (key_id, method, route, status, minute)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS key_use_minute ON key_use (minute);
+CREATE TABLE IF NOT EXISTS series (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  component TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  metric_type TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  value REAL NOT NULL,
+  count REAL NOT NULL,
+  sum REAL NOT NULL,
+  min REAL,
+  max REAL,
+  quantiles TEXT,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (name, component, tags)
+);
+CREATE TABLE IF NOT EXISTS points (
+  series_id INTEGER NOT NULL,
+  resolution INTEGER NOT NULL,
+  bucket INTEGER NOT NULL,
+  count REAL NOT NULL,
+  sum REAL NOT NULL,
+  min REAL,
+  max REAL,
+  last REAL NOT NULL,
+  digest TEXT,
+  quantiles TEXT,
+  PRIMARY KEY (series_id, resolution, bucket)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS points_age ON points (resolution, bucket);
+CREATE TABLE IF NOT EXISTS spans (
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  parent_span_id TEXT,
+  name TEXT NOT NULL,
+  start_ms REAL NOT NULL,
+  end_ms REAL NOT NULL,
+  duration_ms REAL NOT NULL,
+  status TEXT NOT NULL,
+  status_message TEXT,
+  attributes TEXT NOT NULL,
+  component TEXT,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (trace_id, span_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spans_age ON spans (received_at);
+CREATE TABLE IF NOT EXISTS alert_rules (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  component TEXT NOT NULL,
+  condition TEXT NOT NULL,
+  threshold REAL,
+  duration_seconds INTEGER NOT NULL,
+  notification_channels TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  acknowledged_at INTEGER,
+  acknowledged_by TEXT
+);
+CREATE TABLE IF NOT EXISTS alert_events (
+  alert_id TEXT NOT NULL,
+  rule_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  component TEXT NOT NULL,
+  event TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  value REAL,
+  by TEXT,
+  escalation_step INTEGER,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (alert_id, event, at)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS business_metrics (
+  id INTEGER PRIMARY KEY,
+  metric_name TEXT NOT NULL,
+  value REAL NOT NULL,
+  dimension TEXT,
+  target REAL,
+  metadata TEXT NOT NULL,
+  recorded_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS business_metrics_age ON business_metrics (recorded_at);
+CREATE TABLE IF NOT EXISTS batches (
+  batch_id TEXT PRIMARY KEY,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_age ON batches (received_at);
+`;

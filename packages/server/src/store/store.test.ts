@@ -1,0 +1,232 @@
+/**
+ * The store on a real SQLite file with an injected clock: minute digests merged,
+ * rolled up to hours, dropped past retention; batch ids remembered with an age and a
+ * bound; counter totals turned into increases; all-or-nothing writes; keys hashed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { ManualClock, TDigest, type TDigestJSON } from '@prsm/core';
+import type { RestBatchBody, RestMetric } from '@prsm/exporters/rest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { InputError } from '../errors.js';
+import { tempDir } from '../test-support.js';
+import { openStore, type MonitorStore } from './store.js';
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2024, 0, 15, 14, 5, 0);
+
+let tmp: ReturnType<typeof tempDir>;
+let clock: ManualClock;
+let store: MonitorStore;
+
+beforeEach(() => {
+  tmp = tempDir();
+  clock = new ManualClock(T0);
+  store = openStore(join(tmp.dir, 's.db'), {
+    clock,
+    rollupAfterMs: HOUR,
+    retentionMs: 2 * DAY,
+    traceRetentionMs: DAY,
+    batchIdTtlMs: 10 * MIN,
+    maxBatchIds: 3,
+  });
+});
+afterEach(() => {
+  store.close();
+  tmp.remove();
+});
+
+function seriesId(name: string): number {
+  const s = store.latestSeries().find((x) => x.name === name);
+  expect(s, name).toBeDefined();
+  return s!.id;
+}
+
+function counterMetric(name: string, total: number): RestMetric {
+  return {
+    metric_name: name,
+    component: 'c',
+    tags: {},
+    labels: {},
+    timestamp: new Date(clock.now()).toISOString(),
+    metric_type: 'counter',
+    value: total,
+    windows: [],
+  };
+}
+
+function batch(id: string, metrics: RestMetric[] = []): RestBatchBody {
+  return {
+    batch_id: id,
+    sent_at: new Date(clock.now()).toISOString(),
+    metrics,
+    traces: [],
+    alerts: [],
+  };
+}
+
+describe('histograms as mergeable digests per series per minute', () => {
+  it('merges samples of the same minute into one row and rolls minutes up to hours', () => {
+    const samples = (
+      from: number,
+      to: number,
+    ): { name: string; value: number; metric_type: 'timer' }[] =>
+      Array.from({ length: to - from + 1 }, (_, i) => ({
+        name: 'lat',
+        value: from + i,
+        metric_type: 'timer',
+      }));
+    store.ingestMetrics(samples(1, 50));
+    store.ingestMetrics(samples(51, 100)); // same minute: merged into the same row
+    clock.advance(MIN);
+    store.ingestMetrics(samples(101, 200));
+    const id = seriesId('lat');
+    let points = store.points(id);
+    expect(points.map((p) => [p.resolution, p.bucket - T0, p.count])).toEqual([
+      [60, 0, 100],
+      [60, MIN, 100],
+    ]);
+    expect(points[0]!.digest!.count).toBe(100);
+    expect(points[0]!.min).toBe(1);
+    expect(points[0]!.max).toBe(100);
+
+    // Not old enough yet.
+    expect(store.compact(T0 + 30 * MIN).rolledUp).toBe(0);
+    const result = store.compact(T0 + 2 * HOUR);
+    expect(result.rolledUp).toBe(2);
+    points = store.points(id);
+    expect(points).toHaveLength(1);
+    const hour = points[0]!;
+    expect(hour.resolution).toBe(3600);
+    expect(hour.bucket).toBe(Date.UTC(2024, 0, 15, 14, 0, 0));
+    expect(hour.count).toBe(200);
+    expect(hour.sum).toBe((200 * 201) / 2);
+    expect([hour.min, hour.max]).toEqual([1, 200]);
+    const digest = TDigest.fromJSON(hour.digest as TDigestJSON);
+    expect(digest.count).toBe(200);
+    expect(digest.quantile(0.5)).toBeGreaterThan(95);
+    expect(digest.quantile(0.5)).toBeLessThan(106);
+    expect(digest.quantile(0.99)).toBeGreaterThan(195);
+
+    // A late minute of the same hour merges into the existing hour row.
+    clock.set(T0 + 10 * MIN);
+    store.ingestMetrics([{ name: 'lat', value: 1000, metric_type: 'timer' }]);
+    store.compact(T0 + 3 * HOUR);
+    const merged = store.points(id);
+    expect(merged).toHaveLength(1);
+    expect(merged[0]!.count).toBe(201);
+    expect(merged[0]!.max).toBe(1000);
+    expect((merged[0]!.digest as TDigestJSON).count).toBe(201);
+  });
+
+  it('drops points, series, spans and batch ids past their retention', () => {
+    store.ingestMetrics([{ name: 'g', value: 1, metric_type: 'gauge' }]);
+    store.ingestSpans([
+      {
+        trace_id: 'a'.repeat(32),
+        span_id: 'b'.repeat(16),
+        name: 'op',
+        start_time: new Date(T0).toISOString(),
+        end_time: new Date(T0 + 5).toISOString(),
+        duration_ms: 5,
+        status: 'success',
+        attributes: {},
+      },
+    ]);
+    store.recordBusinessMetric({ metric_name: 'mrr', value: 1 });
+    const before = store.counts();
+    expect(before).toMatchObject({ series: 1, points: 1, spans: 1, business_metrics: 1 });
+    store.compact(T0 + DAY + 1);
+    expect(store.counts()).toMatchObject({ series: 1, points: 1, spans: 0, business_metrics: 1 });
+    const result = store.compact(T0 + 2 * DAY + 1);
+    expect(result.dropped).toBeGreaterThanOrEqual(3);
+    expect(store.counts()).toMatchObject({ series: 0, points: 0, business_metrics: 0 });
+  });
+
+  it('rejects a non-finite compaction time with a TypeError', () => {
+    expect(() => store.compact(NaN)).toThrow(TypeError);
+  });
+});
+
+describe('batches', () => {
+  it('turns counter totals into per-minute increases, a lower total being a restart', () => {
+    store.ingestBatch(batch('b1', [counterMetric('reqs', 10)]));
+    store.ingestBatch(batch('b2', [counterMetric('reqs', 15)]));
+    clock.advance(MIN);
+    store.ingestBatch(batch('b3', [counterMetric('reqs', 3)]));
+    const id = seriesId('reqs');
+    expect(store.points(id).map((p) => p.sum)).toEqual([15, 3]);
+    expect(store.latestSeries().find((s) => s.id === id)!.value).toBe(3);
+  });
+
+  it('drops a duplicate id, forgets it after its age, and keeps at most maxBatchIds', () => {
+    expect(store.ingestBatch(batch('x', [counterMetric('n', 1)])).duplicate).toBe(false);
+    expect(store.ingestBatch(batch('x', [counterMetric('n', 1)]))).toEqual({
+      duplicate: true,
+      metrics: 0,
+      traces: 0,
+      alerts: 0,
+    });
+    clock.advance(11 * MIN);
+    store.compact(clock.now());
+    expect(store.ingestBatch(batch('x')).duplicate).toBe(false);
+    for (const id of ['y1', 'y2', 'y3', 'y4']) {
+      clock.advance(1);
+      store.ingestBatch(batch(id));
+    }
+    store.compact(clock.now());
+    expect(store.counts()['batches']).toBe(3);
+    expect(store.ingestBatch(batch('y4')).duplicate).toBe(true);
+    expect(store.ingestBatch(batch('x')).duplicate).toBe(false);
+  });
+
+  it('stores nothing of a batch with a type conflict, its id included', () => {
+    store.ingestMetrics([{ name: 'g', value: 1, metric_type: 'gauge', component: 'c' }]);
+    const before = store.counts();
+    let error: unknown;
+    try {
+      store.ingestBatch(batch('bad', [counterMetric('fresh', 1), counterMetric('g', 1)]));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect(error).toMatchObject({ status: 409, field: 'metrics[1].metric_type' });
+    expect(store.counts()).toEqual(before);
+    expect(store.ingestBatch(batch('bad')).duplicate).toBe(false);
+  });
+});
+
+describe('keys', () => {
+  it('stores only the SHA-256 of a key; finds, lists and revokes it', () => {
+    const created = store.createKey('ingest');
+    expect(created.key).toMatch(/^prsm_[A-Za-z0-9_-]{43}$/);
+    expect(store.findKey(created.key)).toMatchObject({
+      id: created.id,
+      role: 'ingest',
+      revoked_at: null,
+    });
+    expect(store.findKey(`${created.key}x`)).toBeUndefined();
+    expect(JSON.stringify(store.listKeys())).not.toContain(created.key);
+    expect(store.revokeKey(created.id)).toBe('revoked');
+    expect(store.revokeKey(created.id)).toBe('already');
+    expect(store.revokeKey('key_nope')).toBe('unknown');
+    expect(store.findKey(created.key)!.revoked_at).toBe(T0);
+    store.close();
+    const file = join(tmp.dir, 's.db');
+    const bytes = [file, `${file}-wal`]
+      .filter(existsSync)
+      .map((f) => readFileSync(f).toString('latin1'));
+    expect(bytes.join('')).not.toContain(created.key.slice(5));
+    store = openStore(file, { clock });
+  });
+
+  it('rejects an unknown role and bad options with a TypeError', () => {
+    expect(() => store.createKey('root' as 'admin')).toThrow(TypeError);
+    expect(() => openStore(join(tmp.dir, 'x.db'), { retentionMs: -1 })).toThrow(/retentionMs/);
+    expect(() => openStore('')).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,1169 @@
+/**
+ * store/: everything the server keeps, in one SQLite file through better-sqlite3 (WAL,
+ * `synchronous=FULL` by default: a write is on disk before the request is answered).
+ * Each request is one transaction: a request that fails anywhere stores nothing.
+ * Histogram and timer samples are kept as t-digests per series per minute, rolled up
+ * to hours by {@link MonitorStore.compact}, which also drops what is past retention.
+ * May import from auth/, core's sketch and types, and the REST exporter's types.
+ */
+import { randomUUID } from 'node:crypto';
+
+import Database from 'better-sqlite3';
+import {
+  parseCondition,
+  TDigest,
+  type Clock,
+  type TDigestJSON,
+  type TraceRecord,
+} from '@prsm/core';
+import type { RestBatchBody, RestSpan } from '@prsm/exporters/rest';
+
+import { generateKey, generateKeyId, hashKey, isRole, type Role } from '../auth/keys.js';
+import { InputError } from '../errors.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { toTrace, type SpanRow } from './trace.js';
+import type {
+  AlertEventRecord,
+  AlertRuleBody,
+  AlertRuleRecord,
+  BusinessDashboard,
+  BusinessMetricInput,
+  CompactionResult,
+  CreatedKey,
+  KeyInfo,
+  KeyUse,
+  Severity,
+  SpecMetric,
+  SpecMetricType,
+  StoreCounts,
+  StoredPoint,
+  StoredSeries,
+} from './types.js';
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const QUANTILES: readonly [string, number][] = [
+  ['p50', 0.5],
+  ['p90', 0.9],
+  ['p95', 0.95],
+  ['p99', 0.99],
+  ['p999', 0.999],
+];
+
+/**
+ * Options of {@link openStore}. Every duration is in milliseconds; a bad value throws a
+ * `TypeError` naming the option.
+ *
+ * @example
+ * ```ts
+ * const store = openStore('./prsm-monitor.db', { rollupAfterMs: 6 * 3_600_000, retentionMs: 7 * 86_400_000 });
+ * ```
+ */
+export interface StoreOptions {
+  /** Where time comes from (ingest buckets, audit times). Default `Date.now`. */
+  readonly clock?: Clock;
+  /** Minute rows older than this are merged into hour rows. Default 24 hours. */
+  readonly rollupAfterMs?: number;
+  /** Metric points, business metrics and alert events older than this are dropped. Default 30 days. */
+  readonly retentionMs?: number;
+  /** Spans received longer ago than this are dropped. Default 7 days. */
+  readonly traceRetentionMs?: number;
+  /** Key-use audit rows (per minute) older than this are dropped. Default 90 days. */
+  readonly auditRetentionMs?: number;
+  /** How long a batch id is remembered to drop a retried batch. Default 24 hours. */
+  readonly batchIdTtlMs?: number;
+  /** At most this many batch ids are remembered (the newest). Default 100,000. */
+  readonly maxBatchIds?: number;
+  /** SQLite's `synchronous`: `full` (default) survives power loss, `normal` a process crash. */
+  readonly synchronous?: 'full' | 'normal';
+}
+
+interface SeriesRowDb {
+  id: number;
+  name: string;
+  component: string;
+  tags: string;
+  metric_type: SpecMetricType;
+  unit: string;
+  labels: string;
+  value: number;
+  count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  quantiles: string | null;
+  updated_at: number;
+}
+
+interface PointRowDb {
+  series_id: number;
+  resolution: number;
+  bucket: number;
+  count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  last: number;
+  digest: string | null;
+  quantiles: string | null;
+}
+
+interface KeyRowDb {
+  id: string;
+  role: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** A series being updated within one transaction. */
+interface SeriesWork {
+  row: SeriesRowDb;
+  fresh: boolean;
+  dirty: boolean;
+}
+
+/** A point being updated within one transaction. */
+interface PointWork {
+  seriesId: number;
+  bucket: number;
+  count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  last: number;
+  digest: TDigest | undefined;
+  quantiles: Record<string, number> | undefined;
+}
+
+function duration(options: StoreOptions, key: keyof StoreOptions, fallback: number): number {
+  const value: unknown = options[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`openStore: options.${key} must be a positive number of milliseconds`);
+  }
+  return value;
+}
+
+/** JSON with sorted keys: one tag set, one string. */
+function canonical(record: Readonly<Record<string, string>>): string {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key]!;
+  return JSON.stringify(out);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function minOf(a: number | null, b: number | null | undefined): number | null {
+  if (b === null || b === undefined) return a;
+  return a === null ? b : Math.min(a, b);
+}
+
+function maxOf(a: number | null, b: number | null | undefined): number | null {
+  if (b === null || b === undefined) return a;
+  return a === null ? b : Math.max(a, b);
+}
+
+function quantilesOf(digest: TDigest): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (digest.count === 0) return out;
+  for (const [key, q] of QUANTILES) {
+    const value = digest.quantile(q);
+    if (Number.isFinite(value)) out[key] = value;
+  }
+  return out;
+}
+
+function parseDigest(text: string | null): TDigest | undefined {
+  return text === null ? undefined : TDigest.fromJSON(JSON.parse(text) as TDigestJSON);
+}
+
+/**
+ * The server's storage: metrics, spans, alert rules and events, business metrics, API
+ * keys and their use, and the ids of stored batches. Synchronous (better-sqlite3);
+ * one instance per file and process. Open it with {@link openStore}.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from '@prsm/server';
+ *
+ * const store = openStore('./prsm-monitor.db');
+ * const { id, key } = store.createKey('ingest');
+ * store.ingestMetrics([{ name: 'orders', value: 1, metric_type: 'counter' }]);
+ * store.close();
+ * ```
+ */
+export class MonitorStore {
+  /** The database file. */
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #clock: Clock;
+  readonly #rollupAfterMs: number;
+  readonly #retentionMs: number;
+  readonly #traceRetentionMs: number;
+  readonly #auditRetentionMs: number;
+  readonly #batchIdTtlMs: number;
+  readonly #maxBatchIds: number;
+  readonly #stmt: {
+    seriesByKey: Database.Statement<[string, string, string], SeriesRowDb>;
+    insertSeries: Database.Statement<[string, string, string, string, string, string, number]>;
+    updateSeries: Database.Statement<
+      [string, number, number, number, number | null, number | null, string | null, number, number]
+    >;
+    point: Database.Statement<[number, number, number], PointRowDb>;
+    upsertPoint: Database.Statement<
+      [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number | null,
+        number | null,
+        number,
+        string | null,
+        string | null,
+      ]
+    >;
+    batchSeen: Database.Statement<[string], { batch_id: string }>;
+    insertBatch: Database.Statement<[string, number]>;
+    upsertSpan: Database.Statement<
+      [
+        string,
+        string,
+        string | null,
+        string,
+        number,
+        number,
+        number,
+        string,
+        string | null,
+        string,
+        string | null,
+        number,
+      ]
+    >;
+    spansOf: Database.Statement<[string], SpanRow>;
+    insertAlertEvent: Database.Statement<
+      [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        number,
+        number | null,
+        string | null,
+        number | null,
+        number,
+      ]
+    >;
+    keyByHash: Database.Statement<[string], KeyRowDb>;
+    keyUse: Database.Statement<[string, string, string, number, number, number, number]>;
+    touchKey: Database.Statement<[number, string]>;
+  };
+  #closed = false;
+
+  constructor(path: string, options: StoreOptions = {}) {
+    if (typeof path !== 'string' || path === '') {
+      throw new TypeError('openStore: path must be a non-empty file path (or ":memory:")');
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('openStore: options must be an object');
+    }
+    const clock: unknown = options.clock ?? { now: (): number => Date.now() };
+    if (clock === null || typeof clock !== 'object' || typeof (clock as Clock).now !== 'function') {
+      throw new TypeError('openStore: options.clock must have a now() method');
+    }
+    this.#clock = clock as Clock;
+    this.#rollupAfterMs = duration(options, 'rollupAfterMs', DAY);
+    this.#retentionMs = duration(options, 'retentionMs', 30 * DAY);
+    this.#traceRetentionMs = duration(options, 'traceRetentionMs', 7 * DAY);
+    this.#auditRetentionMs = duration(options, 'auditRetentionMs', 90 * DAY);
+    this.#batchIdTtlMs = duration(options, 'batchIdTtlMs', DAY);
+    this.#maxBatchIds = duration(options, 'maxBatchIds', 100_000);
+    const synchronous = options.synchronous ?? 'full';
+    if (synchronous !== 'full' && synchronous !== 'normal') {
+      throw new TypeError("openStore: options.synchronous must be 'full' or 'normal'");
+    }
+    this.path = path;
+    this.#db = new Database(path);
+    try {
+      this.#db.pragma('busy_timeout = 5000');
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      // Immediate: two processes opening a new file at once (the server and a
+      // `keys create`) take turns instead of racing on the schema.
+      this.#db
+        .transaction(() => {
+          this.#db.exec(SCHEMA_SQL);
+          this.#db
+            .prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)")
+            .run(String(SCHEMA_VERSION));
+          const version = this.#db
+            .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+            .get();
+          if (version !== undefined && Number(version.value) > SCHEMA_VERSION) {
+            throw new TypeError(
+              `openStore: ${path} has schema version ${version.value}, newer than this server's ${SCHEMA_VERSION}`,
+            );
+          }
+        })
+        .immediate();
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+    const db = this.#db;
+    this.#stmt = {
+      seriesByKey: db.prepare('SELECT * FROM series WHERE name = ? AND component = ? AND tags = ?'),
+      insertSeries: db.prepare(
+        `INSERT INTO series (name, component, tags, metric_type, unit, labels, value, count, sum, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, ?)`,
+      ),
+      updateSeries: db.prepare(
+        `UPDATE series SET labels = ?, value = ?, count = ?, sum = ?, min = ?, max = ?, quantiles = ?, updated_at = ?
+         WHERE id = ?`,
+      ),
+      point: db.prepare(
+        'SELECT * FROM points WHERE series_id = ? AND resolution = ? AND bucket = ?',
+      ),
+      upsertPoint: db.prepare(
+        `INSERT OR REPLACE INTO points (series_id, resolution, bucket, count, sum, min, max, last, digest, quantiles)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      batchSeen: db.prepare('SELECT batch_id FROM batches WHERE batch_id = ?'),
+      insertBatch: db.prepare('INSERT INTO batches (batch_id, received_at) VALUES (?, ?)'),
+      upsertSpan: db.prepare(
+        `INSERT OR REPLACE INTO spans (trace_id, span_id, parent_span_id, name, start_ms, end_ms, duration_ms,
+           status, status_message, attributes, component, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      spansOf: db.prepare('SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ms, span_id'),
+      insertAlertEvent: db.prepare(
+        `INSERT OR IGNORE INTO alert_events (alert_id, rule_id, name, severity, component, event, at, value, by,
+           escalation_step, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      keyByHash: db.prepare(
+        'SELECT id, role, created_at, last_used_at, revoked_at FROM api_keys WHERE hash = ?',
+      ),
+      keyUse: db.prepare(
+        `INSERT INTO key_use (key_id, method, route, status, minute, count, first_at, last_at)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+         ON CONFLICT (key_id, method, route, status, minute)
+         DO UPDATE SET count = count + 1, last_at = excluded.last_at`,
+      ),
+      touchKey: db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
+    };
+  }
+
+  // ---- metrics ------------------------------------------------------------------
+
+  /**
+   * Stores measurements in the spec's single-metric shape, all or nothing: a counter's
+   * value is added to its total, a gauge's replaces its value, a histogram's or
+   * timer's is one sample, merged into the t-digest of the current minute. `field`
+   * names the i-th metric in errors (default `metrics[i]`). Throws an
+   * {@link InputError} (and stores nothing) for a negative counter increment or a
+   * series already stored with another type.
+   */
+  ingestMetrics(
+    metrics: readonly SpecMetric[],
+    field: (index: number) => string = (i) => `metrics[${i}]`,
+  ): void {
+    const now = this.#clock.now();
+    const bucket = Math.floor(now / MINUTE) * MINUTE;
+    this.#db.transaction(() => {
+      const series = new Map<string, SeriesWork>();
+      const points = new Map<string, PointWork>();
+      metrics.forEach((m, i) => {
+        const at = field(i);
+        const type = m.metric_type;
+        if (type === 'counter' && m.value < 0) {
+          throw new InputError(
+            400,
+            'out_of_range',
+            `${at === '' ? '' : `${at}.`}value`,
+            'a counter increment must be >= 0',
+          );
+        }
+        const unit = type === 'timer' ? 'ms' : '';
+        const s = this.#series(
+          series,
+          m.name,
+          m.component ?? 'default',
+          m.tags ?? {},
+          type,
+          unit,
+          at,
+        );
+        if (m.labels !== undefined) s.row.labels = canonical(m.labels);
+        const p = this.#point(points, s.row.id, bucket);
+        const v = m.value;
+        const r = s.row;
+        r.count += 1;
+        r.sum += v;
+        p.count += 1;
+        p.sum += v;
+        p.min = minOf(p.min, v);
+        p.max = maxOf(p.max, v);
+        if (type === 'counter') {
+          r.value += v;
+          p.last = r.value;
+        } else if (type === 'gauge') {
+          r.value = v;
+          p.last = v;
+        } else {
+          r.value = r.sum / r.count;
+          r.min = minOf(r.min, v);
+          r.max = maxOf(r.max, v);
+          p.last = v;
+          (p.digest ??= new TDigest()).add(v);
+        }
+        s.dirty = true;
+      });
+      this.#flush(series, points, now);
+    })();
+  }
+
+  /**
+   * Stores a batch of the REST exporter, all or nothing, unless its `batch_id` was
+   * stored before (then nothing is written and `duplicate` is true). Counters and
+   * histograms carry totals since their series began: the minute rows get the
+   * increase since the last report (a total lower than the last one is a restart of
+   * the reporting process, counted from zero).
+   */
+  ingestBatch(body: RestBatchBody): {
+    duplicate: boolean;
+    metrics: number;
+    traces: number;
+    alerts: number;
+  } {
+    const now = this.#clock.now();
+    const bucket = Math.floor(now / MINUTE) * MINUTE;
+    return this.#db.transaction(() => {
+      if (this.#stmt.batchSeen.get(body.batch_id) !== undefined) {
+        return { duplicate: true, metrics: 0, traces: 0, alerts: 0 };
+      }
+      this.#stmt.insertBatch.run(body.batch_id, now);
+      const series = new Map<string, SeriesWork>();
+      const points = new Map<string, PointWork>();
+      body.metrics.forEach((m, i) => {
+        const at = `metrics[${i}]`;
+        const unit = m.metric_type === 'histogram' || m.metric_type === 'timer' ? m.unit : '';
+        const s = this.#series(series, m.metric_name, m.component, m.tags, m.metric_type, unit, at);
+        const r = s.row;
+        r.labels = canonical(m.labels);
+        const p = this.#point(points, r.id, bucket);
+        if (m.metric_type === 'counter') {
+          const increase = s.fresh || m.value < r.value ? m.value : m.value - r.value;
+          r.value = m.value;
+          r.count += 1;
+          r.sum = m.value;
+          p.count += 1;
+          p.sum += increase;
+          p.last = m.value;
+        } else if (m.metric_type === 'gauge') {
+          r.value = m.value;
+          r.count += 1;
+          r.sum += m.value;
+          p.count += 1;
+          p.sum += m.value;
+          p.min = minOf(p.min, m.value);
+          p.max = maxOf(p.max, m.value);
+          p.last = m.value;
+        } else {
+          const restarted = s.fresh || m.count < r.count;
+          p.count += restarted ? m.count : m.count - r.count;
+          p.sum += restarted ? m.sum : m.sum - r.sum;
+          const first = m.windows[0];
+          p.min = minOf(p.min, first?.min);
+          p.max = maxOf(p.max, first?.max);
+          p.last = m.value;
+          p.quantiles = { ...(first?.quantiles ?? {}) };
+          r.value = m.value;
+          r.count = m.count;
+          r.sum = m.sum;
+          r.min = m.min ?? null;
+          r.max = m.max ?? null;
+          r.quantiles = JSON.stringify(p.quantiles);
+        }
+        s.dirty = true;
+      });
+      this.#flush(series, points, now);
+      this.#spans(body.traces, now);
+      for (const e of body.alerts) {
+        this.#stmt.insertAlertEvent.run(
+          e.alert_id,
+          e.rule_id,
+          e.name,
+          e.severity,
+          e.component,
+          e.event,
+          Date.parse(e.at),
+          e.value ?? null,
+          e.by ?? null,
+          e.escalation_step ?? null,
+          now,
+        );
+      }
+      return {
+        duplicate: false,
+        metrics: body.metrics.length,
+        traces: body.traces.length,
+        alerts: body.alerts.length,
+      };
+    })();
+  }
+
+  #series(
+    work: Map<string, SeriesWork>,
+    name: string,
+    component: string,
+    tags: Readonly<Record<string, string>>,
+    type: SpecMetricType,
+    unit: string,
+    field: string,
+  ): SeriesWork {
+    const tagText = canonical(tags);
+    const key = `${name}\u0000${component}\u0000${tagText}`;
+    let s = work.get(key);
+    if (s === undefined) {
+      let row = this.#stmt.seriesByKey.get(name, component, tagText);
+      let fresh = false;
+      if (row === undefined) {
+        this.#stmt.insertSeries.run(name, component, tagText, type, unit, '{}', this.#clock.now());
+        row = this.#stmt.seriesByKey.get(name, component, tagText)!;
+        fresh = true;
+      }
+      s = { row, fresh, dirty: false };
+      work.set(key, s);
+    }
+    if (s.row.metric_type !== type) {
+      throw new InputError(
+        409,
+        'type_conflict',
+        `${field === '' ? '' : `${field}.`}metric_type`,
+        `series ${name} (component ${component}) is stored as a ${s.row.metric_type}, not a ${type}`,
+      );
+    }
+    return s;
+  }
+
+  #point(work: Map<string, PointWork>, seriesId: number, bucket: number): PointWork {
+    const key = `${seriesId}:${bucket}`;
+    let p = work.get(key);
+    if (p === undefined) {
+      p = {
+        seriesId,
+        bucket,
+        count: 0,
+        sum: 0,
+        min: null,
+        max: null,
+        last: 0,
+        digest: undefined,
+        quantiles: undefined,
+      };
+      work.set(key, p);
+    }
+    return p;
+  }
+
+  /** Merges the points into their stored minute rows and writes the series. */
+  #flush(series: Map<string, SeriesWork>, points: Map<string, PointWork>, now: number): void {
+    const digestOf = new Map<number, TDigest>();
+    for (const p of points.values()) {
+      const old = this.#stmt.point.get(p.seriesId, 60, p.bucket);
+      let digest = parseDigest(old?.digest ?? null);
+      if (p.digest !== undefined) digest = digest === undefined ? p.digest : digest.merge(p.digest);
+      if (digest !== undefined) digestOf.set(p.seriesId, digest);
+      const quantiles =
+        p.quantiles !== undefined
+          ? JSON.stringify(p.quantiles)
+          : digest !== undefined
+            ? JSON.stringify(quantilesOf(digest))
+            : (old?.quantiles ?? null);
+      this.#stmt.upsertPoint.run(
+        p.seriesId,
+        60,
+        p.bucket,
+        (old?.count ?? 0) + p.count,
+        (old?.sum ?? 0) + p.sum,
+        minOf(old?.min ?? null, p.min),
+        maxOf(old?.max ?? null, p.max),
+        p.last,
+        digest === undefined ? null : JSON.stringify(digest.toJSON()),
+        quantiles,
+      );
+    }
+    for (const s of series.values()) {
+      if (!s.dirty) continue;
+      const r = s.row;
+      const digest = digestOf.get(r.id);
+      if (digest !== undefined) r.quantiles = JSON.stringify(quantilesOf(digest));
+      this.#stmt.updateSeries.run(
+        r.labels,
+        r.value,
+        r.count,
+        r.sum,
+        r.min,
+        r.max,
+        r.quantiles,
+        now,
+        r.id,
+      );
+    }
+  }
+
+  /**
+   * The stored series with their latest values, ordered by name, component and tags.
+   */
+  latestSeries(): StoredSeries[] {
+    const rows = this.#db
+      .prepare<[], SeriesRowDb>('SELECT * FROM series ORDER BY name, component, tags')
+      .all();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      component: r.component,
+      tags: JSON.parse(r.tags) as Record<string, string>,
+      labels: JSON.parse(r.labels) as Record<string, string>,
+      metric_type: r.metric_type,
+      unit: r.unit,
+      value: r.value,
+      count: r.count,
+      sum: r.sum,
+      quantiles: r.quantiles === null ? {} : (JSON.parse(r.quantiles) as Record<string, number>),
+      updated_at: r.updated_at,
+    }));
+  }
+
+  /** The stored points of a series (by its id), minutes and hours, oldest first. */
+  points(seriesId: number): StoredPoint[] {
+    return this.#db
+      .prepare<[number], PointRowDb>(
+        'SELECT * FROM points WHERE series_id = ? ORDER BY bucket, resolution',
+      )
+      .all(seriesId)
+      .map((p) => ({
+        resolution: p.resolution,
+        bucket: p.bucket,
+        count: p.count,
+        sum: p.sum,
+        min: p.min,
+        max: p.max,
+        last: p.last,
+        digest: p.digest === null ? null : (JSON.parse(p.digest) as TDigestJSON),
+      }));
+  }
+
+  // ---- traces -------------------------------------------------------------------
+
+  /** Stores finished spans (a span sent again replaces the stored one), all or nothing. */
+  ingestSpans(spans: readonly RestSpan[]): void {
+    const now = this.#clock.now();
+    this.#db.transaction(() => this.#spans(spans, now))();
+  }
+
+  #spans(spans: readonly RestSpan[], now: number): void {
+    for (const s of spans) {
+      const attributes: Record<string, unknown> = { ...s.attributes };
+      this.#stmt.upsertSpan.run(
+        s.trace_id,
+        s.span_id,
+        s.parent_span_id ?? null,
+        s.name,
+        Date.parse(s.start_time),
+        Date.parse(s.end_time),
+        s.duration_ms,
+        s.status,
+        s.status_message ?? null,
+        JSON.stringify(attributes),
+        s.component ?? null,
+        now,
+      );
+    }
+  }
+
+  /** The trace in the spec's shape, or `undefined` when no span of it is stored. */
+  getTrace(traceId: string): TraceRecord | undefined {
+    const rows = this.#stmt.spansOf.all(traceId);
+    return rows.length === 0 ? undefined : toTrace(traceId, rows);
+  }
+
+  // ---- business metrics ------------------------------------------------------------
+
+  /** Stores one business KPI sample; returns when it was recorded (ms since the epoch). */
+  recordBusinessMetric(input: BusinessMetricInput): number {
+    const now = this.#clock.now();
+    this.#db
+      .prepare(
+        `INSERT INTO business_metrics (metric_name, value, dimension, target, metadata, recorded_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        input.metric_name,
+        input.value,
+        input.dimension ?? null,
+        input.target ?? null,
+        JSON.stringify(input.metadata ?? {}),
+        now,
+      );
+    return now;
+  }
+
+  /** The latest business metrics, newest first. */
+  businessMetrics(limit = 100): {
+    metric_name: string;
+    value: number;
+    dimension: string | null;
+    target: number | null;
+    recorded_at: number;
+  }[] {
+    return this.#db
+      .prepare<
+        [number],
+        {
+          metric_name: string;
+          value: number;
+          dimension: string | null;
+          target: number | null;
+          recorded_at: number;
+        }
+      >(
+        `SELECT metric_name, value, dimension, target, recorded_at FROM business_metrics
+         ORDER BY recorded_at DESC, id DESC LIMIT ?`,
+      )
+      .all(limit);
+  }
+
+  /**
+   * The spec's business dashboard from the stored business metrics: the latest value
+   * of each (`kpis`, or the spec's `user_metrics`, `revenue_metrics`,
+   * `growth_metrics` and `quality_metrics` for the names the spec puts there), its
+   * trend against the value before (a change of more than 1%), and progress towards
+   * its latest target.
+   */
+  businessDashboard(): BusinessDashboard {
+    const rows = this.#db
+      .prepare<[], { metric_name: string; value: number; rn: number }>(
+        `SELECT metric_name, value, rn FROM (
+           SELECT metric_name, value,
+             ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY recorded_at DESC, id DESC) AS rn
+           FROM business_metrics)
+         WHERE rn <= 2 ORDER BY metric_name, rn`,
+      )
+      .all();
+    const targets = new Map(
+      this.#db
+        .prepare<[], { metric_name: string; target: number }>(
+          `SELECT metric_name, target FROM (
+             SELECT metric_name, target,
+               ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY recorded_at DESC, id DESC) AS rn
+             FROM business_metrics WHERE target IS NOT NULL)
+           WHERE rn = 1`,
+        )
+        .all()
+        .map((r) => [r.metric_name, r.target]),
+    );
+    const latest = new Map<string, number>();
+    const previous = new Map<string, number>();
+    for (const r of rows) (r.rn === 1 ? latest : previous).set(r.metric_name, r.value);
+    const dashboard: BusinessDashboard = {
+      kpis: {},
+      trends: {},
+      targets: {},
+      user_metrics: {},
+      revenue_metrics: {},
+      growth_metrics: {},
+      quality_metrics: {},
+      generated_at: iso(this.#clock.now()),
+    };
+    for (const [name, value] of latest) {
+      const group = DASHBOARD_GROUPS[name];
+      (group === undefined ? dashboard.kpis : dashboard[group])[name] = value;
+      if (name === 'monthly_recurring_revenue') dashboard.revenue_metrics[name] = value;
+      const before = previous.get(name);
+      dashboard.trends[name] =
+        before === undefined || Math.abs(value - before) <= 0.01 * Math.abs(before)
+          ? 'stable'
+          : value > before
+            ? 'increasing'
+            : 'decreasing';
+      const target = targets.get(name);
+      if (target !== undefined && target !== 0) {
+        dashboard.targets[name] = {
+          current: value,
+          target,
+          achievement: Math.round((value / target) * 100) / 100,
+        };
+      }
+    }
+    return dashboard;
+  }
+
+  // ---- alerts ---------------------------------------------------------------------
+
+  /**
+   * Stores an alert rule after parsing its condition (a condition that does not parse
+   * throws an {@link InputError} on `condition`). Rules are stored, not evaluated.
+   */
+  createAlertRule(input: AlertRuleBody): AlertRuleRecord {
+    try {
+      parseCondition(input.condition);
+    } catch (error) {
+      throw new InputError(
+        400,
+        'invalid_condition',
+        'condition',
+        error instanceof Error ? error.message : 'the condition does not parse',
+      );
+    }
+    const now = this.#clock.now();
+    const id = `alert_${randomUUID()}`;
+    this.#db
+      .prepare(
+        `INSERT INTO alert_rules (id, name, description, severity, component, condition, threshold,
+           duration_seconds, notification_channels, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        input.name,
+        input.description ?? '',
+        input.severity,
+        input.component,
+        input.condition,
+        input.threshold ?? null,
+        input.duration_seconds ?? 0,
+        JSON.stringify(input.notification_channels ?? []),
+        now,
+      );
+    return this.alertRule(id)!;
+  }
+
+  /** One stored rule, or `undefined`. */
+  alertRule(id: string): AlertRuleRecord | undefined {
+    const row = this.#db
+      .prepare<[string], AlertRuleDb>('SELECT * FROM alert_rules WHERE id = ?')
+      .get(id);
+    return row === undefined ? undefined : ruleRecord(row);
+  }
+
+  /** The stored rules, oldest first, optionally of one severity and/or component. */
+  listAlertRules(filter: { severity?: string; component?: string } = {}): AlertRuleRecord[] {
+    return this.#db
+      .prepare<[{ severity: string | null; component: string | null }], AlertRuleDb>(
+        `SELECT * FROM alert_rules
+         WHERE (@severity IS NULL OR severity = @severity) AND (@component IS NULL OR component = @component)
+         ORDER BY created_at, id`,
+      )
+      .all({ severity: filter.severity ?? null, component: filter.component ?? null })
+      .map(ruleRecord);
+  }
+
+  /** Marks a rule acknowledged; `undefined` when there is no such rule. */
+  acknowledgeAlertRule(id: string, by: string): AlertRuleRecord | undefined {
+    const result = this.#db
+      .prepare('UPDATE alert_rules SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?')
+      .run(this.#clock.now(), by, id);
+    return result.changes === 0 ? undefined : this.alertRule(id);
+  }
+
+  /** Deletes a rule; false when there was none. */
+  deleteAlertRule(id: string): boolean {
+    return this.#db.prepare('DELETE FROM alert_rules WHERE id = ?').run(id).changes > 0;
+  }
+
+  /** The latest alert events received in batches, newest first. */
+  alertEvents(limit = 100): AlertEventRecord[] {
+    return this.#db
+      .prepare<[number], Omit<AlertEventRecord, 'at'> & { at: number }>(
+        `SELECT alert_id, rule_id, name, severity, component, event, at, value FROM alert_events
+         ORDER BY at DESC LIMIT ?`,
+      )
+      .all(limit)
+      .map((e) => ({ ...e, at: iso(e.at) }));
+  }
+
+  // ---- keys -----------------------------------------------------------------------
+
+  /** Creates a key of `role`; the returned `key` is never stored (only its hash). */
+  createKey(role: Role): CreatedKey {
+    if (!isRole(role)) {
+      throw new TypeError('createKey: role must be one of ingest, read, enterprise, admin');
+    }
+    const key = generateKey();
+    const id = generateKeyId();
+    const now = this.#clock.now();
+    this.#db
+      .prepare('INSERT INTO api_keys (id, hash, role, created_at) VALUES (?, ?, ?, ?)')
+      .run(id, hashKey(key), role, now);
+    return { id, role, created_at: now, last_used_at: null, revoked_at: null, key };
+  }
+
+  /** Every key (never the key itself), oldest first. */
+  listKeys(): KeyInfo[] {
+    return this.#db
+      .prepare<[], KeyRowDb>(
+        'SELECT id, role, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id',
+      )
+      .all()
+      .map(keyInfo);
+  }
+
+  /** Revokes a key: `revoked`, `already` (revoked before) or `unknown`. */
+  revokeKey(id: string): 'revoked' | 'already' | 'unknown' {
+    const row = this.#db
+      .prepare<[string], { revoked_at: number | null }>(
+        'SELECT revoked_at FROM api_keys WHERE id = ?',
+      )
+      .get(id);
+    if (row === undefined) return 'unknown';
+    if (row.revoked_at !== null) return 'already';
+    this.#db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(this.#clock.now(), id);
+    return 'revoked';
+  }
+
+  /** The key's record when the key is known (revoked or not), else `undefined`. */
+  findKey(key: string): KeyInfo | undefined {
+    const row = this.#stmt.keyByHash.get(hashKey(key));
+    return row === undefined ? undefined : keyInfo(row);
+  }
+
+  /** Counts one request in the key-use audit (and sets the key's `last_used_at`). */
+  recordKeyUse(keyId: string | null, method: string, route: string, status: number): void {
+    const now = this.#clock.now();
+    this.#db.transaction(() => {
+      const minute = Math.floor(now / MINUTE) * MINUTE;
+      this.#stmt.keyUse.run(keyId ?? '', method, route, status, minute, now, now);
+      if (keyId !== null) this.#stmt.touchKey.run(now, keyId);
+    })();
+  }
+
+  /**
+   * The latest key-use audit rows, newest first: requests per key (null: no known
+   * key), method, route, status and minute, with the first and last time.
+   */
+  keyUses(limit = 100): KeyUse[] {
+    return this.#db
+      .prepare<[number], KeyUse & { key_id: string }>(
+        `SELECT key_id, method, route, status, minute, count, first_at, last_at FROM key_use
+         ORDER BY last_at DESC LIMIT ?`,
+      )
+      .all(limit)
+      .map((r) => ({ ...r, key_id: r.key_id === '' ? null : r.key_id }));
+  }
+
+  /** Whether any key exists (revoked ones included). */
+  hasKeys(): boolean {
+    return this.#db.prepare('SELECT 1 FROM api_keys LIMIT 1').get() !== undefined;
+  }
+
+  // ---- maintenance ------------------------------------------------------------------
+
+  /**
+   * Rolls minute rows older than `rollupAfterMs` into hour rows (digests merged, not
+   * averaged) and drops what is past its retention, in one transaction. Pass the
+   * time explicitly: the server calls it on an interval with its clock.
+   */
+  compact(now: number): CompactionResult {
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new TypeError('compact: now must be a finite number of ms since the epoch');
+    }
+    return this.#db.transaction(() => {
+      const cutoff = now - this.#rollupAfterMs;
+      const old = this.#db
+        .prepare<[number], PointRowDb>(
+          'SELECT * FROM points WHERE resolution = 60 AND bucket < ? ORDER BY series_id, bucket',
+        )
+        .all(cutoff);
+      const hours = new Map<string, PointRowDb>();
+      for (const p of old) {
+        const hour = Math.floor(p.bucket / HOUR) * HOUR;
+        const key = `${p.series_id}:${hour}`;
+        let h = hours.get(key);
+        if (h === undefined) {
+          h = this.#stmt.point.get(p.series_id, 3600, hour) ?? {
+            series_id: p.series_id,
+            resolution: 3600,
+            bucket: hour,
+            count: 0,
+            sum: 0,
+            min: null,
+            max: null,
+            last: p.last,
+            digest: null,
+            quantiles: null,
+          };
+          hours.set(key, h);
+        }
+        h.count += p.count;
+        h.sum += p.sum;
+        h.min = minOf(h.min, p.min);
+        h.max = maxOf(h.max, p.max);
+        h.last = p.last;
+        if (p.digest !== null) {
+          const merged = parseDigest(h.digest) ?? new TDigest();
+          merged.merge(parseDigest(p.digest)!);
+          h.digest = JSON.stringify(merged.toJSON());
+          h.quantiles = JSON.stringify(quantilesOf(merged));
+        } else if (p.quantiles !== null && h.digest === null) {
+          h.quantiles = p.quantiles;
+        }
+      }
+      for (const h of hours.values()) {
+        this.#stmt.upsertPoint.run(
+          h.series_id,
+          3600,
+          h.bucket,
+          h.count,
+          h.sum,
+          h.min,
+          h.max,
+          h.last,
+          h.digest,
+          h.quantiles,
+        );
+      }
+      this.#db.prepare('DELETE FROM points WHERE resolution = 60 AND bucket < ?').run(cutoff);
+      let dropped = 0;
+      const drop = (sql: string, before: number): void => {
+        dropped += this.#db.prepare(sql).run(before).changes;
+      };
+      const keep = now - this.#retentionMs;
+      drop('DELETE FROM points WHERE bucket < ?', keep);
+      drop('DELETE FROM series WHERE updated_at < ?', keep);
+      drop('DELETE FROM business_metrics WHERE recorded_at < ?', keep);
+      drop('DELETE FROM alert_events WHERE received_at < ?', keep);
+      drop('DELETE FROM spans WHERE received_at < ?', now - this.#traceRetentionMs);
+      drop('DELETE FROM key_use WHERE minute < ?', now - this.#auditRetentionMs);
+      drop('DELETE FROM batches WHERE received_at < ?', now - this.#batchIdTtlMs);
+      dropped += this.#db
+        .prepare(
+          `DELETE FROM batches WHERE batch_id IN (
+             SELECT batch_id FROM batches ORDER BY received_at DESC, rowid DESC LIMIT -1 OFFSET ?)`,
+        )
+        .run(this.#maxBatchIds).changes;
+      return { rolledUp: old.length, dropped };
+    })();
+  }
+
+  /** Row counts of every table. */
+  counts(): StoreCounts {
+    const out: Record<string, number> = {};
+    for (const table of [
+      'api_keys',
+      'series',
+      'points',
+      'spans',
+      'alert_rules',
+      'alert_events',
+      'business_metrics',
+      'batches',
+    ]) {
+      out[table] = this.#db
+        .prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`)
+        .get()!.n;
+    }
+    return out;
+  }
+
+  /** Whether the database answers (for `/healthz`). */
+  ping(): boolean {
+    if (this.#closed) return false;
+    try {
+      return this.#db.prepare<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the database. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+interface AlertRuleDb {
+  id: string;
+  name: string;
+  description: string;
+  severity: Severity;
+  component: string;
+  condition: string;
+  threshold: number | null;
+  duration_seconds: number;
+  notification_channels: string;
+  created_at: number;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+}
+
+const DASHBOARD_GROUPS: Readonly<
+  Record<string, 'user_metrics' | 'revenue_metrics' | 'growth_metrics' | 'quality_metrics'>
+> = {
+  session_duration_avg: 'user_metrics',
+  pages_per_session: 'user_metrics',
+  bounce_rate: 'user_metrics',
+  return_user_rate: 'user_metrics',
+  average_revenue_per_user: 'revenue_metrics',
+  customer_lifetime_value: 'revenue_metrics',
+  user_growth_rate: 'growth_metrics',
+  revenue_growth_rate: 'growth_metrics',
+  market_penetration: 'growth_metrics',
+  model_accuracy_avg: 'quality_metrics',
+  recommendation_relevance: 'quality_metrics',
+  system_reliability: 'quality_metrics',
+};
+
+function ruleRecord(row: AlertRuleDb): AlertRuleRecord {
+  return {
+    alert_id: row.id,
+    name: row.name,
+    description: row.description,
+    severity: row.severity,
+    component: row.component,
+    condition: row.condition,
+    threshold: row.threshold,
+    duration_seconds: row.duration_seconds,
+    notification_channels: JSON.parse(row.notification_channels) as string[],
+    created_at: iso(row.created_at),
+    acknowledged_at: row.acknowledged_at === null ? null : iso(row.acknowledged_at),
+    acknowledged_by: row.acknowledged_by,
+  };
+}
+
+function keyInfo(row: KeyRowDb): KeyInfo {
+  if (!isRole(row.role)) throw new Error(`stored key ${row.id} has an unknown role`);
+  return {
+    id: row.id,
+    role: row.role,
+    created_at: row.created_at,
+    last_used_at: row.last_used_at,
+    revoked_at: row.revoked_at,
+  };
+}
+
+/**
+ * Opens (creating if needed) the store's SQLite file, in WAL mode. Throws a
+ * `TypeError` for a bad option, and SQLite's error for a file it cannot open.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from '@prsm/server';
+ *
+ * const store = openStore('./prsm-monitor.db', { retentionMs: 7 * 86_400_000 });
+ * setInterval(() => store.compact(Date.now()), 60_000).unref();
+ * ```
+ */
+export function openStore(path: string, options: StoreOptions = {}): MonitorStore {
+  return new MonitorStore(path, options);
+}
