@@ -7,5 +7,6 @@ export default definePackageConfig({
     'src/prometheus/index.ts',
     'src/rest/index.ts',
     'src/console/index.ts',
+    'src/otlp/index.ts',
   ],
 });
