@@ -54,6 +54,7 @@ export type {
   SeriesSnapshot,
   SeriesSnapshotBase,
   SnapshotOptions,
+  SubWindowSnapshot,
   WindowRates,
   WindowStats,
 } from './metrics/snapshot.js';
@@ -117,6 +118,7 @@ export type {
   ExportBatch,
   Exporter,
   ExporterHost,
+  ExportNeeds,
   ExportPipelineOptions,
   ExportPipelineStats,
   ExportResult,

@@ -684,6 +684,12 @@ describe('snapshot', () => {
     expect(() => monitor.snapshot({ cumulativeQuantiles: 1 as unknown as boolean })).toThrow(
       /cumulativeQuantiles must be a boolean/,
     );
+    expect(() => monitor.snapshot({ subWindows: { since: Number.NaN } })).toThrow(
+      /subWindows.since must be a time/,
+    );
+    expect(() =>
+      monitor.snapshot({ subWindows: { since: 0, open: 'yes' as unknown as boolean } }),
+    ).toThrow(/subWindows.open must be a boolean/);
   });
 
   it('flushes buffers: counts equal the records even below the buffer size', () => {

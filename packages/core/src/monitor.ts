@@ -45,6 +45,7 @@ import type { AlertHistoryEntry, AlertingOptions } from './alerting/types.js';
 import { type ExportItem, exportItemSize } from './export/items.js';
 import {
   type Exporter,
+  type ExportNeeds,
   ExportPipeline,
   type ExportPipelineOptions,
   type ExportPipelineStats,
@@ -189,6 +190,29 @@ export interface MonitorApi {
 
 const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'timer']);
 
+/** The snapshot the exporters' `needs` call for (their union; defaults for none). */
+function exportSnapshotOptions(exporters: readonly Exporter<ExportItem>[]): SnapshotOptions {
+  let windowQuantiles = false;
+  let digests = false;
+  let subWindows = false;
+  for (const exporter of exporters) {
+    const needs: unknown = exporter.needs;
+    if (needs !== undefined && (needs === null || typeof needs !== 'object')) {
+      throw new TypeError('exporters: needs must be an object of booleans');
+    }
+    const n = (needs ?? {}) as ExportNeeds;
+    if (n.windowQuantiles !== false) windowQuantiles = true;
+    if (n.digests !== false) digests = true;
+    if (n.subWindows === true) subWindows = true;
+  }
+  return {
+    ...(!windowQuantiles && { windows: [] }),
+    digests,
+    cumulativeQuantiles: windowQuantiles,
+    ...(subWindows && { subWindows: { since: -Infinity } }),
+  };
+}
+
 /** `service.name` plus the `resourceAttributes` option, checked and frozen. */
 function resourceOf(
   serviceName: unknown,
@@ -301,6 +325,10 @@ export class Monitor implements MonitorApi {
    */
   readonly alerts: AlertEngine;
   readonly #pipelines: ExportPipeline<ExportItem>[] = [];
+  /** What the exporters read from a snapshot (the union of their `needs`). */
+  #exportSnapshot: SnapshotOptions = {};
+  /** Sub-windows starting before this time went out in an earlier export. */
+  #exportedUntil = -Infinity;
   #collectTimer: ReturnType<typeof setInterval> | undefined;
   readonly #shutdownTimeoutMs: number;
   readonly #signalHandlers = new Map<NodeJS.Signals, () => void>();
@@ -439,6 +467,7 @@ export class Monitor implements MonitorApi {
         );
       }
     });
+    this.#exportSnapshot = exportSnapshotOptions(exporters as Exporter<ExportItem>[]);
     for (const [i, exporter] of (exporters as Exporter<ExportItem>[]).entries()) {
       try {
         exporter.attach?.({ resource: this.resource });
@@ -700,9 +729,11 @@ export class Monitor implements MonitorApi {
    * ```
    */
   snapshot(options: SnapshotOptions = {}): MonitorSnapshot {
-    const { windows, digests, cumulativeQuantiles } = this.#snapshotPlan(options);
+    const { windows, digests, cumulativeQuantiles, subWindows } = this.#snapshotPlan(options);
     const timestamp = this.clock.now();
     this.#ticker.read();
+    const slotMs = this.subWindowSeconds * 1000;
+    const fromSlot = subWindows === undefined ? 0 : Math.ceil(subWindows.since / slotMs - 1e-9);
     const series: SeriesSnapshot[] = [];
     const slotsPerWindow = windows.map((w) => Math.round(w / this.subWindowSeconds));
     for (const family of this.#families.values()) {
@@ -730,6 +761,9 @@ export class Monitor implements MonitorApi {
             windows: slotsPerWindow.map((slots, i) =>
               this.#distributionSnapshot(s, windows[i]!, slots, timestamp, true, digests),
             ),
+            ...(subWindows !== undefined && {
+              subWindows: s.subWindows(fromSlot, subWindows.open === true),
+            }),
           });
         } else if (s instanceof CounterSeries) {
           series.push({
@@ -769,17 +803,31 @@ export class Monitor implements MonitorApi {
     windows: readonly number[];
     digests: boolean;
     cumulativeQuantiles: boolean;
+    subWindows: SnapshotOptions['subWindows'];
   } {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('snapshot options must be an object');
     }
-    const { digests = true, cumulativeQuantiles = true } = options;
+    const { digests = true, cumulativeQuantiles = true, subWindows } = options;
     if (typeof digests !== 'boolean') throw new TypeError('snapshot: digests must be a boolean');
     if (typeof cumulativeQuantiles !== 'boolean') {
       throw new TypeError('snapshot: cumulativeQuantiles must be a boolean');
     }
+    if (subWindows !== undefined) {
+      if (subWindows === null || typeof subWindows !== 'object') {
+        throw new TypeError('snapshot: subWindows must be an object { since, open? }');
+      }
+      if (typeof subWindows.since !== 'number' || Number.isNaN(subWindows.since)) {
+        throw new TypeError('snapshot: subWindows.since must be a time in ms since the epoch');
+      }
+      if (subWindows.open !== undefined && typeof subWindows.open !== 'boolean') {
+        throw new TypeError('snapshot: subWindows.open must be a boolean');
+      }
+    }
     const asked: unknown = options.windows;
-    if (asked === undefined) return { windows: this.windows, digests, cumulativeQuantiles };
+    if (asked === undefined) {
+      return { windows: this.windows, digests, cumulativeQuantiles, subWindows };
+    }
     if (!isArray(asked)) {
       throw new TypeError('snapshot: windows must be an array of the configured windows');
     }
@@ -791,7 +839,7 @@ export class Monitor implements MonitorApi {
       }
     }
     const windows = this.windows.filter((w) => asked.includes(w));
-    return { windows, digests, cumulativeQuantiles };
+    return { windows, digests, cumulativeQuantiles, subWindows };
   }
 
   /**
@@ -813,7 +861,7 @@ export class Monitor implements MonitorApi {
       this.#signalHandlers.clear();
       if (this.#collectTimer !== undefined) clearInterval(this.#collectTimer);
       this.#collectTimer = undefined;
-      if (this.#pipelines.length > 0) this.#collect();
+      if (this.#pipelines.length > 0) this.#collect(true);
       const exported = Promise.all(this.#pipelines.map((p) => p.shutdown(this.#shutdownTimeoutMs)));
       this.#ticker.stop();
       if (this.#registeredTracing) {
@@ -874,9 +922,20 @@ export class Monitor implements MonitorApi {
   }
 
   /** Every series, as of now, to every exporter. */
-  #collect(): void {
+  #collect(final = false): void {
     try {
-      const snapshot = this.snapshot();
+      const options = this.#exportSnapshot;
+      let snapshot: MonitorSnapshot;
+      if (options.subWindows === undefined) snapshot = this.snapshot(options);
+      else {
+        snapshot = this.snapshot({
+          ...options,
+          subWindows: { since: this.#exportedUntil, open: final },
+        });
+        // Every closed sub-window goes out once: the next export starts at the open one.
+        const slotMs = this.subWindowSeconds * 1000;
+        this.#exportedUntil = final ? Infinity : Math.floor(snapshot.timestamp / slotMs) * slotMs;
+      }
       const items: ExportItem[] = snapshot.series.map((series) => ({
         kind: 'series',
         timestamp: snapshot.timestamp,

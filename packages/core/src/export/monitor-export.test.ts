@@ -48,6 +48,55 @@ describe('Monitor exporters', () => {
     await monitor.shutdown();
   });
 
+  it('sends every sub-window exactly once to an exporter that needs them, the open one at shutdown', async () => {
+    const clock = new ManualClock(Date.UTC(2024, 0, 15, 14));
+    const got: ExportItem[] = [];
+    const exporter = {
+      needs: { windowQuantiles: false, digests: false, subWindows: true },
+      export: (batch: { items: readonly ExportItem[] }) => {
+        got.push(...batch.items);
+        return Promise.resolve({ ok: true });
+      },
+      shutdown: () => Promise.resolve(),
+    };
+    const monitor = new Monitor({ clock, exporters: [exporter] });
+    const timer = monitor.timer('latency', { component: 'shop' }).bind({ route: '/x' });
+    let recorded = 0;
+    for (let minute = 0; minute < 5; minute++) {
+      for (let i = 0; i < 10 + minute; i++) {
+        timer.record(i + minute * 100);
+        recorded++;
+      }
+      clock.advance(30_000);
+      if (minute % 2 === 0) await monitor.forceFlush(5); // mid-minute: closed ones only
+      clock.advance(30_000);
+    }
+    timer.record(7); // the open sub-window, sent at shutdown
+    recorded++;
+    await monitor.shutdown();
+    const windows = got.flatMap((item) =>
+      item.kind === 'series' && item.series.type === 'timer' ? (item.series.subWindows ?? []) : [],
+    );
+    const starts = windows.map((w) => w.startMs);
+    expect(new Set(starts).size).toBe(starts.length); // none twice
+    expect(windows.reduce((n, w) => n + w.count, 0)).toBe(recorded);
+    expect(windows.map((w) => w.count)).toEqual([10, 11, 12, 13, 14, 1]);
+    expect(windows.map((w) => w.open)).toEqual([false, false, false, false, false, true]);
+    const first = windows[0]!;
+    expect(first.startMs).toBe(Date.UTC(2024, 0, 15, 14));
+    expect(first.seconds).toBe(60);
+    expect([first.min, first.max, first.sum]).toEqual([0, 9, 45]);
+    let weight = 0;
+    for (let i = 1; i < first.centroids.length; i += 2) weight += first.centroids[i]!;
+    expect(weight).toBe(10);
+    // Nothing computed that no exporter reads.
+    const series = got.find((i) => i.kind === 'series' && i.series.type === 'timer');
+    if (series?.kind !== 'series' || series.series.type !== 'timer') throw new Error('timer');
+    expect(series.series.windows).toEqual([]);
+    expect(series.series.cumulative.quantiles).toEqual([]);
+    expect(series.series.cumulative.digest).toBeUndefined();
+  });
+
   it('rejects a bad serviceName or resource attribute, naming it', () => {
     expect(() => new Monitor({ serviceName: '' })).toThrow(/serviceName must be a non-empty/);
     expect(() => new Monitor({ resourceAttributes: { 'host.cpu': Number.NaN } })).toThrow(

@@ -87,6 +87,38 @@ export interface Exporter<T> {
    * service's resource attributes, for instance. A throw here is reported and ignored.
    */
   attach?(host: ExporterHost): void;
+  /**
+   * What the exporter reads from the series snapshots a `Monitor` hands it, so that
+   * the monitor computes nothing no exporter reads. Default: every window's quantiles
+   * and digests, no sub-windows.
+   */
+  readonly needs?: ExportNeeds;
+}
+
+/**
+ * What an exporter reads from each series snapshot (see {@link Exporter.needs}); the
+ * monitor takes the union over its exporters.
+ *
+ * @example
+ * ```ts
+ * // Sends each closed sub-window's digest, never the windows' quantiles.
+ * const needs: ExportNeeds = { windowQuantiles: false, digests: false, subWindows: true };
+ * ```
+ */
+export interface ExportNeeds {
+  /**
+   * Each configured window (quantiles of histograms and timers, rates of counters)
+   * and the cumulative quantiles. Default true.
+   */
+  readonly windowQuantiles?: boolean;
+  /** The merged digest of each window and of the cumulative distribution. Default true. */
+  readonly digests?: boolean;
+  /**
+   * Each histogram's sub-windows closed since the previous export, and at shutdown the
+   * open one too: every sub-window exactly once, for receivers that store mergeable
+   * digests per minute. Default false.
+   */
+  readonly subWindows?: boolean;
 }
 
 /**

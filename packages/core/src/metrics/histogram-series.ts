@@ -5,6 +5,7 @@ import { DiagnosticCode } from '../diagnostics/diagnostics.js';
 import { type DropSink, SeriesBase, type SeriesIdentity } from './series-base.js';
 import type { SlotTicker } from './ticker.js';
 import type { BoundTimer, StopTimer } from './instruments.js';
+import type { SubWindowSnapshot } from './snapshot.js';
 
 /**
  * A histogram or timer series handle with its tags already resolved: the hot path.
@@ -321,6 +322,48 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
       min: stats[base + 3]!,
       max: stats[base + 4]!,
     };
+  }
+
+  /**
+   * The sub-windows with data from `fromSlot` on that the ring still holds (closed),
+   * oldest first, and the open one when `withOpen`; after `read`, which syncs and
+   * flushes. Each carries a single-precision copy of its centroids.
+   */
+  subWindows(fromSlot: number, withOpen: boolean): SubWindowSnapshot[] {
+    const out: SubWindowSnapshot[] = [];
+    const slotMs = this.ticker.slotMs;
+    const stats = this.ringStats;
+    const first = Math.max(fromSlot, this.slot - this.ringSize + 1);
+    for (let s = first; s < this.slot; s++) {
+      const i = ringIndex(s, this.ringSize);
+      const base = i * STATS;
+      if (stats[base] !== s || stats[base + 1]! === 0) continue;
+      out.push({
+        startMs: s * slotMs,
+        seconds: slotMs / 1000,
+        open: false,
+        count: stats[base + 1]!,
+        sum: stats[base + 2]!,
+        min: stats[base + 3]!,
+        max: stats[base + 4]!,
+        errors: stats[base + 5]!,
+        centroids: this.ring[i]!.slice(0, 2 * stats[base + 6]!),
+      });
+    }
+    if (withOpen && this.activeWeight > 0 && this.slot >= fromSlot) {
+      out.push({
+        startMs: this.slot * slotMs,
+        seconds: slotMs / 1000,
+        open: true,
+        count: this.activeWeight,
+        sum: this.activeSum,
+        min: this.activeMin,
+        max: this.activeMax,
+        errors: this.errors,
+        centroids: Float32Array.from(this.active.subarray(0, 2 * this.activeLength)),
+      });
+    }
+    return out;
   }
 
   /** Approximate bytes held, for the memory benchmark and tests. */

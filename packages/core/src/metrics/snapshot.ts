@@ -146,6 +146,42 @@ export interface GaugeSnapshot extends SeriesSnapshotBase {
 }
 
 /**
+ * One sub-window of a histogram or timer: its exact statistics and its digest's
+ * centroids, for a receiver that stores mergeable digests per minute (the REST
+ * exporter sends these; `@prsm/server` merges them across processes).
+ *
+ * @example
+ * ```ts
+ * for (const w of series.subWindows ?? []) {
+ *   console.log(new Date(w.startMs).toISOString(), w.count, w.centroids.length / 2, 'centroids');
+ * }
+ * ```
+ */
+export interface SubWindowSnapshot {
+  /** When the sub-window began (ms since the epoch). */
+  readonly startMs: number;
+  /** Its length in seconds (the monitor's `subWindowSeconds`). */
+  readonly seconds: number;
+  /** True for the sub-window still open when the snapshot was taken. */
+  readonly open: boolean;
+  /** Samples in it. */
+  readonly count: number;
+  /** Their exact sum. */
+  readonly sum: number;
+  /** Their exact minimum. */
+  readonly min: number;
+  /** Their exact maximum. */
+  readonly max: number;
+  /** Samples recorded as errors. */
+  readonly errors: number;
+  /**
+   * Its digest: interleaved centroid means and weights, sorted by mean, in single
+   * precision (as closed sub-windows are kept). A copy.
+   */
+  readonly centroids: Float32Array;
+}
+
+/**
  * A histogram or timer series in a snapshot.
  *
  * @example
@@ -159,6 +195,11 @@ export interface HistogramSnapshot extends SeriesSnapshotBase {
   readonly cumulative: DistributionSnapshot;
   /** One entry per window of the snapshot's `windows`, in that order. */
   readonly windows: readonly DistributionSnapshot[];
+  /**
+   * With the snapshot option `subWindows`: the sub-windows with data that closed at or
+   * after `subWindows.since` (oldest first), and the open one with `subWindows.open`.
+   */
+  readonly subWindows?: readonly SubWindowSnapshot[];
 }
 
 /**
@@ -197,6 +238,12 @@ export interface SnapshotOptions {
    * max, rates).
    */
   readonly cumulativeQuantiles?: boolean;
+  /**
+   * Adds to each histogram and timer its sub-windows that started at or after `since`
+   * (ms since the epoch) and have closed, with the open one too when `open` is true
+   * (what an exporter sends last, at shutdown). Default: none.
+   */
+  readonly subWindows?: { readonly since: number; readonly open?: boolean };
 }
 
 /**
