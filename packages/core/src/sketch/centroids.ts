@@ -527,6 +527,7 @@ let cdfEnd = new Int32Array(32);
 let searchLo = new Int32Array(32);
 let searchHi = new Int32Array(32);
 let searchAt = new Int32Array(32);
+let searchFloor = new Int32Array(32);
 
 /** Writes one part's CDF at `offset` (see `partEvents` for the interpolation). */
 function partCdf(p: DigestPart, offset: number): number {
@@ -647,6 +648,7 @@ export function mixtureQuantiles(parts: readonly DigestPart[], qs: readonly numb
     searchLo = new Int32Array(size);
     searchHi = new Int32Array(size);
     searchAt = new Int32Array(size);
+    searchFloor = new Int32Array(size);
   }
   const start = cdfStart;
   const length = cdfEnd;
@@ -660,13 +662,30 @@ export function mixtureQuantiles(parts: readonly DigestPart[], qs: readonly numb
     offset += n;
     k++;
   }
+  // Ascending targets: each answer is at or above the one before, so each search
+  // starts where the previous answer lies (the tail quantiles search a sliver).
+  const order = qs.map((_, i) => i);
+  order.sort((a, b) => qs[a]! - qs[b]!);
+  const floor = searchFloor;
+  floor.fill(0, 0, count);
   const out = new Array<number>(qs.length);
-  for (let i = 0; i < qs.length; i++) {
+  let exhausted = false;
+  for (const i of order) {
     const q = qs[i]!;
-    out[i] = q <= 0 ? min : q >= 1 ? max : mixtureQuantile(count, q * total, max);
+    if (q <= 0) out[i] = min;
+    else if (q >= 1 || exhausted) out[i] = max;
+    else {
+      const value = mixtureQuantile(count, q * total, max);
+      // NaN: no boundary reaches the target, nor will any larger one.
+      exhausted = value === max && Number.isNaN(lastBest);
+      out[i] = value;
+    }
   }
   return out;
 }
+
+/** The boundary the last search found (NaN when none reached its target). */
+let lastBest = NaN;
 
 function mixtureQuantile(count: number, target: number, max: number): number {
   const X = cdfX;
@@ -674,8 +693,9 @@ function mixtureQuantile(count: number, target: number, max: number): number {
   const lo = searchLo;
   const hi = searchHi;
   const at = searchAt;
+  const floor = searchFloor;
   for (let p = 0; p < count; p++) {
-    lo[p] = 0;
+    lo[p] = floor[p]!;
     hi[p] = cdfEnd[p]!;
   }
   // The smallest boundary whose mixture rank (after its point masses) reaches target.
@@ -716,16 +736,19 @@ function mixtureQuantile(count: number, target: number, max: number): number {
       }
     }
   }
+  lastBest = best;
   if (Number.isNaN(best)) return max;
   // The rank just before `best`, and the boundary before it.
   let before = 0;
   let previous = -Infinity;
   for (let p = 0; p < count; p++) {
     const s = start[p]!;
-    const u = countAtOrBelow(s, 0, cdfEnd[p]!, best);
+    const u = countAtOrBelow(s, floor[p]!, cdfEnd[p]!, best);
     before += rankBelow(s, u, best);
     let l = u;
     while (l > 0 && X[s + l - 1] === best) l--;
+    // A larger target's answer is at or above `best`: its search starts here.
+    floor[p] = l;
     if (l > 0 && X[s + l - 1]! > previous) previous = X[s + l - 1]!;
   }
   if (before <= target || previous === -Infinity) return best;
