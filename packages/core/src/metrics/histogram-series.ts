@@ -223,7 +223,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   /**
    * Reads the last `slots` closed sub-windows plus the open one (`slots < 0`:
    * cumulative). The sub-windows stay separate digests: quantiles over them are read
-   * from their exact mixture (see `Mixture`), because merging centroids that
+   * from their exact mixture (see `mixtureQuantiles`), because merging centroids that
    * interleave from different sub-windows costs accuracy.
    */
   read(slots: number, withParts = true): HistogramWindowRead {

@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DigestPart, Mixture, mixtureQuantiles } from './centroids.js';
+import { type DigestPart, mixtureQuantiles } from './centroids.js';
+import { Mixture } from './test-support-mixture.js';
 import { TDigest } from './tdigest.js';
 
 function partOf(values: readonly number[], compression: number): DigestPart {
