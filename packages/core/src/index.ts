@@ -7,7 +7,72 @@
  */
 
 export { Monitor } from './monitor.js';
-export type { MonitorApi, MonitorOptions, SeriesQuery } from './monitor.js';
+export type { HealthOptions, MonitorApi, MonitorOptions, SeriesQuery } from './monitor.js';
+
+export { TaskRegistry } from './health/tasks.js';
+export type {
+  TaskCounts,
+  TaskHandle,
+  TaskOptions,
+  TaskOutcome,
+  TaskProblem,
+  TaskRegistryOptions,
+  TaskRun,
+  TaskStatus,
+} from './health/tasks.js';
+export { DatabaseMonitor, OTHER_STATEMENT, pgPoolStats } from './health/database.js';
+export type {
+  DatabaseMonitorOptions,
+  PgPoolLike,
+  PgPoolOptionsLike,
+  PoolStats,
+  SlowQuery,
+} from './health/database.js';
+export {
+  cpuUsageBetween,
+  defaultResourceProbes,
+  diskUsageOf,
+  parseProcNetDev,
+  ResourceSampler,
+} from './health/resources.js';
+export type {
+  CpuInfo,
+  CpuTimes,
+  DiskReading,
+  EventLoopProbe,
+  EventLoopReading,
+  GcKind,
+  NetDevTotals,
+  NetworkReading,
+  ProcessCpuTime,
+  ProcessMemory,
+  ProcessReading,
+  ResourceProbes,
+  ResourceReading,
+  ResourceSamplerContext,
+  ResourceSamplerOptions,
+  StatFsLike,
+} from './health/resources.js';
+export { computeHealthScore, HEALTH_SCORE_WEIGHTS, healthScorePenalties } from './health/health.js';
+export type {
+  AlertWeight,
+  ErrorRateWeight,
+  HealthScoreInputs,
+  HealthScorePenalties,
+  HealthScoreWeights,
+  ResourceWeight,
+  TaskWeight,
+} from './health/health.js';
+export type {
+  HealthActiveAlert,
+  HealthContext,
+  HealthMonitoringStatus,
+  HealthNetworkIo,
+  HealthRecentPerformance,
+  HealthRecorder,
+  HealthReport,
+  HealthSystemMetrics,
+} from './health/types.js';
 
 export { getGlobalMonitor, NoopMonitor, setGlobalMonitor } from './global.js';
 

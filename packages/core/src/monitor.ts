@@ -41,6 +41,12 @@ import { PrsmSpanProcessor } from './tracing/span-processor.js';
 import { type TraceRecord, toTraceRecord } from './tracing/trace-record.js';
 import { TraceStore, type TraceStoreOptions } from './tracing/trace-store.js';
 import { AlertEngine, type AlertInstruments } from './alerting/engine.js';
+import { DatabaseMonitor, type DatabaseMonitorOptions } from './health/database.js';
+import { HealthReporter } from './health/health.js';
+import { readRecentPerformance } from './health/recent.js';
+import { ResourceSampler, type ResourceSamplerOptions } from './health/resources.js';
+import { TaskRegistry, type TaskRegistryOptions } from './health/tasks.js';
+import type { HealthContext, HealthRecorder, HealthReport } from './health/types.js';
 import type { AlertHistoryEntry, AlertingOptions } from './alerting/types.js';
 import { type ExportItem, exportItemSize } from './export/items.js';
 import {
@@ -144,6 +150,38 @@ export interface MonitorOptions {
    * signal is raised again when no other listener handles it. Default false.
    */
   readonly handleSignals?: boolean;
+  /** System health: resource sampling, background tasks, database timing, `health()`. */
+  readonly health?: HealthOptions;
+}
+
+/**
+ * The health options of a {@link Monitor}. Every option is checked: a bad value throws
+ * a `TypeError` naming it.
+ *
+ * @example
+ * ```ts
+ * const monitor = new Monitor({
+ *   health: { resources: { intervalSeconds: 15, diskPaths: ['/', '/var/lib/data'] }, windowSeconds: 300 },
+ * });
+ * ```
+ */
+export interface HealthOptions {
+  /**
+   * Sample CPU, memory, disk, network, event loop and GC on an unref'd interval into
+   * gauges of the `system` component (`cpu_usage`, `memory_usage`, `disk_usage`...;
+   * see {@link ResourceSampler}). `true`: the defaults. Default: true with the system
+   * clock, false with any other clock (tests drive time themselves).
+   */
+  readonly resources?: boolean | ResourceSamplerOptions;
+  /**
+   * The window `health()` reads recent performance over (one of the monitor's
+   * windows). Default 300 when configured, else the first window.
+   */
+  readonly windowSeconds?: number;
+  /** Limits of `monitor.tasks`. */
+  readonly tasks?: TaskRegistryOptions;
+  /** Limits and thresholds of `monitor.database`. */
+  readonly database?: DatabaseMonitorOptions;
 }
 
 /**
@@ -324,6 +362,15 @@ export class Monitor implements MonitorApi {
    * acknowledgements and notifications (see {@link AlertEngine}).
    */
   readonly alerts: AlertEngine;
+  /** Background task heartbeats, runs and queue depths (see {@link TaskRegistry}). */
+  readonly tasks: TaskRegistry;
+  /** Database statement timing, slow-query log and pool gauges (see {@link DatabaseMonitor}). */
+  readonly database: DatabaseMonitor;
+  /** The resource sampler, when `health.resources` is on. */
+  readonly resources: ResourceSampler | undefined;
+  readonly #health: HealthReporter;
+  /** While true, new metric families do not count against `maxMetrics` (health's own). */
+  #exemptFamilies = false;
   readonly #pipelines: ExportPipeline<ExportItem>[] = [];
   /** What the exporters read from a snapshot (the union of their `needs`). */
   #exportSnapshot: SnapshotOptions = {};
@@ -487,17 +534,18 @@ export class Monitor implements MonitorApi {
     if (options.tracing !== undefined && typeof options.tracing !== 'boolean') {
       throw new TypeError('tracing must be a boolean');
     }
+    const reader = {
+      families: this.#families,
+      slotsFor: (windowSeconds: number) => this.#slotsFor(windowSeconds),
+      sync: () => this.#ticker.read(),
+    };
     this.alerts = new AlertEngine(
       {
         clock,
         diagnostics: this.diagnostics,
         defaultComponent,
         windows: this.windows,
-        reader: {
-          families: this.#families,
-          slotsFor: (windowSeconds) => this.#slotsFor(windowSeconds),
-          sync: () => this.#ticker.read(),
-        },
+        reader,
         instruments: this.#alertInstruments(),
         ...(exporting && {
           onEvent: (event: AlertHistoryEntry) => this.#export([{ kind: 'alert', event }]),
@@ -512,6 +560,57 @@ export class Monitor implements MonitorApi {
     if (options.handleSignals !== undefined && typeof options.handleSignals !== 'boolean') {
       throw new TypeError('handleSignals must be a boolean');
     }
+    const healthOptions: unknown = options.health ?? {};
+    if (healthOptions === null || typeof healthOptions !== 'object') {
+      throw new TypeError('health must be an object');
+    }
+    const health = healthOptions as HealthOptions;
+    const healthContext: HealthContext = {
+      clock,
+      diagnostics: this.diagnostics,
+      recorder: this.#exemptRecorder(),
+    };
+    const resources = health.resources ?? clock === systemClock;
+    if (typeof resources !== 'boolean' && (resources === null || typeof resources !== 'object')) {
+      throw new TypeError('health.resources must be a boolean or an object of options');
+    }
+    const healthWindow =
+      health.windowSeconds ?? (this.windows.includes(300) ? 300 : this.windows[0]!);
+    try {
+      this.#slotsFor(healthWindow);
+      this.tasks = new TaskRegistry(healthContext, health.tasks);
+      this.database = new DatabaseMonitor(healthContext, health.database);
+      this.resources =
+        resources === false
+          ? undefined
+          : new ResourceSampler(
+              {
+                ...healthContext,
+                // Task staleness and pool counts change without anyone calling us:
+                // their gauges are refreshed on each sample, for alert rules.
+                onSample: () => {
+                  this.tasks.refresh();
+                  this.database.samplePools();
+                },
+              },
+              resources === true ? {} : resources,
+            );
+    } catch (error) {
+      throw new TypeError(`health.${error instanceof Error ? error.message : 'invalid'}`);
+    }
+    this.#health = new HealthReporter({
+      clock,
+      diagnostics: this.diagnostics,
+      sources: {
+        recentPerformance: () => readRecentPerformance(reader, healthWindow, clock.now()),
+        activeAlerts: () => this.alerts.active({ state: 'firing' }),
+        activeTraces: () => this.traces.stats().traces,
+        configuredAlerts: () => this.alerts.ruleCount(),
+      },
+      resources: this.resources,
+      tasks: this.tasks,
+    });
+    this.resources?.start();
     if (options.handleSignals === true) this.#handleSignals();
     if (options.tracing === true) this.#registerTracing();
   }
@@ -856,6 +955,7 @@ export class Monitor implements MonitorApi {
    * ```
    */
   shutdown(): Promise<void> {
+    this.resources?.stop();
     this.#shutdown ??= Promise.resolve().then(async () => {
       for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
       this.#signalHandlers.clear();
@@ -874,6 +974,23 @@ export class Monitor implements MonitorApi {
       await exported;
     });
     return this.#shutdown;
+  }
+
+  /**
+   * The spec's `GET /api/v1/monitoring/health` object: the health score (0-100; the
+   * formula is `computeHealthScore`'s), system metrics from the resource sampler,
+   * recent performance over the health window, firing alerts and the monitoring
+   * status. Never throws: a failing source is reported to `diagnostics` and reads as
+   * empty.
+   *
+   * @example
+   * ```ts
+   * const report = monitor.health();
+   * if (report.overall_health_score < 70) console.warn(report.active_alerts);
+   * ```
+   */
+  health(): HealthReport {
+    return this.#health.report();
   }
 
   /**
@@ -1053,13 +1170,35 @@ export class Monitor implements MonitorApi {
       this.#drop(DiagnosticCode.INVALID_NAME, `bad metric name: ${String(name)}`);
       return undefined;
     }
-    if (this.#families.size - this.#selfFamilies >= this.#maxMetrics) {
+    if (this.#exemptFamilies) this.#selfFamilies++;
+    else if (this.#families.size - this.#selfFamilies >= this.#maxMetrics) {
       this.#drop(DiagnosticCode.METRIC_LIMIT, `${name}: over maxMetrics (${this.#maxMetrics})`);
       return undefined;
     }
     family = new MetricFamily(this.#context, name, type, unit, description);
     this.#families.set(name, family);
     return family;
+  }
+
+  /**
+   * The recording surface of the health pieces: their metric families are bounded by
+   * construction (fixed names; tasks, statements and pools capped), so they do not
+   * take the user's `maxMetrics`.
+   */
+  #exemptRecorder(): HealthRecorder {
+    const exempt = <T>(make: () => T): T => {
+      this.#exemptFamilies = true;
+      try {
+        return make();
+      } finally {
+        this.#exemptFamilies = false;
+      }
+    };
+    return {
+      gauge: (name, options) => exempt(() => this.gauge(name, options)),
+      counter: (name, options) => exempt(() => this.counter(name, options)),
+      timer: (name, options) => exempt(() => this.timer(name, options)),
+    };
   }
 
   #resolve(

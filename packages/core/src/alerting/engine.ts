@@ -262,6 +262,18 @@ export class AlertEngine {
   }
 
   /**
+   * How many rules there are (what `list().length` gives, without building the views).
+   *
+   * @example
+   * ```ts
+   * console.log(`${monitor.alerts.ruleCount()} alert rules`);
+   * ```
+   */
+  ruleCount(): number {
+    return this.#rules.size;
+  }
+
+  /**
    * Every rule, optionally only those of a component or a severity.
    *
    * @example
