@@ -35,6 +35,9 @@ describe('npm run demo', () => {
     expect(stdout).toContain('PRSM Monitor demo: 3000 calls over 3 operations');
     expect(stdout).toContain('@monitorPerformance: 160 requests');
     expect(stdout).toContain("the monitor's own diagnostics: {}");
+    // The health section: the spec's score and the sampled machine.
+    expect(stdout).toMatch(/overall health score: \d+(\.\d)? \/ 100/);
+    expect(stdout).toMatch(/system: cpu [\d.]+%, memory [\d.]+%, disk [\d.]+%/);
     // The Prometheus section: a scrape endpoint, scraped once, with summary quantiles.
     expect(stdout).toMatch(/scrape endpoint: http:\/\/127\.0\.0\.1:\d+\/metrics/);
     expect(stdout).toMatch(

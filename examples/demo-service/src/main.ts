@@ -150,7 +150,27 @@ async function run(monitor: Monitor, receiver: WebhookReceiver): Promise<void> {
   await runDecoratedService(monitor, Number(process.env.DEMO_REQUESTS ?? 400));
   await runAlertingDemo(monitor, receiver, rule.id);
   await runPrometheusDemo(monitor);
+  await runHealthDemo(monitor);
   console.log("\nthe monitor's own diagnostics:", monitor.diagnostics.counts());
+}
+
+/** Samples the machine once more and prints the spec's health object, in brief. */
+async function runHealthDemo(monitor: Monitor): Promise<void> {
+  console.log('\n--- Health ---\n');
+  await monitor.resources?.sample();
+  const report = monitor.health();
+  const { cpu_usage, memory_usage, disk_usage, network_io } = report.system_metrics;
+  console.log(`overall health score: ${report.overall_health_score} / 100`);
+  console.log(
+    `system: cpu ${cpu_usage}%, memory ${memory_usage}%, disk ${disk_usage}%, ` +
+      `network ${network_io.bytes_sent} B sent / ${network_io.bytes_recv} B received`,
+  );
+  const recent = report.recent_performance;
+  console.log(
+    `recent: ${recent.total_metrics} measurements (${recent.metrics_per_minute.toFixed(0)}/min), ` +
+      `${recent.error_count} errors, mean ${recent.performance_average.toFixed(2)} ms; ` +
+      `${report.active_alerts.length} alerts firing, ${report.monitoring_status.active_traces} traces kept`,
+  );
 }
 
 /** Serves the monitor in Prometheus's format, scrapes it once, prints a few lines. */
