@@ -58,6 +58,8 @@ export function ringIndex(slot: number, size: number): number {
   return i < 0 ? i + size : i;
 }
 
+const NO_PARTS: readonly DigestPart[] = Object.freeze([]);
+
 function grow(array: Float64Array, numbers: number): Float64Array {
   if (array.length >= numbers) return array;
   let size = array.length;
@@ -235,7 +237,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     let max = this.activeMax;
     let errors = this.errors;
     let startMs: number;
-    const parts: DigestPart[] = [];
+    // A stats-only read allocates no list (alert ticks make thousands of them).
+    const parts: DigestPart[] = withParts ? [] : (NO_PARTS as DigestPart[]);
     if (withParts && this.activeLength > 0) {
       parts.push({
         centroids: this.active,
@@ -249,14 +252,16 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     if (slots < 0) {
       startMs = this.createdMs;
       if (this.cumulativeWeight > 0 && this.cumulative !== null) {
-        parts.push({
-          centroids: this.cumulative,
-          length: this.cumulativeLength,
-          total: this.cumulativeWeight,
-          sum: this.cumulativeSum,
-          min: this.cumulativeMin,
-          max: this.cumulativeMax,
-        });
+        if (withParts) {
+          parts.push({
+            centroids: this.cumulative,
+            length: this.cumulativeLength,
+            total: this.cumulativeWeight,
+            sum: this.cumulativeSum,
+            min: this.cumulativeMin,
+            max: this.cumulativeMax,
+          });
+        }
         count += this.cumulativeWeight;
         sum += this.cumulativeSum;
         errors += this.cumulativeErrors;
