@@ -24,6 +24,7 @@ const SUITES = {
   conditions: () => import('./suites/conditions.js'),
   alerts: () => import('./suites/alerts.js'),
   exposition: () => import('./suites/exposition.js'),
+  business: () => import('./suites/business.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 
@@ -49,7 +50,7 @@ function newestMtime(dir: string): number {
 }
 
 /** The packages the suites load, by folder under packages/. */
-const PACKAGES = ['core', 'decorators', 'exporters'] as const;
+const PACKAGES = ['core', 'decorators', 'exporters', 'business-outcomes'] as const;
 
 /** Which build of a package this process loads; exits when it is a stale build. */
 function describeTarget(folder: (typeof PACKAGES)[number]): string {
