@@ -35,6 +35,14 @@ describe('npm run demo', () => {
     expect(stdout).toContain('PRSM Monitor demo: 3000 calls over 3 operations');
     expect(stdout).toContain('@monitorPerformance: 160 requests');
     expect(stdout).toContain("the monitor's own diagnostics: {}");
+    // The business section: decorated outcomes, sessions and a KPI with its target.
+    expect(stdout).toMatch(/600 visitors; KPIs: .*purchase_revenue \d+\.\d\d/);
+    expect(stdout).toContain(
+      'target monthly_recurring_revenue: 125000 of 150000 (achievement 0.83)',
+    );
+    expect(stdout).toMatch(
+      /user metrics: \{"session_duration_avg":[\d.]+,"pages_per_session":2\.0/,
+    );
     // The health section: the spec's score and the sampled machine.
     expect(stdout).toMatch(/overall health score: \d+(\.\d)? \/ 100/);
     expect(stdout).toMatch(/system: cpu [\d.]+%, memory [\d.]+%, disk [\d.]+%/);

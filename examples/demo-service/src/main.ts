@@ -22,6 +22,7 @@ import {
 } from './alerting.js';
 import { startPrometheusServer } from '@prsm/exporters/prometheus';
 import { runDecoratedService } from './decorated-service.js';
+import { runBusinessDemo } from './business.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Operation {
@@ -150,6 +151,7 @@ async function run(monitor: Monitor, receiver: WebhookReceiver): Promise<void> {
   await runDecoratedService(monitor, Number(process.env.DEMO_REQUESTS ?? 400));
   await runAlertingDemo(monitor, receiver, rule.id);
   await runPrometheusDemo(monitor);
+  runBusinessDemo(monitor, Number(process.env.DEMO_VISITORS ?? 600));
   await runHealthDemo(monitor);
   console.log("\nthe monitor's own diagnostics:", monitor.diagnostics.counts());
 }
