@@ -25,6 +25,7 @@ const SUITES = {
   alerts: () => import('./suites/alerts.js'),
   exposition: () => import('./suites/exposition.js'),
   business: () => import('./suites/business.js'),
+  server: () => import('./suites/server.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 

@@ -1,5 +1,5 @@
 import { definePackageConfig } from '../../tsup.config.base.js';
 
 export default definePackageConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
+  entry: ['src/index.ts', 'src/cli.ts', 'src/fastify.ts', 'src/express.ts'],
 });

@@ -6,6 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 
+import { webhookChannel } from '@prsm/exporters/notifiers';
+import type { NotificationChannel } from '@prsm/core';
+
 import { isRole, ROLES } from './auth/keys.js';
 import { createServer } from './server.js';
 import { openStore } from './store/store.js';
@@ -26,6 +29,11 @@ Options of serve:
   --body-limit <n>  Largest request body in bytes, also once inflated (default 1048576)
   --rate <n>        Requests per second per key (default 50; 0 for no limit)
   --burst <n>       Burst per key (default 2 x rate)
+  --webhook-url <u> Alert notifications to this URL: the channel rules name "webhook"
+                    (env PRSM_WEBHOOK_URL; signed when PRSM_WEBHOOK_SECRET is set)
+  --eval-interval <ms>  How often alert rules are evaluated (default 10000; 0: never)
+  --synchronous <full|normal>  SQLite durability (default full: survives power loss;
+                    normal: survives a crash of the process, faster ingest)
 
 Options of keys:
   --db <file>       SQLite file (env PRSM_DB; default ./prsm-monitor.db)
@@ -81,6 +89,9 @@ async function serve(args: string[]): Promise<void> {
       'body-limit': { type: 'string' },
       rate: { type: 'string' },
       burst: { type: 'string' },
+      'webhook-url': { type: 'string' },
+      'eval-interval': { type: 'string' },
+      synchronous: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +101,32 @@ async function serve(args: string[]): Promise<void> {
   }
   if (positionals.length > 0)
     throw new UsageError(`serve takes no argument, got '${positionals[0]}'`);
+  const evaluationIntervalMs = integer(
+    '--eval-interval',
+    values['eval-interval'],
+    10_000,
+    0,
+    86_400_000,
+  );
+  const synchronous = values.synchronous ?? 'full';
+  if (synchronous !== 'full' && synchronous !== 'normal') {
+    throw new UsageError(`--synchronous must be full or normal, got '${synchronous}'`);
+  }
+  const channels: Record<string, NotificationChannel> = {};
+  const webhookUrl = values['webhook-url'] ?? env('PRSM_WEBHOOK_URL');
+  if (webhookUrl !== undefined) {
+    const secret = env('PRSM_WEBHOOK_SECRET');
+    try {
+      channels['webhook'] = webhookChannel({
+        url: webhookUrl,
+        ...(secret === undefined ? {} : { secret }),
+      });
+    } catch (error) {
+      throw new UsageError(
+        `--webhook-url: ${error instanceof Error ? error.message : 'not a valid URL'}`,
+      );
+    }
+  }
   const port = integer('--port', values.port ?? env('PRSM_PORT'), 7070, 0, 65535);
   const host = values.host ?? env('PRSM_HOST') ?? '127.0.0.1';
   const db = values.db ?? env('PRSM_DB') ?? './prsm-monitor.db';
@@ -125,6 +162,8 @@ async function serve(args: string[]): Promise<void> {
     dev,
     bodyLimit,
     rateLimit: rate === 0 ? false : { perSecond: rate, burst },
+    storeOptions: { synchronous },
+    alerting: { channels, evaluationIntervalMs },
     onError: (error) =>
       err(
         `prsm-monitor: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

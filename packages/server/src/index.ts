@@ -9,6 +9,15 @@
 export { API_PREFIX, createServer } from './server.js';
 export type { PrsmServer, ServerOptions } from './server.js';
 
+export { ServerAlerting } from './alerting/server-alerting.js';
+export type {
+  AcknowledgeResult,
+  ActiveAlertRecord,
+  ChannelDeliveries,
+  ServerAlertingOptions,
+  ServerEvaluationSummary,
+} from './alerting/server-alerting.js';
+
 export { MonitorStore, openStore } from './store/store.js';
 export type { StoreOptions } from './store/store.js';
 export type {
@@ -21,10 +30,12 @@ export type {
   CreatedKey,
   KeyInfo,
   KeyUse,
+  ServerAlertEvent,
   Severity,
   SpecMetric,
   SpecMetricType,
   StoreCounts,
+  StoredAlertState,
   StoredPoint,
   StoredSeries,
 } from './store/types.js';

@@ -4,6 +4,8 @@
  * server and a retried batch is stored once; the per-key rate limit answers 429 with
  * `Retry-After`; `--dev` and the CLI's help, errors and first-start hint.
  */
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { Monitor, type ExportItem, type StoredSpan } from '@prsm/core';
@@ -285,6 +287,9 @@ describe('rate limit, dev mode and the CLI', () => {
       ],
       [['keys', 'rotate', '--db', db], /unknown keys command/],
       [['launch'], /unknown command 'launch'/],
+      [['serve', '--synchronous', 'off'], /--synchronous must be full or normal/],
+      [['serve', '--webhook-url', 'not a url'], /--webhook-url/],
+      [['serve', '--eval-interval', '-5'], /--eval-interval/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
     results.forEach((r, i) => {
@@ -296,5 +301,117 @@ describe('rate limit, dev mode and the CLI', () => {
     expect(revoke.stderr).toContain('no key with id');
     const env = await runCli(['serve'], { PRSM_PORT: 'x' });
     expect(env.code).toBe(2);
+  });
+});
+
+describe('server-side alerting and --synchronous normal, as a process', () => {
+  it('--webhook-url delivers a rule fired by ingested data; --eval-interval runs it', async () => {
+    const bodies: { status: string; alerts: { name: string }[] }[] = [];
+    const receiver = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+      req.on('end', () => {
+        bodies.push(JSON.parse(body) as { status: string; alerts: { name: string }[] });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const db = join(tmp.dir, 'alerting.db');
+      const { key } = await createKeyCli(db, 'admin');
+      const server = await start(db, ['--webhook-url', hook, '--eval-interval', '100']);
+      expect(
+        (
+          await post(`${server.api}/alerts`, key, {
+            name: 'Queue too deep',
+            severity: 'critical',
+            component: 'worker',
+            condition: 'queue.depth > 100',
+            notification_channels: ['webhook'],
+          })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await post(`${server.api}/metrics`, key, {
+            name: 'queue.depth',
+            value: 500,
+            metric_type: 'gauge',
+            component: 'worker',
+          })
+        ).status,
+      ).toBe(200);
+      const deadline = Date.now() + 10_000;
+      while (bodies.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(bodies[0]).toMatchObject({ status: 'firing', alerts: [{ name: 'Queue too deep' }] });
+      const list = (await (await get(`${server.api}/alerts`, key)).json()) as {
+        active_alerts: { state: string }[];
+      };
+      expect(list.active_alerts).toMatchObject([{ state: 'firing' }]);
+      await server.stop();
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
+  it('group commit: kill -9 during concurrent ingest keeps every acknowledged point', async () => {
+    const db = join(tmp.dir, 'concurrent.db');
+    const { key } = await createKeyCli(db, 'ingest');
+    const server = await start(db, ['--rate', '0']);
+    const metrics = Array.from({ length: 100 }, (_, i) => ({
+      name: 'concurrent',
+      value: 1,
+      metric_type: i % 4 === 0 ? 'timer' : 'counter',
+      tags: { shard: String(i % 20), kind: i % 4 === 0 ? 't' : 'c' },
+    }));
+    let acknowledged = 0;
+    let stop = false;
+    const worker = async (): Promise<void> => {
+      while (!stop) {
+        try {
+          const reply = await post(`${server.api}/metrics`, key, { metrics });
+          if (reply.status === 200) acknowledged++;
+        } catch {
+          return; // the server is gone
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, () => worker());
+    while (acknowledged < 30) await new Promise((resolve) => setTimeout(resolve, 5));
+    await server.kill();
+    stop = true;
+    await Promise.all(workers);
+    const stored = query<{ n: number }>(
+      db,
+      "SELECT SUM(count) AS n FROM series WHERE name = 'concurrent'",
+    )[0]!.n;
+    expect(stored).toBeGreaterThanOrEqual(acknowledged * 100);
+    // At most the requests in flight (one per worker) were stored without an answer.
+    expect(stored).toBeLessThanOrEqual((acknowledged + 8) * 100);
+  });
+
+  it('with --synchronous normal, acknowledged writes still survive kill -9', async () => {
+    const db = join(tmp.dir, 'normal.db');
+    const { key } = await createKeyCli(db, 'ingest');
+    const server = await start(db, ['--synchronous', 'normal', '--rate', '0']);
+    const metrics = Array.from({ length: 1000 }, (_, i) => ({
+      name: 'acked',
+      value: 1,
+      metric_type: 'counter',
+      tags: { shard: String(i % 10) },
+    }));
+    for (let i = 0; i < 20; i++) {
+      expect((await post(`${server.api}/metrics`, key, { metrics })).status).toBe(200);
+    }
+    await server.kill();
+    expect(server.child.signalCode).toBe('SIGKILL');
+    const rows = query<{ total: number }>(
+      db,
+      "SELECT SUM(value) AS total FROM series WHERE name = 'acked'",
+    );
+    expect(rows[0]!.total).toBe(20_000);
   });
 });

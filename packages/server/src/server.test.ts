@@ -908,9 +908,10 @@ describe('the endpoints', () => {
     const list = await call('GET', '/alerts?severity=high&component=api_gateway', {
       key: keys['read']!,
     });
+    expect(list.status, list.text).toBe(200);
     const alerts = (list.json as { alerts: { alert_id: string }[]; evaluation: string }).alerts;
     expect(alerts.map((a) => a.alert_id)).toContain(id);
-    expect((list.json as { evaluation: string }).evaluation).toBe('client');
+    expect((list.json as { evaluation: string }).evaluation).toBe('server');
     expect((await call('DELETE', `/alerts/${id}`, { key: keys['admin']! })).status).toBe(200);
     expect((await call('DELETE', `/alerts/${id}`, { key: keys['admin']! })).status).toBe(404);
     expect((await call('POST', `/alerts/${id}/acknowledge`, { key: keys['admin']! })).status).toBe(

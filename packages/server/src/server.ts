@@ -14,13 +14,15 @@ import Fastify, {
 import type { Clock } from '@prsm/core';
 import type { RestBatchBody, RestSpan } from '@prsm/exporters/rest';
 
+import { ServerAlerting, type ServerAlertingOptions } from './alerting/server-alerting.js';
 import { looksLikeKey, roleAllows, type Permission, type Role } from './auth/keys.js';
 import { InputError } from './errors.js';
-import { decodeBody, parseJson } from './http/body.js';
-import { errorBody, HttpError, validationBody } from './http/errors.js';
+import { useJsonBodies } from './http/body.js';
+import { errorBody, errorReply, HttpError } from './http/errors.js';
 import { buildOpenApi, type RouteDoc } from './http/openapi.js';
 import { storedToPrometheus } from './http/prometheus.js';
 import { RateLimiter, type RateLimitOptions } from './http/rate-limit.js';
+import { AJV_OPTIONS } from './http/validation.js';
 import {
   acknowledgeBodySchema,
   alertChangedSchema,
@@ -94,6 +96,8 @@ export interface ServerOptions {
   readonly compactIntervalMs?: number;
   /** Receives unexpected errors (their details never reach a client). Default: none. */
   readonly onError?: (error: unknown) => void;
+  /** The evaluation of the stored alert rules: channels, interval, default window. */
+  readonly alerting?: ServerAlertingOptions;
 }
 
 /**
@@ -111,6 +115,8 @@ export interface PrsmServer {
   readonly app: FastifyInstance;
   /** The store behind it. */
   readonly store: MonitorStore;
+  /** The evaluation of the stored alert rules (`evaluate()` runs one by hand). */
+  readonly alerting: ServerAlerting;
   /** `http://host:port` when listening. */
   readonly url: string | undefined;
   /** Stops listening, the compaction timer, and closes the store it opened. */
@@ -203,6 +209,13 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
   const ownStore = options.store === undefined;
   const store =
     options.store ?? openStore(options.db ?? ':memory:', { ...options.storeOptions, clock });
+  let alerting: ServerAlerting;
+  try {
+    alerting = new ServerAlerting(store, clock, options.alerting ?? {}, onError);
+  } catch (error) {
+    if (ownStore) store.close();
+    throw error;
+  }
 
   const app = Fastify({
     logger: false,
@@ -210,18 +223,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     forceCloseConnections: true,
-    ajv: {
-      customOptions: {
-        coerceTypes: false,
-        removeAdditional: false,
-        useDefaults: false,
-        allErrors: false,
-        strict: true,
-        strictNumbers: true,
-        strictRequired: false,
-        discriminator: true,
-      },
-    },
+    ajv: { customOptions: { ...AJV_OPTIONS } },
   });
 
   const routes: RouteDoc[] = [];
@@ -245,28 +247,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
     });
   });
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'buffer', bodyLimit },
-    (request, raw, done) => {
-      try {
-        const encoding = request.headers['content-encoding'];
-        done(
-          null,
-          parseJson(
-            decodeBody(
-              raw as Buffer,
-              typeof encoding === 'string' ? encoding : undefined,
-              bodyLimit,
-            ),
-          ),
-        );
-      } catch (error) {
-        done(error as Error, undefined);
-      }
-    },
-  );
+  useJsonBodies(app, bodyLimit);
 
   const principals = new WeakMap<FastifyRequest, Principal | null>();
 
@@ -337,42 +318,8 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
   });
 
   app.setErrorHandler((error: FastifyError | InputError, _request, reply) => {
-    if ('validation' in error && Array.isArray(error.validation)) {
-      const body = validationBody(error.validation, error.validationContext);
-      return sendError(reply, 400, body.code, body.message, body.field);
-    }
-    if (error instanceof InputError) {
-      return sendError(reply, error.status, error.code, error.message, error.field);
-    }
-    const status = error.statusCode ?? 500;
-    if (status === 413)
-      return sendError(
-        reply,
-        413,
-        'payload_too_large',
-        `the body exceeds ${bodyLimit} bytes`,
-        'body',
-      );
-    if (status === 415)
-      return sendError(
-        reply,
-        415,
-        'unsupported_media_type',
-        'the body must be application/json',
-        'content-type',
-      );
-    if (status >= 400 && status < 500) {
-      const code = error.code ?? '';
-      return sendError(
-        reply,
-        status,
-        code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty_body' : 'bad_request',
-        'the request is not valid',
-        'body',
-      );
-    }
-    onError(error);
-    return sendError(reply, 500, 'internal_error', 'internal server error', null);
+    const { status, body } = errorReply(error, bodyLimit, onError);
+    return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
 
   app.setNotFoundHandler((_request, reply) =>
@@ -397,10 +344,10 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
             response: { 200: recordedSchema, ...errors(...ingest, 409) },
           },
         },
-        (request) => {
+        async (request) => {
           const body = request.body;
           if ('metrics' in body) {
-            store.ingestMetrics(body.metrics);
+            await store.ingestMetricsGrouped(body.metrics);
             return {
               success: true,
               message: `${body.metrics.length} metrics recorded successfully`,
@@ -408,7 +355,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
               timestamp: now(),
             };
           }
-          store.ingestMetrics([body], () => '');
+          await store.ingestMetricsGrouped([body], () => '');
           return {
             success: true,
             message: 'Metric recorded successfully',
@@ -569,9 +516,13 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
           },
         },
         (request) => ({
-          alerts: store.listAlertRules(request.query),
+          alerts: store
+            .listAlertRules(request.query)
+            .map((rule) => ({ ...rule, state: alerting.stateOf(rule.alert_id) })),
+          active_alerts: alerting.active(request.query),
+          history: alerting.history(100),
           recent_events: store.alertEvents(100),
-          evaluation: 'client',
+          evaluation: 'server',
         }),
       );
 
@@ -580,9 +531,9 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
         {
           config: {
             permission: 'admin',
-            summary: 'Create an alert rule (stored; server-side evaluation is a later increment)',
+            summary: 'Create an alert rule, evaluated by the server',
             description:
-              'Stores the rule after parsing its condition. The server does not evaluate rules yet: evaluate them with the Monitor in your services; its alert events reach the server through `/batch`.',
+              'Stores the rule after parsing its condition. The server evaluates it over the data it stored on its interval (pending, firing after `duration_seconds`, resolved) and notifies the channels it was given that the rule lists.',
           },
           schema: {
             body: alertRuleBodySchema,
@@ -614,14 +565,15 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
         },
         (request) => {
           const by = request.body?.by ?? principals.get(request)?.keyId ?? 'dev';
-          const alert = store.acknowledgeAlertRule(request.params.id, by);
-          if (alert === undefined)
+          const done = alerting.acknowledge(request.params.id, by);
+          if (done === undefined)
             throw new HttpError(404, 'not_found', 'id', 'no alert rule with this id');
           return {
             success: true,
             message: 'Alert rule acknowledged',
-            alert_id: alert.alert_id,
-            alert,
+            alert_id: done.rule.alert_id,
+            alert: { ...done.rule, state: alerting.stateOf(done.rule.alert_id) },
+            ...(done.alert === undefined ? {} : { active_alert: done.alert }),
           };
         },
       );
@@ -637,7 +589,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
           },
         },
         (request) => {
-          if (!store.deleteAlertRule(request.params.id)) {
+          if (!alerting.delete(request.params.id)) {
             throw new HttpError(404, 'not_found', 'id', 'no alert rule with this id');
           }
           return { success: true, message: 'Alert rule deleted', alert_id: request.params.id };
@@ -703,6 +655,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
   } catch (error) {
     if (timer !== undefined) clearInterval(timer);
     await app.close().catch(() => undefined);
+    await alerting.close();
     if (ownStore) store.close();
     throw error;
   }
@@ -711,11 +664,13 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
   return {
     app,
     store,
+    alerting,
     url,
     close(): Promise<void> {
       closing ??= (async (): Promise<void> => {
         if (timer !== undefined) clearInterval(timer);
         await app.close();
+        await alerting.close();
         if (ownStore) store.close();
       })();
       return closing;

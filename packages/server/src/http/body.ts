@@ -5,6 +5,8 @@
  */
 import { gunzipSync } from 'node:zlib';
 
+import type { FastifyInstance } from 'fastify';
+
 import { HttpError } from './errors.js';
 
 /** Checks `content-encoding` and inflates; throws an {@link HttpError}. @internal */
@@ -66,4 +68,33 @@ export function parseJson(text: string): unknown {
     if (error instanceof HttpError) throw error;
     throw new HttpError(400, 'invalid_json', 'body', 'the body is not valid JSON');
   }
+}
+
+/**
+ * Makes `application/json` (optionally gzip) the only body `app` accepts, within the
+ * body limit: the server and the mountable Fastify plugin. @internal
+ */
+export function useJsonBodies(app: FastifyInstance, bodyLimit: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit },
+    (request, raw, done) => {
+      try {
+        const encoding = request.headers['content-encoding'];
+        done(
+          null,
+          parseJson(
+            decodeBody(
+              raw as Buffer,
+              typeof encoding === 'string' ? encoding : undefined,
+              bodyLimit,
+            ),
+          ),
+        );
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
 }

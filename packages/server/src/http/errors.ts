@@ -137,3 +137,59 @@ export function validationBody(
     field,
   };
 }
+
+/**
+ * Any error thrown on a route, as the status and body to answer: Ajv's validation
+ * errors (Fastify's `validation` and `validationContext`, or a mounted router's), an
+ * {@link InputError}, Fastify's coded 4xx errors; anything else is reported to
+ * `onError` and answered as a bare 500. Shared by the server and the mountable
+ * routes so they answer alike. @internal
+ */
+export function errorReply(
+  error: unknown,
+  bodyLimit: number,
+  onError: (error: unknown) => void,
+): { status: number; body: ErrorBody } {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+    validation?: unknown;
+    validationContext?: string;
+    statusCode?: number;
+    code?: string;
+  };
+  if (Array.isArray(e.validation)) {
+    const body = validationBody(e.validation as AjvError[], e.validationContext);
+    return { status: 400, body: errorBody(body.code, body.message, body.field) };
+  }
+  if (error instanceof InputError) {
+    return { status: error.status, body: errorBody(error.code, error.message, error.field) };
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status === 413) {
+    return {
+      status,
+      body: errorBody('payload_too_large', `the body exceeds ${bodyLimit} bytes`, 'body'),
+    };
+  }
+  if (status === 415) {
+    return {
+      status,
+      body: errorBody(
+        'unsupported_media_type',
+        'the body must be application/json',
+        'content-type',
+      ),
+    };
+  }
+  if (status >= 400 && status < 500) {
+    return {
+      status,
+      body: errorBody(
+        e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty_body' : 'bad_request',
+        'the request is not valid',
+        'body',
+      ),
+    };
+  }
+  onError(error);
+  return { status: 500, body: errorBody('internal_error', 'internal server error', null) };
+}

@@ -63,6 +63,11 @@ export const specMetricSchema = {
     component: text(100, 'The component; default `default`.'),
     tags: stringMap('Identifying tags: each tag set is its own series.'),
     labels: stringMap('Descriptive labels (the latest are kept).'),
+    error: {
+      type: 'boolean',
+      description:
+        'Histogram and timer samples only: the sample is a failed call, counted in the built-in `error_rate` of alert conditions.',
+    },
   },
 };
 
@@ -309,7 +314,7 @@ export const alertRuleBodySchema = {
   additionalProperties: false,
   required: ['name', 'severity', 'component', 'condition'],
   description:
-    'An alert rule. Stored and listed; server-side evaluation is a later increment (evaluate with the Monitor in your services meanwhile).',
+    'An alert rule, stored and evaluated by the server over the data it stored (every `evaluationIntervalMs`): pending, firing after `duration_seconds`, resolved; channels the server was given (`--webhook-url` makes `webhook`) are notified.',
   properties: {
     name: text(200),
     description: { type: 'string', maxLength: 2000 },
@@ -511,35 +516,80 @@ export const alertRuleSchema = {
     created_at: { type: 'string', format: 'date-time' },
     acknowledged_at: { type: 'string', format: 'date-time', nullable: true },
     acknowledged_by: { type: 'string', nullable: true },
+    state: {
+      type: 'string',
+      enum: ['inactive', 'pending', 'firing'],
+      description: "The state of the rule's alert in the server's evaluation.",
+    },
+  },
+};
+
+/** A pending or firing alert of the server's evaluation. @internal */
+export const activeAlertSchema = {
+  type: 'object',
+  required: [
+    'alert_id',
+    'rule_id',
+    'name',
+    'severity',
+    'component',
+    'state',
+    'active_at',
+    'triggered_at',
+    'value',
+    'acknowledged_by',
+    'acknowledged_at',
+  ],
+  properties: {
+    alert_id: { type: 'string', description: 'The episode (pending to resolved).' },
+    rule_id: { type: 'string' },
+    name: { type: 'string' },
+    severity: { type: 'string', enum: SEVERITIES },
+    component: { type: 'string' },
+    state: { type: 'string', enum: ['pending', 'firing'] },
+    active_at: { type: 'string', format: 'date-time' },
+    triggered_at: { type: 'string', format: 'date-time', nullable: true },
+    value: { type: 'number', nullable: true },
+    acknowledged_by: { type: 'string', nullable: true },
+    acknowledged_at: { type: 'string', format: 'date-time', nullable: true },
+  },
+};
+
+const alertEventItem = {
+  type: 'object',
+  properties: {
+    alert_id: { type: 'string' },
+    rule_id: { type: 'string' },
+    name: { type: 'string' },
+    severity: { type: 'string' },
+    component: { type: 'string' },
+    event: { type: 'string' },
+    at: { type: 'string', format: 'date-time' },
+    value: { type: 'number', nullable: true },
+    by: { type: 'string', nullable: true },
   },
 };
 
 /** `GET /alerts`. @internal */
 export const alertListSchema = {
   type: 'object',
-  required: ['alerts', 'recent_events', 'evaluation'],
+  required: ['alerts', 'active_alerts', 'history', 'recent_events', 'evaluation'],
   properties: {
     alerts: { type: 'array', items: alertRuleSchema },
+    active_alerts: { type: 'array', items: activeAlertSchema },
+    history: {
+      type: 'array',
+      description: "The server's evaluation: transitions and actions, newest first.",
+      items: alertEventItem,
+    },
     recent_events: {
       type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          alert_id: { type: 'string' },
-          rule_id: { type: 'string' },
-          name: { type: 'string' },
-          severity: { type: 'string' },
-          component: { type: 'string' },
-          event: { type: 'string' },
-          at: { type: 'string', format: 'date-time' },
-          value: { type: 'number', nullable: true },
-        },
-      },
+      description: 'Alert events monitors sent in batches, newest first.',
+      items: alertEventItem,
     },
     evaluation: {
       type: 'string',
-      description:
-        'Where rules are evaluated: `client` for now (server-side evaluation is a later increment).',
+      description: 'Where the stored rules are evaluated: `server`.',
     },
   },
 };
@@ -565,6 +615,7 @@ export const alertChangedSchema = {
     message: { type: 'string' },
     alert_id: { type: 'string' },
     alert: alertRuleSchema,
+    active_alert: activeAlertSchema,
   },
 };
 

@@ -8,7 +8,24 @@
  */
 
 /** The schema version this code writes; stored in `meta`. @internal */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Columns added after version 1, added to a file of an older version before
+ * {@link SCHEMA_SQL} runs (its indexes may need them). @internal
+ */
+export const MIGRATIONS: readonly { table: string; column: string; ddl: string }[] = [
+  {
+    table: 'points',
+    column: 'errors',
+    ddl: 'ALTER TABLE points ADD COLUMN errors REAL NOT NULL DEFAULT 0',
+  },
+  {
+    table: 'alert_events',
+    column: 'origin',
+    ddl: "ALTER TABLE alert_events ADD COLUMN origin TEXT NOT NULL DEFAULT 'client'",
+  },
+];
 
 /** DDL run on every open. @internal */
 export const SCHEMA_SQL = `
@@ -64,6 +81,7 @@ CREATE TABLE IF NOT EXISTS points (
   last REAL NOT NULL,
   digest TEXT,
   quantiles TEXT,
+  errors REAL NOT NULL DEFAULT 0,
   PRIMARY KEY (series_id, resolution, bucket)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS points_age ON points (resolution, bucket);
@@ -109,8 +127,21 @@ CREATE TABLE IF NOT EXISTS alert_events (
   by TEXT,
   escalation_step INTEGER,
   received_at INTEGER NOT NULL,
+  origin TEXT NOT NULL DEFAULT 'client',
   PRIMARY KEY (alert_id, event, at)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alert_events_origin ON alert_events (origin, at);
+CREATE TABLE IF NOT EXISTS alert_state (
+  rule_id TEXT PRIMARY KEY,
+  alert_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  active_at INTEGER NOT NULL,
+  triggered_at INTEGER,
+  value REAL,
+  acknowledged_by TEXT,
+  acknowledged_at INTEGER,
+  notified TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS business_metrics (
   id INTEGER PRIMARY KEY,
   metric_name TEXT NOT NULL,

@@ -6,12 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import Database from 'better-sqlite3';
 import { ManualClock, TDigest, type TDigestJSON } from '@prsm/core';
 import type { RestBatchBody, RestMetric } from '@prsm/exporters/rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { InputError } from '../errors.js';
 import { tempDir } from '../test-support.js';
+import { SCHEMA_SQL } from './schema.js';
 import { openStore, type MonitorStore } from './store.js';
 
 const MIN = 60_000;
@@ -228,5 +230,128 @@ describe('keys', () => {
     expect(() => store.createKey('root' as 'admin')).toThrow(TypeError);
     expect(() => openStore(join(tmp.dir, 'x.db'), { retentionMs: -1 })).toThrow(/retentionMs/);
     expect(() => openStore('')).toThrow(TypeError);
+  });
+});
+
+describe('schema migration', () => {
+  it('a version-1 file gains points.errors and alert_events.origin, keeping its rows', () => {
+    const file = join(tmp.dir, 'v1.db');
+    const v1 = new Database(file);
+    // Version 1's DDL: today's without the columns and tables added since.
+    v1.exec(
+      SCHEMA_SQL.replace('  errors REAL NOT NULL DEFAULT 0,\n', '')
+        .replace("  origin TEXT NOT NULL DEFAULT 'client',\n", '')
+        .replace(/CREATE INDEX IF NOT EXISTS alert_events_origin[^;]*;/, '')
+        .replace(/CREATE TABLE IF NOT EXISTS alert_state \([^;]*;/, ''),
+    );
+    v1.exec(
+      `INSERT INTO meta VALUES ('schema_version', '1');
+       INSERT INTO alert_events (alert_id, rule_id, name, severity, component, event, at, received_at)
+       VALUES ('a', 'r', 'n', 'high', 'c', 'firing', ${T0}, ${T0});`,
+    );
+    expect(
+      v1.prepare("SELECT * FROM pragma_table_info('points') WHERE name = 'errors'").all(),
+    ).toEqual([]);
+    v1.close();
+    const migrated = openStore(file, { clock });
+    try {
+      expect(migrated.alertEvents()).toHaveLength(1);
+      migrated.ingestMetrics([{ name: 't', value: 5, metric_type: 'timer', error: true }]);
+      expect(migrated.componentCalls('default', 0)).toEqual({
+        series: 1,
+        count: 1,
+        errors: 1,
+        first: T0 - (T0 % MIN),
+      });
+    } finally {
+      migrated.close();
+    }
+    const after = new Database(file, { readonly: true });
+    expect(
+      after
+        .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+        .get()!.value,
+    ).toBe('2');
+    after.close();
+  });
+});
+
+describe('group commit (ingestMetricsGrouped)', () => {
+  it('requests of one turn share a transaction, sums exact, digests merged; a bad one fails alone', async () => {
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) {
+      writes.push(
+        store.ingestMetricsGrouped([
+          { name: 'orders', value: 2, metric_type: 'counter', component: 'shop' },
+          { name: 'lat', value: i * 10, metric_type: 'timer', component: 'shop', error: i < 3 },
+        ]),
+      );
+    }
+    // A new series typed by an earlier request of the same group: 409, synchronously.
+    writes.push(store.ingestMetricsGrouped([{ name: 'fresh', value: 1, metric_type: 'gauge' }]));
+    expect(() =>
+      store.ingestMetricsGrouped([{ name: 'fresh', value: 1, metric_type: 'counter' }]),
+    ).toThrow(
+      expect.objectContaining({
+        status: 409,
+        code: 'type_conflict',
+        field: 'metrics[0].metric_type',
+      }) as Error,
+    );
+    expect(() =>
+      store.ingestMetricsGrouped([
+        { name: 'orders', value: -1, metric_type: 'counter', component: 'shop' },
+      ]),
+    ).toThrow(InputError);
+    // A REST batch in the same turn may not create that series with another type.
+    expect(() =>
+      store.ingestBatch({
+        batch_id: 'b-fresh',
+        sent_at: new Date(T0).toISOString(),
+        metrics: [
+          {
+            metric_name: 'fresh',
+            metric_type: 'counter',
+            component: 'default',
+            tags: {},
+            labels: {},
+            timestamp: new Date(T0).toISOString(),
+            value: 1,
+            windows: [],
+          },
+        ],
+        traces: [],
+        alerts: [],
+      }),
+    ).toThrow(expect.objectContaining({ status: 409, field: 'metrics[0].metric_type' }) as Error);
+    // Nothing is written before the turn ends.
+    expect(store.counts()['series']).toBe(0);
+    await Promise.all(writes);
+    const series = new Map(store.latestSeries().map((s) => [s.name, s]));
+    expect(series.get('orders')).toMatchObject({ value: 20, count: 10, sum: 20 });
+    expect(series.get('fresh')).toMatchObject({ metric_type: 'gauge', value: 1 });
+    const lat = series.get('lat')!;
+    expect(lat).toMatchObject({ count: 10, sum: 450, value: 45 });
+    const [point] = store.points(lat.id);
+    expect(point).toMatchObject({ count: 10, sum: 450, min: 0, max: 90, resolution: 60 });
+    expect(TDigest.fromJSON(point!.digest!).count).toBe(10);
+    expect(store.componentCalls('shop', 0)).toMatchObject({ count: 10, errors: 3 });
+    const [ordersPoint] = store.points(series.get('orders')!.id);
+    expect(ordersPoint).toMatchObject({ count: 10, sum: 20, last: 20 });
+
+    // The next turn adds to the same minute row and digest.
+    await store.ingestMetricsGrouped([
+      { name: 'lat', value: 1000, metric_type: 'timer', component: 'shop' },
+    ]);
+    const [after] = store.points(lat.id);
+    expect(after).toMatchObject({ count: 11, max: 1000 });
+    expect(TDigest.fromJSON(after!.digest!).count).toBe(11);
+  });
+
+  it('a closed store rejects the waiting requests', async () => {
+    const pending = store.ingestMetricsGrouped([{ name: 'x', value: 1, metric_type: 'gauge' }]);
+    store.close();
+    await expect(pending).rejects.toThrow(/closed/);
+    store = openStore(join(tmp.dir, 's.db'), { clock });
   });
 });

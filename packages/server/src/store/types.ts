@@ -46,6 +46,8 @@ export interface SpecMetric {
   readonly tags?: Readonly<Record<string, string>>;
   /** Descriptive labels (the latest ones are kept). */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Histogram and timer samples only: the sample is a failed call (it counts towards `error_rate`). */
+  readonly error?: boolean;
 }
 
 /**
@@ -361,4 +363,85 @@ export interface BusinessDashboard {
   readonly quality_metrics: Record<string, number>;
   /** When it was built, ISO 8601. */
   readonly generated_at: string;
+}
+
+/**
+ * A series as the server's alert evaluation reads it. @internal
+ */
+export interface WindowSeries {
+  readonly id: number;
+  readonly metric_type: SpecMetricType;
+  readonly value: number;
+}
+
+/**
+ * A minute row as the server's alert evaluation reads it. @internal
+ */
+export interface WindowPoint {
+  readonly metric_type: SpecMetricType;
+  readonly bucket: number;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly errors: number;
+  readonly digest: string | null;
+  readonly quantiles: string | null;
+}
+
+/**
+ * The pending or firing alert of a rule, as the server keeps it across restarts.
+ *
+ * @example
+ * ```ts
+ * const firing = [...store.alertStates().values()].filter((s: StoredAlertState) => s.state === 'firing');
+ * ```
+ */
+export interface StoredAlertState {
+  /** The episode's id (stable from pending to resolved). */
+  readonly alertId: string;
+  /** `pending` or `firing`. */
+  readonly state: 'pending' | 'firing';
+  /** When the condition started to hold (ms since the epoch). */
+  readonly activeAt: number;
+  /** When it started firing, or null. */
+  readonly triggeredAt: number | null;
+  /** The condition's value at the last evaluation, or null. */
+  readonly value: number | null;
+  /** Who acknowledged it, or null. */
+  readonly acknowledgedBy: string | null;
+  /** When, or null. */
+  readonly acknowledgedAt: number | null;
+  /** The channels told it fires (they hear of its resolution). */
+  readonly notified: readonly string[];
+}
+
+/**
+ * One entry of the server's alert history: a transition (`pending`, `firing`,
+ * `resolved`, `cancelled`) or an action (`acknowledged`, `rule_deleted`).
+ *
+ * @example
+ * ```ts
+ * const resolved = history.filter((e: ServerAlertEvent) => e.event === 'resolved');
+ * ```
+ */
+export interface ServerAlertEvent {
+  /** The episode. */
+  readonly alert_id: string;
+  /** The rule. */
+  readonly rule_id: string;
+  /** The rule's name. */
+  readonly name: string;
+  /** The rule's severity. */
+  readonly severity: string;
+  /** The rule's component. */
+  readonly component: string;
+  /** What happened. */
+  readonly event: 'pending' | 'firing' | 'resolved' | 'cancelled' | 'acknowledged' | 'rule_deleted';
+  /** When, ISO 8601. */
+  readonly at: string;
+  /** The condition's value then, or null. */
+  readonly value: number | null;
+  /** Who acted (acknowledgements), or null. */
+  readonly by: string | null;
 }
