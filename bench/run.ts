@@ -26,6 +26,7 @@ const SUITES = {
   exposition: () => import('./suites/exposition.js'),
   business: () => import('./suites/business.js'),
   server: () => import('./suites/server.js'),
+  health: () => import('./suites/health.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 
