@@ -7,7 +7,84 @@
  */
 
 export { Monitor } from './monitor.js';
-export type { HealthOptions, MonitorApi, MonitorOptions, SeriesQuery } from './monitor.js';
+export type {
+  AnalyticsMonitorOptions,
+  HealthOptions,
+  MonitorApi,
+  MonitorOptions,
+  SeriesQuery,
+} from './monitor.js';
+
+export { AnalyticsEngine } from './analytics/analytics.js';
+export type { AnalyticsContext, AnalyticsOptions, AnalyticsQuery } from './analytics/analytics.js';
+export {
+  anomalyDefaults,
+  anomalyScore,
+  detectAnomalies,
+  findAnomalies,
+  MIN_REQUESTS_FOR_ERROR_RATE,
+  scoreAt,
+} from './analytics/anomaly.js';
+export type { AnomalyOptions, AnomalyScore } from './analytics/anomaly.js';
+export {
+  analyzeTraces,
+  bottleneckName,
+  operationBottlenecks,
+  snakeCase,
+  spanKind,
+  spansOf,
+} from './analytics/bottlenecks.js';
+export type { BottleneckOptions, DependencyStats, TraceAnalysis } from './analytics/bottlenecks.js';
+export {
+  DEFAULT_CAPACITY_THRESHOLDS,
+  forecastCapacity,
+  forecastLinear,
+  formatDuration,
+} from './analytics/capacity.js';
+export type { CapacityOptions, LinearForecast } from './analytics/capacity.js';
+export {
+  COUNTER_RATIOS,
+  RATIO_GAUGE_SUFFIXES,
+  readComponentSpecific,
+} from './analytics/component-specific.js';
+export type { CounterRatio } from './analytics/component-specific.js';
+export { DEFAULT_HISTORY_GAUGES, HISTORY_METRICS, MinuteHistory } from './analytics/history.js';
+export type {
+  HistorySeries,
+  HistorySeriesQuery,
+  MinuteHistoryOptions,
+  MinutePoint,
+} from './analytics/history.js';
+export { buildRecommendations } from './analytics/recommendations.js';
+export type { RecommendationEvidence, RecommendationOptions } from './analytics/recommendations.js';
+export { snapshotSource } from './analytics/source.js';
+export type {
+  AnalyticsSource,
+  ComponentReading,
+  OperationReading,
+  ReadQuantiles,
+  SnapshotReadable,
+} from './analytics/source.js';
+export { fitLine, median, medianAndMad } from './analytics/stats.js';
+export type { LineFit } from './analytics/stats.js';
+export { classifyTrend, classifyUsagePattern, hourlyProfile } from './analytics/trends.js';
+export type { TrendOptions, UsagePatternOptions } from './analytics/trends.js';
+export type {
+  AnalyticsInsights,
+  AnalyticsReport,
+  AnalyticsSummary,
+  AnalyticsTopOperation,
+  AnalyticsTrends,
+  AnalyticsUsagePattern,
+  AnomalyRecord,
+  Bottleneck,
+  CapacityForecast,
+  Recommendation,
+  RecommendationRule,
+  TrendDirection,
+  TrendFit,
+  UsagePatternName,
+} from './analytics/types.js';
 
 export { TaskRegistry } from './health/tasks.js';
 export type {

@@ -878,8 +878,11 @@ describe('shutdown', () => {
   it('stops the sub-window timer of the system clock', async () => {
     vi.useFakeTimers({ now: T0 });
     const before = vi.getTimerCount();
-    // The ticker's timer alone (the resource sampler has its own tests).
-    const monitor = new Monitor({ health: { resources: false } });
+    // The ticker's timer alone (the resource sampler and the history have their own tests).
+    const monitor = new Monitor({
+      health: { resources: false },
+      analytics: { sampleEveryMinute: false },
+    });
     expect(vi.getTimerCount()).toBe(before + 1);
     await monitor.shutdown();
     expect(vi.getTimerCount()).toBe(before);

@@ -41,6 +41,16 @@ import { PrsmSpanProcessor } from './tracing/span-processor.js';
 import { type TraceRecord, toTraceRecord } from './tracing/trace-record.js';
 import { TraceStore, type TraceStoreOptions } from './tracing/trace-store.js';
 import { AlertEngine, type AlertInstruments } from './alerting/engine.js';
+import {
+  AnalyticsEngine,
+  type AnalyticsOptions,
+  type AnalyticsQuery,
+} from './analytics/analytics.js';
+import { anomalyScore } from './analytics/anomaly.js';
+import { spansOf } from './analytics/bottlenecks.js';
+import { MinuteHistory, type MinuteHistoryOptions } from './analytics/history.js';
+import { familiesSource } from './analytics/source.js';
+import type { AnalyticsInsights, AnalyticsReport } from './analytics/types.js';
 import { DatabaseMonitor, type DatabaseMonitorOptions } from './health/database.js';
 import { HealthReporter } from './health/health.js';
 import { readRecentPerformance } from './health/recent.js';
@@ -152,6 +162,30 @@ export interface MonitorOptions {
   readonly handleSignals?: boolean;
   /** System health: resource sampling, background tasks, database timing, `health()`. */
   readonly health?: HealthOptions;
+  /** The analytics engine: its per-minute history, windows and thresholds. */
+  readonly analytics?: AnalyticsMonitorOptions;
+}
+
+/**
+ * The analytics options of a {@link Monitor}. Every option is checked: a bad value
+ * throws a `TypeError` naming it.
+ *
+ * @example
+ * ```ts
+ * new Monitor({ analytics: { history: { minutes: 1440, hours: 168 }, engine: { utcOffsetMinutes: 60 } } });
+ * ```
+ */
+export interface AnalyticsMonitorOptions {
+  /**
+   * Sample the per-minute history on an unref'd timer, a second past each minute.
+   * Default: true with the system clock, false with any other (tests call
+   * `monitor.history.tick(clock.now())`).
+   */
+  readonly sampleEveryMinute?: boolean;
+  /** Limits of the history (minutes, hours, components, gauges kept). */
+  readonly history?: MinuteHistoryOptions;
+  /** Windows and thresholds of the engine. */
+  readonly engine?: AnalyticsOptions;
 }
 
 /**
@@ -369,6 +403,10 @@ export class Monitor implements MonitorApi {
   /** The resource sampler, when `health.resources` is on. */
   readonly resources: ResourceSampler | undefined;
   readonly #health: HealthReporter;
+  /** The per-minute and per-hour history analytics reads (see {@link MinuteHistory}). */
+  readonly history: MinuteHistory;
+  readonly #analytics: AnalyticsEngine;
+  #historyTimer: ReturnType<typeof setTimeout> | undefined;
   /** While true, new metric families do not count against `maxMetrics` (health's own). */
   #exemptFamilies = false;
   readonly #pipelines: ExportPipeline<ExportItem>[] = [];
@@ -538,6 +576,8 @@ export class Monitor implements MonitorApi {
       families: this.#families,
       slotsFor: (windowSeconds: number) => this.#slotsFor(windowSeconds),
       sync: () => this.#ticker.read(),
+      // Read lazily: the history is built after the alert engine.
+      anomaly: (name: string, component: string) => anomalyScore(this.history, name, component),
     };
     this.alerts = new AlertEngine(
       {
@@ -611,6 +651,39 @@ export class Monitor implements MonitorApi {
       tasks: this.tasks,
     });
     this.resources?.start();
+
+    const analyticsOptions: unknown = options.analytics ?? {};
+    if (analyticsOptions === null || typeof analyticsOptions !== 'object') {
+      throw new TypeError('analytics must be an object');
+    }
+    const analytics = analyticsOptions as AnalyticsMonitorOptions;
+    const longest = this.windows[this.windows.length - 1]!;
+    const source = familiesSource(reader, longest);
+    try {
+      this.history = new MinuteHistory(source, this.diagnostics, {
+        sampleWindowSeconds: this.windows[0]!,
+        ...analytics.history,
+      });
+      this.#analytics = new AnalyticsEngine(
+        {
+          clock,
+          diagnostics: this.diagnostics,
+          source,
+          history: this.history,
+          traces: () => spansOf(this.traces),
+          defaultComponent,
+        },
+        { windowSeconds: Math.min(900, longest), ...analytics.engine },
+      );
+    } catch (error) {
+      const message = error instanceof Error ? error.message : 'invalid';
+      throw new TypeError(message.startsWith('analytics.') ? message : `analytics.${message}`);
+    }
+    const sample = analytics.sampleEveryMinute ?? clock === systemClock;
+    if (typeof sample !== 'boolean') {
+      throw new TypeError('analytics.sampleEveryMinute must be a boolean');
+    }
+    if (sample) this.#scheduleHistory();
     if (options.handleSignals === true) this.#handleSignals();
     if (options.tracing === true) this.#registerTracing();
   }
@@ -956,6 +1029,8 @@ export class Monitor implements MonitorApi {
    */
   shutdown(): Promise<void> {
     this.resources?.stop();
+    if (this.#historyTimer !== undefined) clearTimeout(this.#historyTimer);
+    this.#historyTimer = undefined;
     this.#shutdown ??= Promise.resolve().then(async () => {
       for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
       this.#signalHandlers.clear();
@@ -991,6 +1066,46 @@ export class Monitor implements MonitorApi {
    */
   health(): HealthReport {
     return this.#health.report();
+  }
+
+  /**
+   * The spec's `GET /api/v1/monitoring/analytics?component=...` object: summary,
+   * trends and usage pattern, bottlenecks, recommendations, top operations and
+   * component-specific ratios (see {@link AnalyticsEngine}). Trends, anomalies and
+   * forecasts read `monitor.history`, sampled once a minute. Never throws.
+   *
+   * @example
+   * ```ts
+   * const report = monitor.analytics({ component: 'marketplace' });
+   * console.log(report.trends.response_time_trend, report.recommendations);
+   * ```
+   */
+  analytics(query: AnalyticsQuery = {}): AnalyticsReport {
+    return this.#analytics.report(query);
+  }
+
+  /**
+   * The analytics report's evidence: trend fits, anomalies, capacity forecasts,
+   * bottleneck shares and each recommendation's numbers. Never throws.
+   *
+   * @example
+   * ```ts
+   * for (const f of monitor.analyticsInsights({ component: 'system' }).capacity) console.log(f.summary);
+   * ```
+   */
+  analyticsInsights(query: AnalyticsQuery = {}): AnalyticsInsights {
+    return this.#analytics.insights(query);
+  }
+
+  /** Samples the history a second past each whole minute, on an unref'd timer. */
+  #scheduleHistory(): void {
+    const now = this.clock.now();
+    const delay = 60_000 - (now % 60_000) + 1_000;
+    this.#historyTimer = setTimeout(() => {
+      this.history.tick(this.clock.now()); // never throws
+      if (this.#historyTimer !== undefined) this.#scheduleHistory();
+    }, delay);
+    this.#historyTimer.unref();
   }
 
   /**

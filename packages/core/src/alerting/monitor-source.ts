@@ -21,6 +21,8 @@ export interface MonitorReader {
   slotsFor(windowSeconds: number): number;
   /** Brings every series' sub-window up to date with the clock. */
   sync(): void;
+  /** `anomaly(m)`'s score from the monitor's history, when it keeps one. */
+  anomaly?(name: string, component: string): number | undefined;
 }
 
 /** The component system-wide resource gauges are recorded under. */
@@ -123,6 +125,10 @@ export class EvaluationPass implements SignalSource {
       default:
         return undefined;
     }
+  }
+
+  anomaly(name: string, component: string): number | undefined {
+    return this.#reader.anomaly?.(name, component);
   }
 
   quantile(name: string, component: string, q: number, windowSeconds: number): number | undefined {

@@ -749,7 +749,11 @@ describe('the evaluation tick', () => {
 
   it('defaults to a 10 s tick; 0 turns it off', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const m = new Monitor({ health: { resources: false } }); // the alert tick alone
+    // The alert tick alone.
+    const m = new Monitor({
+      health: { resources: false },
+      analytics: { sampleEveryMinute: false },
+    });
     m.alerts.create({ name: 'x', severity: 'low', condition: 'throughput > 1' });
     expect(vi.getTimerCount()).toBe(1);
     await m.shutdown();

@@ -239,6 +239,11 @@ function translateNumber(ctx: Context, node: ConditionNode): Translated {
       break;
     }
     case 'call': {
+      if (node.fn === 'anomaly') {
+        throw new Skip(
+          `anomaly(${node.name}): the score is the monitor's own (median/MAD over its minute history), with no PromQL form`,
+        );
+      }
       const type = typeOf(ctx, node.name);
       const base = metricName(ctx, node.name, type);
       const w = windowOf(ctx, node.windowSeconds);

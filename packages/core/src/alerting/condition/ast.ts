@@ -39,7 +39,7 @@ export type AggregateFunction = 'avg' | 'min' | 'max' | 'count' | 'rate' | 'sum'
  * const fn: ConditionFunction = 'p99'; // as in `p99(api.latency[5m]) > 500ms`
  * ```
  */
-export type ConditionFunction = 'p50' | 'p95' | 'p99' | 'quantile' | AggregateFunction;
+export type ConditionFunction = 'p50' | 'p95' | 'p99' | 'quantile' | 'anomaly' | AggregateFunction;
 
 /**
  * A node of a parsed condition. Number-valued kinds: `number`, `signal`, `call`,

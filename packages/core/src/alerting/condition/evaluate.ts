@@ -37,6 +37,9 @@ function compileCall(node: CallNode): NumberFn {
   const { name, windowSeconds } = node;
   const text = formatSignal(node);
   const fn = node.fn;
+  if (fn === 'anomaly') {
+    return (ctx) => checked(ctx, ctx.source.anomaly?.(name, ctx.component), text);
+  }
   if (fn === 'quantile' || fn === 'p50' || fn === 'p95' || fn === 'p99') {
     const q = node.quantile ?? SHORTHAND_QUANTILES[fn]!;
     return (ctx) =>

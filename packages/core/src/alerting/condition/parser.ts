@@ -26,7 +26,7 @@ const AGGREGATES: ReadonlySet<string> = new Set<AggregateFunction>([
   'sum',
 ]);
 const QUANTILE_SHORTHANDS: ReadonlySet<string> = new Set(['p50', 'p95', 'p99']);
-const FUNCTION_LIST = 'p50, p95, p99, quantile, avg, min, max, count, rate or sum';
+const FUNCTION_LIST = 'p50, p95, p99, quantile, anomaly, avg, min, max, count, rate or sum';
 
 const OPERAND = "a number, a signal, a function call or '('";
 
@@ -289,7 +289,7 @@ class Parser {
   #call(name: Token): Parsed {
     const fn = name.text;
     const isQuantile = fn === 'quantile';
-    if (!isQuantile && !QUANTILE_SHORTHANDS.has(fn) && !AGGREGATES.has(fn)) {
+    if (!isQuantile && fn !== 'anomaly' && !QUANTILE_SHORTHANDS.has(fn) && !AGGREGATES.has(fn)) {
       this.#fail(name, `a function (${FUNCTION_LIST})`);
     }
     this.#next(); // (
@@ -304,7 +304,12 @@ class Parser {
       this.#expect(',', "',' then a metric name (quantile takes a quantile and a metric)");
     }
     const metric = this.#expect('name', `a metric name (${fn} takes one metric)`);
+    const bracket = this.#peek();
     const windowSeconds = this.#window();
+    if (fn === 'anomaly' && windowSeconds !== undefined) {
+      // The score is of the history's latest minute, not of a window.
+      this.#fail(bracket, "')' (anomaly takes a metric without a window)");
+    }
     const close = this.#expect(
       ')',
       isQuantile

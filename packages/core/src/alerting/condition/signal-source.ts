@@ -32,6 +32,11 @@ export interface SignalSource {
     component: string,
     windowSeconds: number,
   ): number | undefined;
+  /**
+   * `anomaly(m)`: the robust anomaly score of the latest minute of `m` (signed: above
+   * 4 a spike, below -4 a drop). `undefined`: no data, or a source without history.
+   */
+  anomaly?(name: string, component: string): number | undefined;
 }
 
 /**
@@ -73,7 +78,7 @@ export interface SignalRef {
   /** The signal or metric name. */
   readonly name: string;
   /** How it is read. */
-  readonly function: 'value' | 'quantile' | AggregateFunction;
+  readonly function: 'value' | 'quantile' | 'anomaly' | AggregateFunction;
   /** For `function: 'quantile'`: 0..1. */
   readonly quantile?: number;
   /** The window written in the condition; absent: the rule's default window. */

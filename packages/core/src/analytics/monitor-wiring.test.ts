@@ -1,0 +1,98 @@
+/**
+ * `monitor.analytics()`, `monitor.history` and the `anomaly(m)` condition as the
+ * Monitor wires them (the engine's parts are tested on their own beside this file).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../clock/clock.js';
+import { ConditionSyntaxError } from '../alerting/condition/errors.js';
+import { parseCondition } from '../alerting/condition/condition.js';
+import { Monitor } from '../monitor.js';
+
+const T0 = Date.UTC(2024, 0, 15, 14, 0);
+const MIN = 60_000;
+const monitors: Monitor[] = [];
+afterEach(async () => {
+  await Promise.all(monitors.splice(0).map((m) => m.shutdown()));
+});
+
+function setup(): { monitor: Monitor; clock: ManualClock } {
+  const clock = new ManualClock(T0);
+  const monitor = new Monitor({
+    clock,
+    defaultComponent: 'shop',
+    alerting: { evaluationIntervalSeconds: 0 },
+  });
+  monitors.push(monitor);
+  return { monitor, clock };
+}
+
+describe('Monitor analytics', () => {
+  it('reports the spec object from the monitor’s history, ticked each minute', () => {
+    const { monitor, clock } = setup();
+    const checkout = monitor.timer('checkout');
+    for (let m = 0; m < 40; m++) {
+      for (let i = 0; i < 30; i++) {
+        if (i === 0) checkout.recordError(100 + 3 * m);
+        else checkout.record(100 + 3 * m + (i % 7));
+      }
+      clock.advance(MIN);
+      monitor.history.tick(clock.now());
+    }
+    const report = monitor.analytics({ component: 'shop' });
+    expect(report.component).toBe('shop');
+    expect(report.summary.total_requests).toBe(1200);
+    expect(report.summary.error_rate).toBeCloseTo(40 / 1200, 4);
+    expect(report.trends.response_time_trend).toBe('degrading');
+    expect(report.trends.error_rate_trend).toBe('stable');
+    expect(report.top_operations.map((o) => o.operation)).toContain('checkout');
+    const insights = monitor.analyticsInsights({ component: 'shop' });
+    expect(insights.trends.responseTime.slopePerMinute).toBeGreaterThan(2);
+    expect(insights.trends.responseTime.direction).toBe('degrading');
+  });
+
+  it('fires an anomaly(latency) rule after a latency spike, not before', () => {
+    const { monitor, clock } = setup();
+    const api = monitor.timer('api');
+    const minute = (latency: number): void => {
+      for (let i = 0; i < 40; i++) api.record(latency + (i % 5));
+      clock.advance(MIN);
+      monitor.history.tick(clock.now());
+    };
+    for (let m = 0; m < 45; m++) minute(50 + (m % 3));
+    const rule = monitor.alerts.create({
+      name: 'latency anomaly',
+      severity: 'medium',
+      condition: 'anomaly(latency) > 4',
+    });
+    monitor.alerts.evaluate();
+    expect(monitor.alerts.get(rule.id)?.state).toBe('inactive');
+    minute(400);
+    monitor.alerts.evaluate();
+    expect(monitor.alerts.get(rule.id)?.state).toBe('firing');
+  });
+
+  it('parses anomaly(m) without a window; a source without history reads no data', () => {
+    const condition = parseCondition('anomaly(latency) > 4');
+    expect(condition.signals()).toEqual([
+      expect.objectContaining({ name: 'latency', function: 'anomaly' }),
+    ]);
+    expect(() => parseCondition('anomaly(latency[5m]) > 4')).toThrow(ConditionSyntaxError);
+    expect(() => parseCondition('anomaly(latency[5m]) > 4')).toThrow(
+      /anomaly takes a metric without a window/,
+    );
+    const noHistory = {
+      signal: () => undefined,
+      quantile: () => undefined,
+      aggregate: () => undefined,
+    };
+    expect(condition.evaluate(noHistory, 'shop', 60).state).toBe('no_data');
+  });
+
+  it('rejects bad analytics options with a TypeError naming them', () => {
+    expect(() => new Monitor({ analytics: 3 as never })).toThrow('analytics must be an object');
+    expect(() => new Monitor({ analytics: { sampleEveryMinute: 'yes' as never } })).toThrow(
+      'analytics.sampleEveryMinute must be a boolean',
+    );
+    expect(() => new Monitor({ analytics: { history: { minutes: -1 } } })).toThrow(/^analytics\./);
+  });
+});
