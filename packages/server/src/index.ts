@@ -38,6 +38,7 @@ export type {
   StoredAlertState,
   StoredPoint,
   StoredSeries,
+  StoredSource,
 } from './store/types.js';
 
 export { ROLES } from './auth/keys.js';

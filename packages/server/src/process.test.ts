@@ -1,14 +1,16 @@
 /**
  * The server as a real process, end to end: acknowledged writes survive `kill -9`;
  * the REST exporter of `@prsm/exporters` (behind a real `Monitor`) lands in the
- * server and a retried batch is stored once; the per-key rate limit answers 429 with
+ * server and a retried batch is stored once; the sub-windows' digests of two minutes
+ * and of two processes merge in the server into the percentiles the monitors compute
+ * themselves; the per-key rate limit answers 429 with
  * `Retry-After`; `--dev` and the CLI's help, errors and first-start hint.
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
-import { Monitor, type ExportItem, type StoredSpan } from '@prsm/core';
+import { ManualClock, Monitor, TDigest, type ExportItem, type StoredSpan } from '@prsm/core';
 import { restExporter } from '@prsm/exporters/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -229,6 +231,172 @@ describe('the REST exporter, end to end', () => {
       recent_events: { alert_id: string }[];
     };
     expect(alerts.recent_events.filter((e) => e.alert_id === 'a-1')).toHaveLength(1);
+  });
+});
+
+/** Deterministic heavy-tailed latencies (ms): a log-normal from a fixed LCG. */
+function latencies(n: number, seed: number, median: number): number[] {
+  let x = seed;
+  const uniform = (): number => {
+    x = (x * 1664525 + 1013904223) % 4294967296;
+    return (x + 0.5) / 4294967296;
+  };
+  return Array.from({ length: n }, () => {
+    const z = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    return median * Math.exp(0.6 * z);
+  });
+}
+
+/** A quantile of a summary in the Prometheus text, back in ms. */
+function promQuantile(text: string, series: string, component: string, q: string): number {
+  const m = new RegExp(
+    `^${series}\\{component="${component}",quantile="${q}"\\} (\\S+)$`,
+    'm',
+  ).exec(text);
+  expect(m, `${series} ${component} ${q} in:\n${text}`).not.toBeNull();
+  return Number(m![1]) * 1000;
+}
+
+function expectClose(actual: number | undefined, expected: number, what: string): void {
+  expect(actual, what).toBeDefined();
+  expect(Math.abs(actual! - expected) / expected, `${what}: ${actual} vs ${expected}`).toBeLessThan(
+    0.01,
+  );
+}
+
+describe('sub-windows, end to end: percentiles merged by the server', () => {
+  let server: ServerChild;
+  let key: string;
+  const monitors: Monitor[] = [];
+  // Two whole minutes in the recent past: inside the server's rule windows.
+  const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 3 * 60_000;
+
+  beforeAll(async () => {
+    const db = join(tmp.dir, 'subwindows.db');
+    key = (await createKeyCli(db, 'admin')).key;
+    server = await start(db, ['--rate', '0', '--eval-interval', '100']);
+  });
+  afterAll(async () => {
+    await Promise.all(monitors.map((m) => m.shutdown()));
+  });
+
+  function monitor(clock: ManualClock): Monitor {
+    const m = new Monitor({
+      clock,
+      windows: [60, 120],
+      serviceName: 'checkout',
+      alerting: { evaluationIntervalSeconds: 0 },
+      exporters: [restExporter({ url: server.url, apiKey: key, now: () => clock.now() })],
+    });
+    monitors.push(m);
+    return m;
+  }
+
+  async function metricsText(): Promise<string> {
+    return (await get(`${server.api}/metrics`, key)).text();
+  }
+
+  it("a timer over two minutes: the server's p50/p99 equal the monitor's getPercentiles", async () => {
+    const clock = new ManualClock(T0);
+    const m = monitor(clock);
+    const latency = m.timer('api.latency', { component: 'shop' }).bind();
+    for (const ms of latencies(3000, 1, 40)) latency.record(ms);
+    clock.advance(60_000);
+    await m.forceFlush(10);
+    for (const ms of latencies(3000, 2, 90)) latency.record(ms);
+    clock.advance(60_000);
+    await m.forceFlush(10);
+
+    const [last50, last99] = m.getPercentiles('api.latency', [0.5, 0.99], {
+      component: 'shop',
+      windowSeconds: 60,
+    });
+    const [both50, both99] = m.getPercentiles('api.latency', [0.5, 0.99], {
+      component: 'shop',
+      windowSeconds: 120,
+    });
+    // GET /metrics: the latest minute's merged digest, and every sample counted once.
+    const text = await metricsText();
+    expect(text).toContain('api_latency_seconds_count{component="shop"} 6000');
+    expectClose(
+      promQuantile(text, 'api_latency_seconds', 'shop', '0.5'),
+      last50!,
+      'p50 of the last minute',
+    );
+    expectClose(
+      promQuantile(text, 'api_latency_seconds', 'shop', '0.99'),
+      last99!,
+      'p99 of the last minute',
+    );
+
+    // The alert rules' pN: the two minute digests merged.
+    const rules: Record<string, string> = {};
+    for (const q of ['p50', 'p99']) {
+      const reply = await post(`${server.api}/alerts`, key, {
+        name: `${q} latency`,
+        severity: 'info',
+        component: 'shop',
+        condition: `${q}(api.latency[10m]) > 1ms`,
+      });
+      expect(reply.status).toBe(201);
+      rules[q] = ((await reply.json()) as { alert_id: string }).alert_id;
+    }
+    let active: { rule_id: string; value: number | null }[] = [];
+    const deadline = Date.now() + 10_000;
+    while (active.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      active = (
+        (await (await get(`${server.api}/alerts`, key)).json()) as { active_alerts: typeof active }
+      ).active_alerts.filter((a) => Object.values(rules).includes(a.rule_id));
+    }
+    const valueOf = (q: string): number | undefined =>
+      active.find((a) => a.rule_id === rules[q])?.value ?? undefined;
+    expectClose(valueOf('p50'), both50!, 'p50 over both minutes');
+    expectClose(valueOf('p99'), both99!, 'p99 over both minutes');
+    // Not what either minute alone says.
+    expect(Math.abs(valueOf('p50')! - last50!) / last50!).toBeGreaterThan(0.1);
+  });
+
+  it('two processes, one series: counts and counters add up, neither resets the other', async () => {
+    const clocks = [new ManualClock(T0), new ManualClock(T0)];
+    const [b, c] = clocks.map(monitor) as [Monitor, Monitor];
+    const valuesB = latencies(1500, 3, 20);
+    const valuesC = latencies(500, 4, 200);
+    const orders = (m: Monitor): ReturnType<ReturnType<Monitor['counter']>['bind']> =>
+      m.counter('orders', { component: 'fleet' }).bind();
+    orders(b).inc(10);
+    orders(c).inc(3); // a lower total than b's: not a restart of b
+    for (const ms of valuesB) b.timer('api.latency', { component: 'fleet' }).bind().record(ms);
+    for (const ms of valuesC) c.timer('api.latency', { component: 'fleet' }).bind().record(ms);
+    const flush = async (): Promise<void> => {
+      for (const clock of clocks) clock.advance(60_000);
+      await Promise.all([b.forceFlush(10), c.forceFlush(10)]);
+    };
+    await flush();
+    orders(b).inc(5);
+    orders(c).inc(1);
+    await flush();
+    const text = await metricsText();
+    expect(text).toContain('orders_total{component="fleet"} 19');
+    expect(text).toContain('api_latency_seconds_count{component="fleet"} 2000');
+    const all = new TDigest();
+    for (const v of [...valuesB, ...valuesC]) all.add(v);
+    expectClose(
+      promQuantile(text, 'api_latency_seconds', 'fleet', '0.5'),
+      all.quantile(0.5),
+      'fleet p50',
+    );
+    expectClose(
+      promQuantile(text, 'api_latency_seconds', 'fleet', '0.99'),
+      all.quantile(0.99),
+      'fleet p99',
+    );
+    const sources = query<{ service_name: string }>(
+      join(tmp.dir, 'subwindows.db'),
+      'SELECT service_name FROM sources',
+    );
+    expect(sources.length).toBeGreaterThanOrEqual(2); // b and c (and the test before's)
+    expect(sources.every((s) => s.service_name === 'checkout')).toBe(true);
   });
 });
 

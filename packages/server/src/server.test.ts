@@ -104,6 +104,50 @@ const batch = (id: string, metrics: unknown[] = []): Record<string, unknown> => 
   alerts: [],
 });
 
+const goodSource = {
+  instance_id: 'c0ffee00-0000-4000-8000-000000000001',
+  resource: { 'service.name': 'checkout' },
+};
+/** A valid sub-window of three samples (1, 2, 3), as the REST exporter encodes it. */
+const subWindow = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  start_time: T,
+  seconds: 60,
+  partial: false,
+  count: 3,
+  sum: 6,
+  min: 1,
+  max: 3,
+  error_count: 0,
+  centroids: Buffer.from(new Float32Array([1, 1, 2, 1, 3, 1]).buffer).toString('base64'),
+  ...extra,
+});
+/** A batch of one timer with the given sub-windows (and top-level extras). */
+const timerBatch = (
+  id: string,
+  subWindows: unknown[],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> => ({
+  ...batch(id, [
+    {
+      metric_name: 'subwindowed',
+      component: 'c',
+      tags: {},
+      labels: {},
+      timestamp: T,
+      metric_type: 'timer',
+      value: 2,
+      unit: 'ms',
+      count: 3,
+      sum: 6,
+      windows: [],
+      sub_windows: subWindows,
+    },
+  ]),
+  ...extra,
+});
+const sw = (id: string, extra: Record<string, unknown>): Record<string, unknown> =>
+  timerBatch(id, [subWindow(), subWindow(extra)]);
+
 beforeAll(async () => {
   tmp = tempDir();
   db = join(tmp.dir, 'monitor.db');
@@ -693,6 +737,163 @@ const BAD: readonly Bad[] = [
     field: 'metrics[1].metric_type',
   },
   {
+    name: 'batch source without instance_id',
+    path: '/batch',
+    body: timerBatch('bad-s1', [], { source: { resource: { 'service.name': 'x' } } }),
+    status: 400,
+    field: 'source.instance_id',
+  },
+  {
+    name: 'batch source with an unknown field',
+    path: '/batch',
+    body: timerBatch('bad-s2', [], { source: { ...goodSource, host: 'h' } }),
+    status: 400,
+    field: 'source.host',
+  },
+  {
+    name: 'batch source instance_id with a slash',
+    path: '/batch',
+    body: timerBatch('bad-s3', [], { source: { ...goodSource, instance_id: 'a/b' } }),
+    status: 400,
+    field: 'source.instance_id',
+  },
+  {
+    name: 'batch source resource without service.name',
+    path: '/batch',
+    body: timerBatch('bad-s4', [], { source: { ...goodSource, resource: { 'host.name': 'h' } } }),
+    status: 400,
+    field: 'source.resource.service.name',
+  },
+  {
+    name: 'batch source resource attribute nested',
+    path: '/batch',
+    body: timerBatch('bad-s5', [], {
+      source: { ...goodSource, resource: { 'service.name': 's', deep: { a: 1 } } },
+    }),
+    status: 400,
+    field: 'source.resource.deep',
+  },
+  {
+    name: 'sub_windows on a gauge',
+    path: '/batch',
+    body: batch('bad-w1', [
+      {
+        metric_name: 'm',
+        component: 'c',
+        tags: {},
+        labels: {},
+        timestamp: T,
+        metric_type: 'gauge',
+        value: 1,
+        sub_windows: [],
+      },
+    ]),
+    status: 400,
+    field: 'metrics[0].sub_windows',
+  },
+  {
+    name: 'sub-window with an unknown field',
+    path: '/batch',
+    body: sw('bad-w2', { p99: 3 }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].p99',
+  },
+  {
+    name: 'sub-window without centroids',
+    path: '/batch',
+    body: timerBatch('bad-w3', [{ ...subWindow(), centroids: undefined }]),
+    status: 400,
+    field: 'metrics[0].sub_windows[0].centroids',
+  },
+  {
+    name: 'sub-window of 0 seconds',
+    path: '/batch',
+    body: sw('bad-w4', { seconds: 0 }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].seconds',
+  },
+  {
+    name: 'sub-window of two hours',
+    path: '/batch',
+    body: sw('bad-w5', { seconds: 7200 }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].seconds',
+  },
+  {
+    name: 'sub-window start_time not a date',
+    path: '/batch',
+    body: sw('bad-w6', { start_time: '2024-13-45' }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].start_time',
+  },
+  {
+    name: 'sub-window negative count',
+    path: '/batch',
+    body: sw('bad-w7', { count: -1 }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].count',
+  },
+  {
+    name: 'sub-window partial not a boolean',
+    path: '/batch',
+    body: sw('bad-w8', { partial: 'yes' }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].partial',
+  },
+  {
+    name: 'sub-window infinite min (1e400)',
+    path: '/batch',
+    raw: JSON.stringify(sw('bad-w9', { min: 123456789 })).replace('123456789', '-1e400'),
+    headers: json,
+    status: 400,
+    field: 'metrics[0].sub_windows[1].min',
+  },
+  {
+    name: 'sub-window centroids not base64',
+    path: '/batch',
+    body: sw('bad-w10', { centroids: 'AAAA$AAA' }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].centroids',
+  },
+  {
+    name: 'sub-window centroids not a multiple of 8 bytes',
+    path: '/batch',
+    body: sw('bad-w11', { centroids: 'AAAAAAAA' }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].centroids',
+  },
+  {
+    name: 'sub-window centroids past 64 KiB',
+    path: '/batch',
+    body: sw('bad-w12', { centroids: 'A'.repeat(65540) }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].centroids',
+  },
+  {
+    name: 'sub-window centroid weights not adding up to count',
+    path: '/batch',
+    body: sw('bad-w13', { count: 4 }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].centroids',
+  },
+  {
+    name: 'sub-window error_count above count',
+    path: '/batch',
+    body: sw('bad-w14', { error_count: 5 }),
+    status: 400,
+    field: 'metrics[0].sub_windows[1].error_count',
+  },
+  {
+    name: '65 sub-windows',
+    path: '/batch',
+    body: timerBatch(
+      'bad-w15',
+      Array.from({ length: 65 }, () => subWindow()),
+    ),
+    status: 400,
+    field: 'metrics[0].sub_windows',
+  },
+  {
     name: 'business metadata nested',
     path: '/business-metrics',
     body: { metric_name: 'mrr', value: 1, metadata: { a: { b: 1 } } },
@@ -805,7 +1006,9 @@ describe('malformed requests: 4xx in the error shape, the right field, nothing s
 
   it('stored nothing for any of them', () => {
     expect(dataCounts(db)).toEqual(before);
-    expect(query(db, "SELECT name FROM series WHERE name IN ('fresh', 'a')")).toEqual([]);
+    expect(
+      query(db, "SELECT name FROM series WHERE name IN ('fresh', 'a', 'subwindowed')"),
+    ).toEqual([]);
   });
 
   it('kept what was stored before intact', async () => {
@@ -956,6 +1159,36 @@ describe('the endpoints', () => {
     );
     expect(reply.text).toContain('api_latency_seconds_count{component="api",route="/x"} 2');
     expect(reply.text).toContain('api_latency_seconds_sum{component="api",route="/x"} 0.4');
+  });
+
+  it('POST /batch with a source and sub-windows: merged per minute, a retry ignored', async () => {
+    const body = {
+      ...timerBatch('good-sw-1', [
+        subWindow(),
+        subWindow({ start_time: '2024-01-15T14:31:10.000Z' }),
+      ]),
+      source: goodSource,
+    };
+    for (const duplicate of [false, true]) {
+      const reply = await call('POST', '/batch', { key: keys['ingest']!, body });
+      expect(reply.status, reply.text).toBe(200);
+      expect(reply.json).toMatchObject({ duplicate });
+    }
+    const rows = query<{ bucket: number; count: number; errors: number }>(
+      db,
+      `SELECT p.bucket, p.count, p.errors FROM points p JOIN series s ON s.id = p.series_id
+       WHERE s.name = 'subwindowed' ORDER BY p.bucket`,
+    );
+    expect(rows).toEqual([
+      { bucket: Date.parse(T), count: 3, errors: 0 },
+      { bucket: Date.parse(T) + 60_000, count: 3, errors: 0 },
+    ]);
+    const text = (await call('GET', '/metrics', { key: keys['read']! })).text;
+    expect(text).toContain('subwindowed_seconds_count{component="c"} 6');
+    expect(text).toContain('subwindowed_seconds{component="c",quantile="0.5"} 0.002');
+    expect(query(db, 'SELECT instance_id, service_name FROM sources')).toEqual([
+      { instance_id: goodSource.instance_id, service_name: 'checkout' },
+    ]);
   });
 
   it('GET /openapi.json is OpenAPI 3.0 of every route, from the route schemas', async () => {

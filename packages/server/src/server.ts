@@ -396,7 +396,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
             permission: 'ingest',
             summary: 'Store a batch of the REST exporter (series, spans, alert events)',
             description:
-              'Exactly what `@prsm/exporters/rest` sends. A `batch_id` already stored is acknowledged with `duplicate: true` and not stored again. `x-prsm-batch-id`, when sent, must equal `batch_id`.',
+              'Exactly what `@prsm/exporters/rest` sends. Histogram and timer `sub_windows` are merged into the per-minute digests (the minute of `start_time`); counter totals are kept per `source.instance_id`. A `batch_id` already stored is acknowledged with `duplicate: true` and not stored again. `x-prsm-batch-id`, when sent, must equal `batch_id`.',
           },
           schema: {
             body: batchBodySchema,

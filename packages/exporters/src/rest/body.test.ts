@@ -44,7 +44,9 @@ function decode(request: Received): RestBatchBody {
 }
 
 /** A monitor exporting to a fresh server, and that server. */
-async function setup(): Promise<{ monitor: Monitor; clock: ManualClock; server: TestServer }> {
+async function setup(
+  windowQuantiles = true,
+): Promise<{ monitor: Monitor; clock: ManualClock; server: TestServer }> {
   const server = await startServer();
   servers.push(server);
   const clock = new ManualClock(T0);
@@ -52,8 +54,11 @@ async function setup(): Promise<{ monitor: Monitor; clock: ManualClock; server: 
     clock,
     windows: [60, 300],
     tracing: true,
+    serviceName: 'checkout',
     alerting: { evaluationIntervalSeconds: 0 },
-    exporters: [restExporter({ url: server.url, apiKey: API_KEY, now: () => clock.now() })],
+    exporters: [
+      restExporter({ url: server.url, apiKey: API_KEY, now: () => clock.now(), windowQuantiles }),
+    ],
   });
   monitors.push(monitor);
   return { monitor, clock, server };
@@ -79,8 +84,11 @@ function received(server: TestServer, sentAt: number): RestBatchBody[] {
       'batch_id',
       'metrics',
       'sent_at',
+      'source',
       'traces',
     ]);
+    expect(body.source?.instance_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.source?.resource).toEqual({ 'service.name': 'checkout' });
     return body;
   });
 }
@@ -185,6 +193,7 @@ describe('restExporter behind a Monitor', () => {
         'unit',
         'value',
         'windows',
+        'sub_windows',
       ].sort(),
     );
     expect(histogram.windows.map((x) => x.window_seconds)).toEqual([60, 300]);
@@ -223,9 +232,40 @@ describe('restExporter behind a Monitor', () => {
     });
     expect(timer.windows[0]!.error_rate).toBeCloseTo(1 / 3, 9);
 
-    // No t-digest (nor any other object the snapshot carries) on the wire.
-    const text = server.requests.map((r) => gunzipSync(r.rawBody).toString('utf8')).join('\n');
+    // No t-digest (nor any other object the snapshot carries) on the wire: the only
+    // centroids are the sub-windows' base64 ones.
+    const text = server.requests
+      .map((r) => gunzipSync(r.rawBody).toString('utf8'))
+      .join('\n')
+      .replace(/"centroids":"[A-Za-z0-9+/=]*"/g, '');
     expect(text).not.toMatch(/digest|centroid|exemplar|coveredSeconds|windowSeconds/i);
+  });
+
+  it('sends by default each sub-window once with its digest, and no window quantiles', async () => {
+    const { monitor, clock, server } = await setup(false);
+    const latency = monitor.timer('api.latency', { component: 'api_gateway' }).bind();
+    for (const v of [1, 2, 3, 4]) latency.record(v);
+    clock.advance(60_000); // closes the first minute
+    latency.recordError(50);
+    await monitor.forceFlush(5);
+    clock.advance(60_000);
+    await monitor.forceFlush(5);
+    const timers = server.requests
+      .map(decode)
+      .flatMap((b) => b.metrics)
+      .filter((m): m is RestDistributionMetric => m.metric_name === 'api.latency');
+    expect(timers).toHaveLength(2);
+    for (const t of timers) expect(t.windows).toEqual([]);
+    const subWindows = timers.flatMap((t) => t.sub_windows ?? []);
+    expect(subWindows.map((w) => [w.start_time, w.count, w.error_count, w.partial])).toEqual([
+      [new Date(T0).toISOString(), 4, 0, false],
+      [new Date(T0 + 60_000).toISOString(), 1, 1, false],
+    ]);
+    const first = subWindows[0]!;
+    expect([first.seconds, first.sum, first.min, first.max]).toEqual([60, 10, 1, 4]);
+    const bytes = Buffer.from(first.centroids, 'base64');
+    const pairs = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    expect(Array.from(pairs)).toEqual([1, 1, 2, 1, 3, 1, 4, 1]);
   });
 
   it('sends finished spans in snake_case with ISO times', async () => {

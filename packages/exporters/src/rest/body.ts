@@ -3,6 +3,8 @@
  * by a pure function so the receiving server (issue 6) can share the shapes. Imports
  * only `@prsm/core` types.
  */
+import { endianness } from 'node:os';
+
 import type {
   AlertHistoryEntry,
   AlertSeverity,
@@ -11,6 +13,7 @@ import type {
   SeriesSnapshot,
   SpanMetadataValue,
   StoredSpan,
+  SubWindowSnapshot,
 } from '@prsm/core';
 
 /**
@@ -154,8 +157,67 @@ export interface RestDistributionMetric extends RestMetricBase {
   readonly min?: number;
   /** Their exact maximum, absent before the first sample. */
   readonly max?: number;
-  /** One entry per configured window, in the monitor's order. */
+  /**
+   * One entry per configured window, in the monitor's order; empty unless the
+   * exporter was created with `windowQuantiles: true`.
+   */
   readonly windows: readonly RestDistributionWindow[];
+  /**
+   * The sub-windows closed since the previous export (and, in the last export before
+   * shutdown, the open one), each with its digest: what a server merges per minute
+   * across processes. Absent when the snapshot carried none.
+   */
+  readonly sub_windows?: readonly RestSubWindow[];
+}
+
+/**
+ * One sub-window of a histogram or timer with its digest, for a receiver that keeps
+ * mergeable digests per minute. `centroids` is base64 of little-endian 32-bit floats,
+ * interleaved mean and weight, sorted by mean.
+ *
+ * @example
+ * ```ts
+ * const bytes = Buffer.from(w.centroids, 'base64');
+ * const pairs = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+ * for (let i = 0; i < pairs.length; i += 2) digest.addCentroid(pairs[i], pairs[i + 1]);
+ * ```
+ */
+export interface RestSubWindow {
+  /** When the sub-window began, ISO 8601 in UTC. */
+  readonly start_time: string;
+  /** Its length in seconds. */
+  readonly seconds: number;
+  /** True when it was still open (sent at shutdown: a later process may add to it). */
+  readonly partial: boolean;
+  /** Samples in it. */
+  readonly count: number;
+  /** Their exact sum. */
+  readonly sum: number;
+  /** Their exact minimum. */
+  readonly min: number;
+  /** Their exact maximum. */
+  readonly max: number;
+  /** Samples recorded as errors. */
+  readonly error_count: number;
+  /** Base64 of little-endian float32 pairs (mean, weight), sorted by mean. */
+  readonly centroids: string;
+}
+
+/**
+ * Who sent a batch: the monitor's resource attributes (`service.name`...) and an id
+ * unique to the exporting process, so a server tells apart two processes that report
+ * the same series (each one's counter totals are its own).
+ *
+ * @example
+ * ```ts
+ * const who = `${body.source?.resource['service.name']}#${body.source?.instance_id}`;
+ * ```
+ */
+export interface RestSource {
+  /** Random per exporter instance (one per process, in practice). */
+  readonly instance_id: string;
+  /** The monitor's resource attributes, `service.name` among them. */
+  readonly resource: Readonly<Record<string, string | number | boolean>>;
 }
 
 /**
@@ -248,6 +310,8 @@ export interface RestAlertEvent {
 export interface RestBatchBody {
   /** The batch's id, kept across retries. */
   readonly batch_id: string;
+  /** Who sent it (absent when the exporter is not attached to a monitor). */
+  readonly source?: RestSource;
   /** When this attempt was made, ISO 8601 in UTC. */
   readonly sent_at: string;
   /** The series of the batch. */
@@ -295,14 +359,42 @@ function distributionWindow(w: DistributionSnapshot): RestDistributionWindow | u
   };
 }
 
-function toRestMetric(series: SeriesSnapshot, timestamp: number): RestMetric {
-  const base: RestMetricBase = {
-    metric_name: series.name,
-    component: series.component,
-    tags: { ...series.tags },
-    labels: { ...series.labels },
-    timestamp: isoTime(timestamp),
+const BIG_ENDIAN = endianness() === 'BE';
+
+/** Base64 of the centroids as little-endian float32. */
+function centroidsBase64(centroids: Float32Array): string {
+  const bytes = Buffer.from(centroids.buffer, centroids.byteOffset, centroids.byteLength);
+  return (BIG_ENDIAN ? Buffer.from(bytes).swap32() : bytes).toString('base64');
+}
+
+// Every series' sub-window of a minute starts at the same time: format it once.
+let lastStart = NaN;
+let lastStartIso = '';
+
+function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
+  if (w.startMs !== lastStart) {
+    lastStart = w.startMs;
+    lastStartIso = isoTime(w.startMs);
+  }
+  return {
+    start_time: lastStartIso,
+    seconds: w.seconds,
+    partial: w.open,
+    count: w.count,
+    sum: w.sum,
+    min: w.min,
+    max: w.max,
+    error_count: w.errors,
+    centroids: centroidsBase64(w.centroids),
   };
+}
+
+/**
+ * One metric as a plain object literal per type: spreading a shared base builds
+ * slower objects, which a body of ten thousand metrics feels. Tags and labels are
+ * the series' own frozen objects, serialised as they are.
+ */
+function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMetric {
   switch (series.type) {
     case 'counter': {
       const windows: RestCounterWindow[] = [];
@@ -315,10 +407,27 @@ function toRestMetric(series: SeriesSnapshot, timestamp: number): RestMetric {
           per_minute: w.perMinute,
         });
       }
-      return { ...base, metric_type: 'counter', value: series.total, windows };
+      return {
+        metric_name: series.name,
+        component: series.component,
+        tags: series.tags,
+        labels: series.labels,
+        timestamp,
+        metric_type: 'counter',
+        value: series.total,
+        windows,
+      };
     }
     case 'gauge':
-      return { ...base, metric_type: 'gauge', value: series.value };
+      return {
+        metric_name: series.name,
+        component: series.component,
+        tags: series.tags,
+        labels: series.labels,
+        timestamp,
+        metric_type: 'gauge',
+        value: series.value,
+      };
     case 'histogram':
     case 'timer': {
       const c = series.cumulative;
@@ -327,17 +436,27 @@ function toRestMetric(series: SeriesSnapshot, timestamp: number): RestMetric {
         const out = distributionWindow(w);
         if (out !== undefined) windows.push(out);
       }
-      return {
-        ...base,
+      const metric: {
+        -readonly [K in keyof RestDistributionMetric]: RestDistributionMetric[K];
+      } = {
+        metric_name: series.name,
+        component: series.component,
+        tags: series.tags,
+        labels: series.labels,
+        timestamp,
         metric_type: series.type,
         value: Number.isFinite(c.mean) ? c.mean : 0,
         unit: series.unit,
         count: c.count,
         sum: c.sum,
-        ...finite('min', c.min),
-        ...finite('max', c.max),
         windows,
       };
+      if (Number.isFinite(c.min)) metric.min = c.min;
+      if (Number.isFinite(c.max)) metric.max = c.max;
+      if (series.subWindows !== undefined) {
+        metric.sub_windows = series.subWindows.map(toRestSubWindow);
+      }
+      return metric;
     }
   }
 }
@@ -390,14 +509,22 @@ function toRestAlertEvent(event: AlertHistoryEntry): RestAlertEvent {
 export function toRestBatch(
   batch: { readonly id: string; readonly items: readonly ExportItem[] },
   sentAt: number,
+  source?: RestSource,
 ): RestBatchBody {
   const metrics: RestMetric[] = [];
   const traces: RestSpan[] = [];
   const alerts: RestAlertEvent[] = [];
+  // A batch's series share their snapshot's time: format it once.
+  let lastTime = NaN;
+  let lastIso = '';
   for (const item of batch.items) {
     switch (item.kind) {
       case 'series':
-        metrics.push(toRestMetric(item.series, item.timestamp));
+        if (item.timestamp !== lastTime) {
+          lastTime = item.timestamp;
+          lastIso = isoTime(item.timestamp);
+        }
+        metrics.push(toRestMetric(item.series, lastIso));
         break;
       case 'span':
         traces.push(toRestSpan(item.span));
@@ -407,5 +534,12 @@ export function toRestBatch(
         break;
     }
   }
-  return { batch_id: batch.id, sent_at: isoTime(sentAt), metrics, traces, alerts };
+  return {
+    batch_id: batch.id,
+    ...(source !== undefined && { source }),
+    sent_at: isoTime(sentAt),
+    metrics,
+    traces,
+    alerts,
+  };
 }

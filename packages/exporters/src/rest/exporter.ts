@@ -5,12 +5,13 @@
  * `@prsm/core` queues, batches, retries and times out. Imports `@prsm/core` types,
  * `node:zlib` and the global `fetch`.
  */
+import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 
-import type { ExportBatch, ExportItem, Exporter, ExportResult } from '@prsm/core';
+import type { ExportBatch, ExportItem, Exporter, ExporterHost, ExportResult } from '@prsm/core';
 
-import { toRestBatch } from './body.js';
+import { type RestSource, toRestBatch } from './body.js';
 
 const gzipAsync = promisify(gzipCallback);
 
@@ -60,6 +61,12 @@ export interface RestExporterOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** The clock of `sent_at` (ms since the epoch). Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Also send every window's quantiles and rates (`windows`), computed at each export.
+   * Default false: the server merges the sub-windows' digests (`sub_windows`) itself,
+   * across processes, which the quantiles of one process cannot be.
+   */
+  readonly windowQuantiles?: boolean;
 }
 
 const FACTORY = 'restExporter';
@@ -159,6 +166,11 @@ export function restExporter(options: RestExporterOptions): Exporter<ExportItem>
   if (typeof gzip !== 'boolean') throw optionError('gzip', 'must be a boolean');
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw optionError('now', 'must be a function');
+  const windowQuantiles = options.windowQuantiles ?? false;
+  if (typeof windowQuantiles !== 'boolean') {
+    throw optionError('windowQuantiles', 'must be a boolean');
+  }
+  let source: RestSource | undefined;
   const extra: unknown = options.headers ?? {};
   if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
     throw optionError('headers', 'must be an object of header names to strings');
@@ -180,10 +192,14 @@ export function restExporter(options: RestExporterOptions): Exporter<ExportItem>
 
   return {
     name: 'rest',
+    needs: { windowQuantiles, digests: false, subWindows: true },
+    attach(host: ExporterHost): void {
+      source = { instance_id: randomUUID(), resource: { ...host.resource } };
+    },
     async export(batch: ExportBatch<ExportItem>, signal: AbortSignal): Promise<ExportResult> {
       let body: string | Buffer;
       try {
-        const json = JSON.stringify(toRestBatch(batch, now()));
+        const json = JSON.stringify(toRestBatch(batch, now(), source));
         body = gzip ? await gzipAsync(json) : json;
       } catch (error) {
         // The same batch would fail the same way: no retry.

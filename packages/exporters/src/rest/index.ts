@@ -17,5 +17,7 @@ export type {
   RestMetric,
   RestMetricBase,
   RestQuantiles,
+  RestSource,
   RestSpan,
+  RestSubWindow,
 } from './body.js';

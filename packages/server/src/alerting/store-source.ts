@@ -75,8 +75,9 @@ export class StoreSignalSource implements SignalSource {
     return this.#memo(`q\u0000${name}\u0000${component}\u0000${windowSeconds}\u0000${q}`, () => {
       const d = this.#distribution(name, component, windowSeconds);
       if (d.count === 0) return undefined;
-      // Rows of samples carry digests, merged exactly; rows of REST batches carry only
-      // the sender's window quantiles, averaged by their sample counts.
+      // Rows of samples and of REST sub-windows carry digests, merged exactly; rows of
+      // older exporters' batches carry only the sender's window quantiles, averaged by
+      // their sample counts.
       const merged = new TDigest();
       let approxWeight = 0;
       let approxSum = 0;

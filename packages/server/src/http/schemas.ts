@@ -102,6 +102,86 @@ const quantiles = {
   additionalProperties: { type: 'number', minimum: -MAX, maximum: MAX },
 };
 
+/** Base64 (standard alphabet, padded). */
+const BASE64 = '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$';
+
+/**
+ * One sub-window of a histogram or timer with its digest (`RestSubWindow`). What the
+ * schema cannot say is checked on ingest (400 on the field): `seconds` > 0, `min` <=
+ * `max`, `error_count` <= `count`, the centroids' decoded length a multiple of 8,
+ * their means sorted and within `min`..`max`, their weights positive and adding up to
+ * `count`. @internal
+ */
+export const subWindowSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'start_time',
+    'seconds',
+    'partial',
+    'count',
+    'sum',
+    'min',
+    'max',
+    'error_count',
+    'centroids',
+  ],
+  properties: {
+    start_time: timestamp(
+      'When the sub-window began; it is stored in the minute holding this time (a sub-window longer than a minute goes to its first minute).',
+    ),
+    seconds: { type: 'number', minimum: 0, maximum: 3600, description: 'Its length (> 0).' },
+    partial: {
+      type: 'boolean',
+      description: 'Still open when sent (at shutdown); merged like any other.',
+    },
+    count: finite('Samples in it.', 0),
+    sum: finite('Their exact sum.'),
+    min: finite('Their exact minimum.'),
+    max: finite('Their exact maximum.'),
+    error_count: finite('Samples recorded as errors (<= count).', 0),
+    centroids: {
+      type: 'string',
+      maxLength: 65536,
+      pattern: BASE64,
+      description:
+        'Base64 of little-endian float32 pairs (mean, weight), sorted by mean; weights add up to `count`.',
+    },
+  },
+};
+
+/** Who sent a batch (`RestSource`). @internal */
+export const sourceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['instance_id', 'resource'],
+  description:
+    "The exporting process: counter totals are kept per `instance_id`, so two processes reporting one series add up instead of looking like each other's restarts.",
+  properties: {
+    instance_id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 100,
+      pattern: '^[A-Za-z0-9._:-]+$',
+      description: 'Unique per exporting process (a UUID from the REST exporter).',
+    },
+    resource: {
+      type: 'object',
+      maxProperties: 64,
+      required: ['service.name'],
+      description: 'Resource attributes of the monitor, `service.name` among them.',
+      properties: { 'service.name': text(200) },
+      additionalProperties: {
+        anyOf: [
+          { type: 'string', maxLength: 500 },
+          { type: 'number', minimum: -MAX, maximum: MAX },
+          { type: 'boolean' },
+        ],
+      },
+    },
+  },
+};
+
 /** One series of the REST exporter's batch, switched on `metric_type`. @internal */
 export const restMetricSchema = {
   type: 'object',
@@ -175,6 +255,13 @@ export const restMetricSchema = {
               quantiles,
             },
           },
+        },
+        sub_windows: {
+          type: 'array',
+          maxItems: 64,
+          description:
+            'Sub-windows with their digests, each sent once: merged into the minute digests. With it, `windows` and the cumulative fields are not counted.',
+          items: subWindowSchema,
         },
       },
     },
@@ -280,6 +367,7 @@ export const batchBodySchema = {
       pattern: '^[A-Za-z0-9._:-]+$',
       description: 'Kept across retries; a batch id already stored is ignored.',
     },
+    source: sourceSchema,
     sent_at: timestamp('When this attempt was made.'),
     metrics: { type: 'array', maxItems: 20000, items: restMetricSchema },
     traces: { type: 'array', maxItems: 20000, items: spanSchema },

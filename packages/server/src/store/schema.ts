@@ -4,11 +4,14 @@
  * tags, so one tag set is one series). The key-use audit counts requests per key,
  * route, status and minute (with the first and last time), so it grows with the
  * keys and routes used, not with the traffic; `key_id` is empty when no known key
- * was sent.
+ * was sent. `source_totals` holds the last cumulative total (a counter's, or a
+ * histogram's count and sum) each exporting process (`instance_id` of a batch's
+ * `source`) reported per series; `sources` the processes seen, with their
+ * `service.name`. Version 3 added both tables (created when an older file is opened).
  */
 
 /** The schema version this code writes; stored in `meta`. @internal */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Columns added after version 1, added to a file of an older version before
@@ -157,4 +160,21 @@ CREATE TABLE IF NOT EXISTS batches (
   received_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS batches_age ON batches (received_at);
+CREATE TABLE IF NOT EXISTS source_totals (
+  instance_id TEXT NOT NULL,
+  series_id INTEGER NOT NULL,
+  total REAL NOT NULL,
+  sum REAL NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, series_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS source_totals_age ON source_totals (updated_at);
+CREATE TABLE IF NOT EXISTS sources (
+  instance_id TEXT PRIMARY KEY,
+  service_name TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sources_age ON sources (last_seen);
 `;

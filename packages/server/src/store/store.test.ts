@@ -8,7 +8,13 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 import { ManualClock, TDigest, type TDigestJSON } from '@prsm/core';
-import type { RestBatchBody, RestMetric } from '@prsm/exporters/rest';
+import type {
+  RestBatchBody,
+  RestDistributionMetric,
+  RestMetric,
+  RestSource,
+  RestSubWindow,
+} from '@prsm/exporters/rest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { InputError } from '../errors.js';
@@ -61,13 +67,64 @@ function counterMetric(name: string, total: number): RestMetric {
   };
 }
 
-function batch(id: string, metrics: RestMetric[] = []): RestBatchBody {
+function batch(id: string, metrics: RestMetric[] = [], source?: RestSource): RestBatchBody {
   return {
     batch_id: id,
+    ...(source !== undefined && { source }),
     sent_at: new Date(clock.now()).toISOString(),
     metrics,
     traces: [],
     alerts: [],
+  };
+}
+
+const source = (instance: string, service = 'checkout'): RestSource => ({
+  instance_id: instance,
+  resource: { 'service.name': service, 'service.version': '1.2.3' },
+});
+
+/** A sub-window of the given samples (one centroid each), as the exporter encodes it. */
+function subWindow(start: number, values: readonly number[], errors = 0): RestSubWindow {
+  const sorted = [...values].sort((a, b) => a - b);
+  const pairs = new Float32Array(sorted.flatMap((v) => [v, 1]));
+  return {
+    start_time: new Date(start).toISOString(),
+    seconds: 60,
+    partial: false,
+    count: sorted.length,
+    sum: sorted.reduce((a, b) => a + b, 0),
+    min: sorted[0]!,
+    max: sorted[sorted.length - 1]!,
+    error_count: errors,
+    centroids: Buffer.from(pairs.buffer).toString('base64'),
+  };
+}
+
+/** A timer of the new exporter: sub-windows, no window quantiles, misleading totals. */
+function timerMetric(name: string, subWindows: RestSubWindow[]): RestDistributionMetric {
+  return {
+    metric_name: name,
+    component: 'c',
+    tags: {},
+    labels: {},
+    timestamp: new Date(clock.now()).toISOString(),
+    metric_type: 'timer',
+    value: 1,
+    unit: 'ms',
+    // Cumulative fields and windows a sub-window metric must not be counted from.
+    count: 1_000_000,
+    sum: 1_000_000,
+    windows: [
+      {
+        window_seconds: 60,
+        count: 999,
+        sum: 999,
+        error_rate: 1,
+        per_second: 1,
+        quantiles: { p50: -1, p99: -1 },
+      },
+    ],
+    sub_windows: subWindows,
   };
 }
 
@@ -202,6 +259,168 @@ describe('batches', () => {
   });
 });
 
+describe('batches with sources and sub-windows', () => {
+  it("merges each sub-window's digest into its minute, across processes, counted exactly once", () => {
+    const a = Array.from({ length: 200 }, (_, i) => i + 1); // 1..200
+    const b = Array.from({ length: 100 }, (_, i) => 1000 + i * 10); // 1000..1990
+    const later = [5, 6, 7];
+    store.ingestBatch(
+      batch(
+        'a1',
+        [timerMetric('lat', [subWindow(T0, a, 3), subWindow(T0 + MIN, later)])],
+        source('A'),
+      ),
+    );
+    // Another process, same series, same minute: merged, not replacing.
+    store.ingestBatch(
+      batch('b1', [timerMetric('lat', [subWindow(T0 + 20_000, b, 1)])], source('B')),
+    );
+    // A retry of a batch already stored merges nothing.
+    expect(
+      store.ingestBatch(
+        batch('b1', [timerMetric('lat', [subWindow(T0 + 20_000, b, 1)])], source('B')),
+      ).duplicate,
+    ).toBe(true);
+    // An export with no closed sub-window writes no point.
+    store.ingestBatch(batch('b2', [timerMetric('lat', [])], source('B')));
+    const id = seriesId('lat');
+    const points = store.points(id);
+    expect(points.map((p) => [p.bucket - T0, p.count, p.sum, p.min, p.max])).toEqual([
+      [0, 300, (200 * 201) / 2 + b.reduce((x, y) => x + y, 0), 1, 1990],
+      [MIN, 3, 18, 5, 7],
+    ]);
+    const digest = TDigest.fromJSON(points[0]!.digest as TDigestJSON);
+    expect(digest.count).toBe(300);
+    const exact = new TDigest();
+    for (const v of [...a, ...b]) exact.add(v);
+    for (const q of [0.5, 0.9, 0.99]) {
+      expect(digest.quantile(q)).toBeCloseTo(exact.quantile(q), 0);
+    }
+    // Errors exact, per minute (not the windows' error_rate of 1).
+    expect(store.componentCalls('c', T0)).toEqual({ series: 1, count: 303, errors: 4, first: T0 });
+    expect(store.windowPoints('lat', 'c', T0).map((p) => p.errors)).toEqual([4, 0]);
+    // The series: samples from the sub-windows (not 1,000,000), quantiles of the latest minute.
+    const s = store.latestSeries().find((x) => x.id === id)!;
+    expect([s.count, s.sum]).toEqual([303, points[0]!.sum + 18]);
+    expect(s.value).toBeCloseTo(s.sum / 303, 9);
+    expect(s.quantiles['p50']).toBe(6);
+    // A late sub-window of an older minute leaves the latest quantiles alone.
+    store.ingestBatch(batch('c1', [timerMetric('lat', [subWindow(T0, [3000])])], source('C')));
+    expect(store.latestSeries().find((x) => x.id === id)!.quantiles['p50']).toBe(6);
+    expect(store.points(id)[0]!.max).toBe(3000);
+    // Rolled up to the hour, still one digest of every sample.
+    store.compact(T0 + 3 * HOUR);
+    const hour = store.points(id);
+    expect(hour.map((p) => [p.resolution, p.count])).toEqual([[3600, 304]]);
+    expect((hour[0]!.digest as TDigestJSON).count).toBe(304);
+  });
+
+  it('samples and sub-windows of the current minute share its digest (the ingest cache included)', async () => {
+    store.ingestMetrics([{ name: 'lat', value: 10, metric_type: 'timer', component: 'c' }]);
+    store.ingestBatch(batch('mix', [timerMetric('lat', [subWindow(T0, [1, 2, 3])])], source('A')));
+    await store.ingestMetricsGrouped([
+      { name: 'lat', value: 20, metric_type: 'timer', component: 'c' },
+    ]);
+    const [point] = store.points(seriesId('lat'));
+    expect([point!.count, point!.sum, point!.min, point!.max]).toEqual([5, 36, 1, 20]);
+    expect((point!.digest as TDigestJSON).count).toBe(5);
+  });
+
+  it('a sub-window longer than a minute goes to its first minute; a 10 s one to its own', () => {
+    store.ingestBatch(
+      batch('long', [
+        timerMetric('lat', [
+          { ...subWindow(T0 + 30_000, [1, 2]), seconds: 300 },
+          { ...subWindow(T0 + 2 * MIN + 50_000, [9]), seconds: 10, partial: true },
+        ]),
+      ]),
+    );
+    expect(store.points(seriesId('lat')).map((p) => [p.bucket - T0, p.count])).toEqual([
+      [0, 2],
+      [2 * MIN, 1],
+    ]);
+  });
+
+  it('keeps counter totals per process: two processes add up, a restart of one counts from zero', () => {
+    store.ingestBatch(batch('1', [counterMetric('reqs', 10)], source('A')));
+    store.ingestBatch(batch('2', [counterMetric('reqs', 4)], source('B'))); // not a restart of A
+    store.ingestBatch(batch('3', [counterMetric('reqs', 15)], source('A')));
+    store.ingestBatch(batch('4', [counterMetric('reqs', 6)], source('B')));
+    clock.advance(MIN);
+    store.ingestBatch(batch('5', [counterMetric('reqs', 2)], source('A'))); // A restarted
+    store.ingestBatch(batch('5', [counterMetric('reqs', 99)], source('A'))); // a retry: ignored
+    const id = seriesId('reqs');
+    expect(store.points(id).map((p) => p.sum)).toEqual([21, 2]);
+    expect(store.latestSeries().find((s) => s.id === id)!.value).toBe(23);
+    // The processes and their service names.
+    expect(store.sources().map((s) => [s.instance_id, s.service_name])).toEqual([
+      ['A', 'checkout'],
+      ['B', 'checkout'],
+    ]);
+    expect(store.sources()[0]!.resource).toEqual({
+      'service.name': 'checkout',
+      'service.version': '1.2.3',
+    });
+    // Forgotten past retention, with the series.
+    store.compact(T0 + 3 * DAY);
+    expect(store.counts()).toMatchObject({ sources: 0, source_totals: 0, series: 0 });
+  });
+
+  it('keeps histogram totals per process for sub-window-less batches (older exporters)', () => {
+    const old = (count: number, sum: number): RestMetric => ({
+      ...timerMetric('lat', []),
+      count,
+      sum,
+      windows: [],
+      sub_windows: undefined,
+    });
+    store.ingestBatch(batch('1', [old(10, 100)], source('A')));
+    store.ingestBatch(batch('2', [old(5, 50)], source('B')));
+    store.ingestBatch(batch('3', [old(12, 120)], source('A')));
+    const s = store.latestSeries().find((x) => x.name === 'lat')!;
+    expect([s.count, s.sum, s.value]).toEqual([17, 170, 10]);
+  });
+
+  it('refuses a sub-window that does not check out, naming the field, storing nothing', () => {
+    const good = subWindow(T0, [1, 2, 3]);
+    const pairs = (...numbers: number[]): string =>
+      Buffer.from(new Float32Array(numbers).buffer).toString('base64');
+    const cases: [Partial<RestSubWindow>, string, string][] = [
+      [{ seconds: 0 }, 'seconds', 'out_of_range'],
+      [{ min: 5, max: 4 }, 'min', 'out_of_range'],
+      [{ error_count: 4 }, 'error_count', 'out_of_range'],
+      [{ centroids: 'AAAA' }, 'centroids', 'invalid_length'],
+      [{ centroids: 'not base64!' }, 'centroids', 'invalid_format'],
+      [{ count: 4 }, 'centroids', 'invalid_value'],
+      [{ centroids: pairs(2, 1, 1, 2) }, 'centroids', 'invalid_value'],
+      [{ count: 1, centroids: pairs(2, -1, 3, 2) }, 'centroids', 'invalid_value'],
+      [{ count: 1, centroids: pairs(50, 1) }, 'centroids', 'invalid_value'],
+      [{ count: 1, centroids: pairs(NaN, 1) }, 'centroids', 'invalid_value'],
+    ];
+    const before = store.counts();
+    for (const [patch, field, code] of cases) {
+      let error: unknown;
+      try {
+        store.ingestBatch(
+          batch('bad', [
+            timerMetric('ok', [good]),
+            timerMetric('lat', [good, { ...good, ...patch }]),
+          ]),
+        );
+      } catch (e) {
+        error = e;
+      }
+      expect(error, field).toBeInstanceOf(InputError);
+      expect(error).toMatchObject({
+        status: 400,
+        code,
+        field: `metrics[1].sub_windows[1].${field}`,
+      });
+    }
+    expect(store.counts()).toEqual(before);
+  });
+});
+
 describe('keys', () => {
   it('stores only the SHA-256 of a key; finds, lists and revokes it', () => {
     const created = store.createKey('ingest');
@@ -234,7 +453,7 @@ describe('keys', () => {
 });
 
 describe('schema migration', () => {
-  it('a version-1 file gains points.errors and alert_events.origin, keeping its rows', () => {
+  it('a version-1 file gains points.errors, alert_events.origin and the source tables, keeping its rows', () => {
     const file = join(tmp.dir, 'v1.db');
     const v1 = new Database(file);
     // Version 1's DDL: today's without the columns and tables added since.
@@ -242,7 +461,8 @@ describe('schema migration', () => {
       SCHEMA_SQL.replace('  errors REAL NOT NULL DEFAULT 0,\n', '')
         .replace("  origin TEXT NOT NULL DEFAULT 'client',\n", '')
         .replace(/CREATE INDEX IF NOT EXISTS alert_events_origin[^;]*;/, '')
-        .replace(/CREATE TABLE IF NOT EXISTS alert_state \([^;]*;/, ''),
+        .replace(/CREATE TABLE IF NOT EXISTS alert_state \([^;]*;/, '')
+        .replace(/CREATE (TABLE|INDEX) IF NOT EXISTS (source_totals|sources)[^;]*;/g, ''),
     );
     v1.exec(
       `INSERT INTO meta VALUES ('schema_version', '1');
@@ -263,6 +483,9 @@ describe('schema migration', () => {
         errors: 1,
         first: T0 - (T0 % MIN),
       });
+      // The source tables exist: a batch with a source is stored.
+      migrated.ingestBatch(batch('m1', [counterMetric('n', 2)], source('A')));
+      expect(migrated.counts()).toMatchObject({ sources: 1, source_totals: 1 });
     } finally {
       migrated.close();
     }
@@ -271,7 +494,7 @@ describe('schema migration', () => {
       after
         .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
         .get()!.value,
-    ).toBe('2');
+    ).toBe('3');
     after.close();
   });
 });

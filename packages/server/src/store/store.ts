@@ -21,6 +21,7 @@ import type { RestBatchBody, RestSpan } from '@prsm/exporters/rest';
 import { generateKey, generateKeyId, hashKey, isRole, type Role } from '../auth/keys.js';
 import { InputError } from '../errors.js';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { decodeSubWindow } from './sub-window.js';
 import { toTrace, type SpanRow } from './trace.js';
 import type {
   AlertEventRecord,
@@ -40,6 +41,7 @@ import type {
   StoredPoint,
   StoredAlertState,
   StoredSeries,
+  StoredSource,
   WindowPoint,
   WindowSeries,
 } from './types.js';
@@ -217,6 +219,13 @@ function duration(options: StoreOptions, key: keyof StoreOptions, fallback: numb
 /** JSON with sorted keys: one tag set, one string. */
 function canonical(record: Readonly<Record<string, string>>): string {
   const out: Record<string, string> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key]!;
+  return JSON.stringify(out);
+}
+
+/** JSON with sorted keys, of a flat record. */
+function sortedJson(record: Readonly<Record<string, string | number | boolean>>): string {
+  const out: Record<string, string | number | boolean> = {};
   for (const key of Object.keys(record).sort()) out[key] = record[key]!;
   return JSON.stringify(out);
 }
@@ -727,10 +736,23 @@ export class MonitorStore {
 
   /**
    * Stores a batch of the REST exporter, all or nothing, unless its `batch_id` was
-   * stored before (then nothing is written and `duplicate` is true). Counters and
-   * histograms carry totals since their series began: the minute rows get the
-   * increase since the last report (a total lower than the last one is a restart of
-   * the reporting process, counted from zero).
+   * stored before (then nothing is written and `duplicate` is true).
+   *
+   * - Counters carry totals since their series began in the sending process: the
+   *   minute rows get the increase since that process's last report (a lower total is
+   *   its restart, counted from zero). With `source`, the last total is kept per
+   *   `source.instance_id`, so processes reporting the same series add up; without
+   *   it, per series (the series' stored total).
+   * - A histogram or timer with `sub_windows`: each sub-window's digest is merged into
+   *   the minute row of its `start_time` (a sub-window longer than a minute goes to
+   *   its first minute), with its exact count, sum, min, max and errors added; its
+   *   `windows` and cumulative fields are not counted.
+   * - One without (older exporters): the increase of its cumulative count and sum (per
+   *   `source.instance_id` when given), at the current minute, with the quantiles of
+   *   its first window and errors at that window's rate.
+   *
+   * Throws an {@link InputError} (and stores nothing) for a type conflict or a
+   * sub-window that does not check out (see `decodeSubWindow`).
    */
   ingestBatch(body: RestBatchBody): {
     duplicate: boolean;
@@ -740,83 +762,212 @@ export class MonitorStore {
   } {
     const now = this.#clock.now();
     const bucket = Math.floor(now / MINUTE) * MINUTE;
-    return this.#db.transaction(() => {
-      if (this.#stmt.batchSeen.get(body.batch_id) !== undefined) {
-        return { duplicate: true, metrics: 0, traces: 0, alerts: 0 };
-      }
-      this.#stmt.insertBatch.run(body.batch_id, now);
-      const series = new Map<string, SeriesWork>();
-      const points = new Map<string, PointWork>();
-      body.metrics.forEach((m, i) => {
-        const at = `metrics[${i}]`;
-        const unit = m.metric_type === 'histogram' || m.metric_type === 'timer' ? m.unit : '';
-        const s = this.#series(series, m.metric_name, m.component, m.tags, m.metric_type, unit, at);
-        const r = s.row;
-        r.labels = canonical(m.labels);
-        const p = this.#point(points, r.id, bucket);
-        if (m.metric_type === 'counter') {
-          const increase = s.fresh || m.value < r.value ? m.value : m.value - r.value;
-          r.value = m.value;
-          r.count += 1;
-          r.sum = m.value;
-          p.count += 1;
-          p.sum += increase;
-          p.last = m.value;
-        } else if (m.metric_type === 'gauge') {
-          r.value = m.value;
-          r.count += 1;
-          r.sum += m.value;
-          p.count += 1;
-          p.sum += m.value;
-          p.min = minOf(p.min, m.value);
-          p.max = maxOf(p.max, m.value);
-          p.last = m.value;
-        } else {
-          const restarted = s.fresh || m.count < r.count;
-          const added = restarted ? m.count : m.count - r.count;
-          p.count += added;
-          // Batches carry error rates per window, not error totals: the new samples
-          // are counted as failing at the rate of the shortest window.
-          p.errors += Math.round(added * Math.min(1, Math.max(0, m.windows[0]?.error_rate ?? 0)));
-          p.sum += restarted ? m.sum : m.sum - r.sum;
-          const first = m.windows[0];
-          p.min = minOf(p.min, first?.min);
-          p.max = maxOf(p.max, first?.max);
-          p.last = m.value;
-          p.quantiles = { ...(first?.quantiles ?? {}) };
-          r.value = m.value;
-          r.count = m.count;
-          r.sum = m.sum;
-          r.min = m.min ?? null;
-          r.max = m.max ?? null;
-          r.quantiles = JSON.stringify(p.quantiles);
+    const points = new Map<string, PointWork>();
+    try {
+      return this.#db.transaction(() => {
+        if (this.#stmt.batchSeen.get(body.batch_id) !== undefined) {
+          return { duplicate: true, metrics: 0, traces: 0, alerts: 0 };
         }
-        s.dirty = true;
-      });
-      this.#flush(series, points, now);
-      this.#spans(body.traces, now);
-      for (const e of body.alerts) {
-        this.#stmt.insertAlertEvent.run(
-          e.alert_id,
-          e.rule_id,
-          e.name,
-          e.severity,
-          e.component,
-          e.event,
-          Date.parse(e.at),
-          e.value ?? null,
-          e.by ?? null,
-          e.escalation_step ?? null,
-          now,
-        );
+        this.#stmt.insertBatch.run(body.batch_id, now);
+        const source = body.source;
+        const instance = source?.instance_id;
+        if (source !== undefined) {
+          this.#cached<[string, string, string, number, number]>(
+            `INSERT INTO sources (instance_id, service_name, resource, first_seen, last_seen)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (instance_id) DO UPDATE SET service_name = excluded.service_name,
+               resource = excluded.resource, last_seen = excluded.last_seen`,
+          ).run(
+            source.instance_id,
+            String(source.resource['service.name'] ?? ''),
+            sortedJson(source.resource),
+            now,
+            now,
+          );
+        }
+        const series = new Map<string, SeriesWork>();
+        body.metrics.forEach((m, i) => {
+          const at = `metrics[${i}]`;
+          const unit = m.metric_type === 'histogram' || m.metric_type === 'timer' ? m.unit : '';
+          const s = this.#series(
+            series,
+            m.metric_name,
+            m.component,
+            m.tags,
+            m.metric_type,
+            unit,
+            at,
+          );
+          const r = s.row;
+          r.labels = canonical(m.labels);
+          s.dirty = true;
+          if (m.metric_type === 'counter') {
+            const p = this.#point(points, r.id, bucket);
+            if (instance === undefined) {
+              const increase = s.fresh || m.value < r.value ? m.value : m.value - r.value;
+              r.value = m.value;
+              r.sum = m.value;
+              p.sum += increase;
+            } else {
+              const last = this.#sourceTotal(instance, r.id);
+              const increase =
+                last === undefined || m.value < last.total ? m.value : m.value - last.total;
+              this.#setSourceTotal(instance, r.id, m.value, m.value, now);
+              r.value += increase;
+              r.sum = r.value;
+              p.sum += increase;
+            }
+            r.count += 1;
+            p.count += 1;
+            p.last = r.value;
+          } else if (m.metric_type === 'gauge') {
+            const p = this.#point(points, r.id, bucket);
+            r.value = m.value;
+            r.count += 1;
+            r.sum += m.value;
+            p.count += 1;
+            p.sum += m.value;
+            p.min = minOf(p.min, m.value);
+            p.max = maxOf(p.max, m.value);
+            p.last = m.value;
+          } else if (m.sub_windows !== undefined) {
+            m.sub_windows.forEach((raw, j) => {
+              const w = decodeSubWindow(raw, `${at}.sub_windows[${j}]`);
+              if (w.count === 0) return;
+              const p = this.#point(points, r.id, w.bucket);
+              p.count += w.count;
+              p.sum += w.sum;
+              p.min = minOf(p.min, w.min);
+              p.max = maxOf(p.max, w.max);
+              p.errors += w.errors;
+              p.last = w.sum / w.count;
+              (p.digest ??= new TDigest()).mergeCentroids(
+                w.centroids,
+                w.length,
+                w.weight,
+                w.sum,
+                w.min,
+                w.max,
+              );
+              r.count += w.count;
+              r.sum += w.sum;
+              r.min = minOf(r.min, w.min);
+              r.max = maxOf(r.max, w.max);
+            });
+            if (r.count > 0) r.value = r.sum / r.count;
+          } else {
+            const p = this.#point(points, r.id, bucket);
+            const last =
+              instance === undefined
+                ? s.fresh
+                  ? undefined
+                  : { total: r.count, sum: r.sum }
+                : this.#sourceTotal(instance, r.id);
+            const restarted = last === undefined || m.count < last.total;
+            const added = restarted ? m.count : m.count - last.total;
+            const addedSum = restarted ? m.sum : m.sum - last.sum;
+            p.count += added;
+            // Batches carry error rates per window, not error totals: the new samples
+            // are counted as failing at the rate of the shortest window.
+            p.errors += Math.round(added * Math.min(1, Math.max(0, m.windows[0]?.error_rate ?? 0)));
+            p.sum += addedSum;
+            const first = m.windows[0];
+            p.min = minOf(p.min, first?.min);
+            p.max = maxOf(p.max, first?.max);
+            p.last = m.value;
+            p.quantiles = { ...(first?.quantiles ?? {}) };
+            r.quantiles = JSON.stringify(p.quantiles);
+            if (instance === undefined) {
+              r.value = m.value;
+              r.count = m.count;
+              r.sum = m.sum;
+              r.min = m.min ?? null;
+              r.max = m.max ?? null;
+            } else {
+              this.#setSourceTotal(instance, r.id, m.count, m.sum, now);
+              r.count += added;
+              r.sum += addedSum;
+              r.value = r.count > 0 ? r.sum / r.count : m.value;
+              r.min = minOf(r.min, m.min);
+              r.max = maxOf(r.max, m.max);
+            }
+          }
+        });
+        this.#flush(series, points, now);
+        this.#spans(body.traces, now);
+        for (const e of body.alerts) {
+          this.#stmt.insertAlertEvent.run(
+            e.alert_id,
+            e.rule_id,
+            e.name,
+            e.severity,
+            e.component,
+            e.event,
+            Date.parse(e.at),
+            e.value ?? null,
+            e.by ?? null,
+            e.escalation_step ?? null,
+            now,
+          );
+        }
+        return {
+          duplicate: false,
+          metrics: body.metrics.length,
+          traces: body.traces.length,
+          alerts: body.alerts.length,
+        };
+      })();
+    } finally {
+      // Minute digests this batch merged into: the ingest's cache reads them again.
+      for (const p of points.values()) {
+        if (p.digest !== undefined) this.#digests.delete(`${p.seriesId}:${p.bucket}`);
       }
-      return {
-        duplicate: false,
-        metrics: body.metrics.length,
-        traces: body.traces.length,
-        alerts: body.alerts.length,
-      };
-    })();
+    }
+  }
+
+  /** The last cumulative total a process reported for a series. */
+  #sourceTotal(instance: string, seriesId: number): { total: number; sum: number } | undefined {
+    return this.#cached<[string, number], { total: number; sum: number }>(
+      'SELECT total, sum FROM source_totals WHERE instance_id = ? AND series_id = ?',
+    ).get(instance, seriesId);
+  }
+
+  #setSourceTotal(
+    instance: string,
+    seriesId: number,
+    total: number,
+    sum: number,
+    now: number,
+  ): void {
+    this.#cached<[string, number, number, number, number]>(
+      `INSERT OR REPLACE INTO source_totals (instance_id, series_id, total, sum, updated_at)
+       VALUES (?, ?, ?, ?, ?)`,
+    ).run(instance, seriesId, total, sum, now);
+  }
+
+  /**
+   * The processes that sent batches with a `source`, the latest first: instance id,
+   * `service.name`, resource attributes, first and last batch.
+   */
+  sources(limit = 100): StoredSource[] {
+    return this.#cached<
+      [number],
+      {
+        instance_id: string;
+        service_name: string;
+        resource: string;
+        first_seen: number;
+        last_seen: number;
+      }
+    >(
+      `SELECT instance_id, service_name, resource, first_seen, last_seen FROM sources
+       ORDER BY last_seen DESC, instance_id LIMIT ?`,
+    )
+      .all(limit)
+      .map((r) => ({
+        ...r,
+        resource: JSON.parse(r.resource) as Record<string, string | number | boolean>,
+      }));
   }
 
   #series(
@@ -884,14 +1035,23 @@ export class MonitorStore {
     return p;
   }
 
-  /** Merges the points into their stored minute rows and writes the series. */
+  /**
+   * Merges the points into their stored minute rows and writes the series. A series
+   * whose points carry digests gets the quantiles of the latest minute's merged
+   * digest (when no later minute of it has one).
+   */
   #flush(series: Map<string, SeriesWork>, points: Map<string, PointWork>, now: number): void {
-    const digestOf = new Map<number, TDigest>();
+    const latest = new Map<number, { bucket: number; digest: TDigest }>();
     for (const p of points.values()) {
       const old = this.#stmt.point.get(p.seriesId, 60, p.bucket);
       let digest = parseDigest(old?.digest ?? null);
       if (p.digest !== undefined) digest = digest === undefined ? p.digest : digest.merge(p.digest);
-      if (digest !== undefined) digestOf.set(p.seriesId, digest);
+      if (digest !== undefined) {
+        const l = latest.get(p.seriesId);
+        if (l === undefined || p.bucket >= l.bucket) {
+          latest.set(p.seriesId, { bucket: p.bucket, digest });
+        }
+      }
       const quantiles =
         p.quantiles !== undefined
           ? JSON.stringify(p.quantiles)
@@ -915,8 +1075,16 @@ export class MonitorStore {
     for (const s of series.values()) {
       if (!s.dirty) continue;
       const r = s.row;
-      const digest = digestOf.get(r.id);
-      if (digest !== undefined) r.quantiles = JSON.stringify(quantilesOf(digest));
+      const l = latest.get(r.id);
+      if (l !== undefined) {
+        const newest = this.#cached<[number], { bucket: number }>(
+          `SELECT bucket FROM points WHERE series_id = ? AND resolution = 60 AND digest IS NOT NULL
+           ORDER BY bucket DESC LIMIT 1`,
+        ).get(r.id);
+        if (newest === undefined || newest.bucket <= l.bucket) {
+          r.quantiles = JSON.stringify(quantilesOf(l.digest));
+        }
+      }
       this.#stmt.updateSeries.run(
         r.labels,
         r.value,
@@ -1589,6 +1757,8 @@ export class MonitorStore {
       drop('DELETE FROM spans WHERE received_at < ?', now - this.#traceRetentionMs);
       drop('DELETE FROM key_use WHERE minute < ?', now - this.#auditRetentionMs);
       drop('DELETE FROM batches WHERE received_at < ?', now - this.#batchIdTtlMs);
+      drop('DELETE FROM source_totals WHERE updated_at < ?', keep);
+      drop('DELETE FROM sources WHERE last_seen < ?', keep);
       dropped += this.#db
         .prepare(
           `DELETE FROM batches WHERE batch_id IN (
@@ -1611,6 +1781,8 @@ export class MonitorStore {
       'alert_events',
       'business_metrics',
       'batches',
+      'sources',
+      'source_totals',
     ]) {
       out[table] = this.#db
         .prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`)

@@ -283,6 +283,27 @@ export interface StoredSeries {
 }
 
 /**
+ * A process that sent batches with a `source` (see `MonitorStore.sources`).
+ *
+ * @example
+ * ```ts
+ * for (const s of store.sources()) console.log(s.service_name, s.instance_id, new Date(s.last_seen));
+ * ```
+ */
+export interface StoredSource {
+  /** The exporter's id for its process. */
+  readonly instance_id: string;
+  /** Its `service.name`. */
+  readonly service_name: string;
+  /** Its resource attributes. */
+  readonly resource: Readonly<Record<string, string | number | boolean>>;
+  /** Its first batch, ms since the epoch. */
+  readonly first_seen: number;
+  /** Its latest batch, ms since the epoch. */
+  readonly last_seen: number;
+}
+
+/**
  * One stored aggregate of a series over a minute (`resolution` 60) or an hour (3600).
  *
  * @example
