@@ -200,11 +200,13 @@ describe.skipIf(!available)('alertmanagerChannel against a real Alertmanager', (
     expect(byName.get('Checkout Errors')!.generatorURL).toBe('https://monitor.example/alerts/am-1');
     expect(byName.get('Checkout Latency')!.status.state).toBe('active');
 
-    // One grouped webhook, firing, for the component.
+    // A grouped webhook, firing, for the component, with both alerts. (On a loaded
+    // machine Alertmanager may flush the group once before it holds the second alert;
+    // its next flush, a group_interval later, carries both.)
     const hooks = (): WebhookMessage[] =>
       receiver.requests.map((r: Received) => JSON.parse(r.body) as WebhookMessage);
-    const firingHook = await waitFor('the firing webhook', () =>
-      hooks().find((h) => h.status === 'firing'),
+    const firingHook = await waitFor('the firing webhook with both alerts', () =>
+      hooks().find((h) => h.status === 'firing' && h.alerts.length === 2),
     );
     expect(firingHook.groupLabels).toEqual({ component: 'checkout' });
     expect(firingHook.alerts.map((a) => a.labels['alertname']).sort()).toEqual([
