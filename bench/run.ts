@@ -26,7 +26,9 @@ const SUITES = {
   exposition: () => import('./suites/exposition.js'),
   business: () => import('./suites/business.js'),
   server: () => import('./suites/server.js'),
+  http: () => import('./suites/http.js'),
   health: () => import('./suites/health.js'),
+  security: () => import('./suites/security.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 
@@ -52,7 +54,14 @@ function newestMtime(dir: string): number {
 }
 
 /** The packages the suites load, by folder under packages/. */
-const PACKAGES = ['core', 'decorators', 'exporters', 'business-outcomes'] as const;
+const PACKAGES = [
+  'core',
+  'decorators',
+  'exporters',
+  'business-outcomes',
+  'express',
+  'fastify',
+] as const;
 
 /** Which build of a package this process loads; exits when it is a stale build. */
 function describeTarget(folder: (typeof PACKAGES)[number]): string {

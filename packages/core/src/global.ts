@@ -6,7 +6,8 @@ import {
   type Timer,
 } from './metrics/instruments.js';
 import type { MetricInput } from './metrics/types.js';
-import type { MonitorApi } from './monitor.js';
+import type { Monitor, MonitorApi } from './monitor.js';
+import { setDefaultAuditLog } from './security/audited.js';
 
 /**
  * The monitor used when none is set: records nothing, allocates nothing per call.
@@ -60,6 +61,10 @@ export function setGlobalMonitor(monitor: MonitorApi | undefined): void {
     throw new TypeError('setGlobalMonitor needs a Monitor (or undefined to unset it)');
   }
   current = monitor;
+  // `@audited` records into the global monitor's audit log.
+  setDefaultAuditLog(
+    monitor !== undefined && 'audit' in monitor ? (monitor as Monitor).audit : undefined,
+  );
 }
 
 /**

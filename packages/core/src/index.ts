@@ -9,11 +9,90 @@
 export { Monitor } from './monitor.js';
 export type {
   AnalyticsMonitorOptions,
+  AuditOptions,
   HealthOptions,
   MonitorApi,
   MonitorOptions,
+  SecurityOptions,
   SeriesQuery,
 } from './monitor.js';
+
+export { SecurityMonitor } from './security/events.js';
+export type {
+  AuthAttemptEvent,
+  AuthorizationCheckEvent,
+  DataAccessEvent,
+  RateLimitedEvent,
+  RequestEvent,
+  RoleChangeEvent,
+  SecurityMonitorOptions,
+  SessionEvent,
+  SessionEventKind,
+} from './security/events.js';
+export { ThreatDetector } from './security/detection.js';
+export type {
+  RequestRateRule,
+  RoleEscalationRule,
+  SecurityIncident,
+  SecurityIncidentKind,
+  ThreatDetectionOptions,
+  ThreatDetectionStats,
+  ThresholdRule,
+} from './security/detection.js';
+export {
+  AuditLog,
+  COMPLIANCE_TAGS,
+  DEFAULT_RETENTION_DAYS,
+  REQUIRED_AUDIT_FIELDS,
+  verifyAuditExport,
+} from './security/audit.js';
+export type {
+  AuditComplianceReport,
+  AuditEntryInput,
+  AuditExportProof,
+  AuditLogOptions,
+  AuditLogStats,
+  AuditOutcome,
+  AuditRange,
+  ComplianceTag,
+  RetentionDays,
+  RetentionResult,
+} from './security/audit.js';
+export {
+  audited,
+  currentAuditContext,
+  getDefaultAuditLog,
+  setDefaultAuditLog,
+  withAuditContext,
+} from './security/audited.js';
+export type { AuditedDecorator, AuditedOptions, AuditRequestContext } from './security/audited.js';
+export {
+  canonicalJson,
+  GENESIS_HASH,
+  RETENTION_CUT_ACTION,
+  sealRecord,
+  sha256Hex,
+  verifyChain,
+} from './security/chain.js';
+export type {
+  AuditJsonValue,
+  AuditRecord,
+  ChainAnchor,
+  ChainProblem,
+  ChainVerification,
+  VerifyChainOptions,
+} from './security/chain.js';
+export { JsonlFileSink, MemoryAuditSink } from './security/sinks.js';
+export type {
+  AuditSink,
+  AuditSinkContext,
+  AuditSinkStats,
+  JsonlFileSinkOptions,
+  MemoryAuditSinkOptions,
+} from './security/sinks.js';
+export { createRedactor, DEFAULT_REDACTED_KEYS, luhnValid, redact } from './security/redaction.js';
+export type { RedactionOptions, Redactor } from './security/redaction.js';
+export type { SecurityContext, SecurityRecorder } from './security/context.js';
 
 export { AnalyticsEngine } from './analytics/analytics.js';
 export type { AnalyticsContext, AnalyticsOptions, AnalyticsQuery } from './analytics/analytics.js';

@@ -52,6 +52,11 @@ import { MinuteHistory, type MinuteHistoryOptions } from './analytics/history.js
 import { familiesSource } from './analytics/source.js';
 import type { AnalyticsInsights, AnalyticsReport } from './analytics/types.js';
 import { DatabaseMonitor, type DatabaseMonitorOptions } from './health/database.js';
+import { AuditLog, type AuditLogOptions } from './security/audit.js';
+import type { SecurityContext } from './security/context.js';
+import { SecurityMonitor, type SecurityMonitorOptions } from './security/events.js';
+import { createRedactor, type RedactionOptions, type Redactor } from './security/redaction.js';
+import { JsonlFileSink } from './security/sinks.js';
 import { HealthReporter } from './health/health.js';
 import { readRecentPerformance } from './health/recent.js';
 import { ResourceSampler, type ResourceSamplerOptions } from './health/resources.js';
@@ -164,6 +169,48 @@ export interface MonitorOptions {
   readonly health?: HealthOptions;
   /** The analytics engine: its per-minute history, windows and thresholds. */
   readonly analytics?: AnalyticsMonitorOptions;
+  /** Security events and threat detection (`monitor.security`). */
+  readonly security?: SecurityOptions;
+  /** The tamper-evident audit log (`monitor.audit`). */
+  readonly audit?: AuditOptions;
+  /**
+   * What is masked before it is stored or exported (audit metadata; see
+   * `createRedactor`); `false`: nothing. Default the default rules.
+   */
+  readonly redaction?: RedactionOptions | false;
+}
+
+/**
+ * The security options of a {@link Monitor}: the detector's thresholds and whether
+ * the monitor creates its two default alert rules on the `security` component
+ * (`security.incidents > 0`, high; `security.incidents.critical > 0`, critical).
+ *
+ * @example
+ * ```ts
+ * new Monitor({ security: { detection: { bruteForceUser: { threshold: 10, windowSeconds: 600 } } } });
+ * ```
+ */
+export interface SecurityOptions extends SecurityMonitorOptions {
+  /**
+   * Create the default alert rules on the `security` component, with the first
+   * incident (and evaluate them then). Default true.
+   */
+  readonly defaultAlertRules?: boolean;
+}
+
+/**
+ * The audit options of a {@link Monitor}: the sink (a bounded in-memory one by
+ * default; `file` for the append-only JSONL file), retention per compliance tag,
+ * redaction of metadata.
+ *
+ * @example
+ * ```ts
+ * new Monitor({ audit: { file: '/var/log/checkout/audit.jsonl', retentionDays: { SOC2: 365 } } });
+ * ```
+ */
+export interface AuditOptions extends Omit<AuditLogOptions, 'onRecord' | 'redaction'> {
+  /** Shorthand for `sink: new JsonlFileSink({ path: file })`. */
+  readonly file?: string;
 }
 
 /**
@@ -407,6 +454,12 @@ export class Monitor implements MonitorApi {
   readonly history: MinuteHistory;
   readonly #analytics: AnalyticsEngine;
   #historyTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Security events, threat detection and incidents (see {@link SecurityMonitor}). */
+  readonly security: SecurityMonitor;
+  /** The tamper-evident audit log (see {@link AuditLog}). */
+  readonly audit: AuditLog;
+  /** The compiled redaction rules (undefined with `redaction: false`). */
+  readonly redactor: Redactor | undefined;
   /** While true, new metric families do not count against `maxMetrics` (health's own). */
   #exemptFamilies = false;
   readonly #pipelines: ExportPipeline<ExportItem>[] = [];
@@ -684,6 +737,61 @@ export class Monitor implements MonitorApi {
       throw new TypeError('analytics.sampleEveryMinute must be a boolean');
     }
     if (sample) this.#scheduleHistory();
+
+    try {
+      this.redactor = options.redaction === false ? undefined : createRedactor(options.redaction);
+    } catch (error) {
+      throw new TypeError(`redaction.${error instanceof Error ? error.message : 'invalid'}`);
+    }
+    const securityContext: SecurityContext = {
+      clock,
+      diagnostics: this.diagnostics,
+      recorder: this.#exemptRecorder(),
+    };
+    const securityOptions: unknown = options.security ?? {};
+    const auditOptions: unknown = options.audit ?? {};
+    if (securityOptions === null || typeof securityOptions !== 'object') {
+      throw new TypeError('security must be an object');
+    }
+    if (auditOptions === null || typeof auditOptions !== 'object') {
+      throw new TypeError('audit must be an object');
+    }
+    const { defaultAlertRules = true, ...detection } = securityOptions as SecurityOptions;
+    if (typeof defaultAlertRules !== 'boolean') {
+      throw new TypeError('security.defaultAlertRules must be a boolean');
+    }
+    try {
+      this.security = new SecurityMonitor(securityContext, detection);
+    } catch (error) {
+      throw new TypeError(`security.${error instanceof Error ? error.message : 'invalid'}`);
+    }
+    const { file, ...audit } = auditOptions as AuditOptions;
+    try {
+      this.audit = new AuditLog(securityContext, {
+        ...audit,
+        ...(file !== undefined && { sink: new JsonlFileSink({ path: file }) }),
+        redaction: options.redaction ?? {},
+      });
+    } catch (error) {
+      throw new TypeError(`audit.${error instanceof Error ? error.message : 'invalid'}`);
+    }
+    if (defaultAlertRules) {
+      // Created with the first incident (a monitor that never sees one runs no rule
+      // and no alert tick for them), then evaluated at once: the alert goes out now,
+      // not at the next tick.
+      const stop = this.security.onIncident(() => {
+        stop();
+        try {
+          if (this.alerts.get('prsm.security.incident') === undefined) this.#createSecurityRules();
+          this.alerts.evaluate();
+        } catch (error) {
+          this.diagnostics.report(
+            DiagnosticCode.INTERNAL_ERROR,
+            `security alert rules: ${error instanceof Error ? error.message : 'unknown error'}`,
+          );
+        }
+      });
+    }
     if (options.handleSignals === true) this.#handleSignals();
     if (options.tracing === true) this.#registerTracing();
   }
@@ -1045,6 +1153,7 @@ export class Monitor implements MonitorApi {
         this.#registeredTracing = false;
       }
       await this.spanProcessor.shutdown();
+      await this.audit.close();
       await this.alerts.shutdown();
       await exported;
     });
@@ -1095,6 +1204,36 @@ export class Monitor implements MonitorApi {
    */
   analyticsInsights(query: AnalyticsQuery = {}): AnalyticsInsights {
     return this.#analytics.insights(query);
+  }
+
+  /**
+   * The two rules that put threat detections through the alert engine (severity,
+   * grouping, inhibition, escalation, channels): any incident in the window (high), a
+   * critical one (critical; the default inhibition then mutes the first).
+   */
+  #createSecurityRules(): void {
+    const windowSeconds = this.windows.includes(300) ? 300 : this.windows[this.windows.length - 1]!;
+    this.alerts.create({
+      id: 'prsm.security.incident',
+      name: 'Security incident',
+      description:
+        'A threat detection rule fired (brute force, credential stuffing, denial burst, role escalation, unusual request rate): see monitor.security.incidents().',
+      severity: 'high',
+      component: 'security',
+      condition: 'security.incidents > 0',
+      windowSeconds,
+      labels: { source: 'prsm.security' },
+    });
+    this.alerts.create({
+      id: 'prsm.security.critical',
+      name: 'Critical security incident',
+      description: 'Credential stuffing or a self-granted privileged role.',
+      severity: 'critical',
+      component: 'security',
+      condition: 'security.incidents.critical > 0',
+      windowSeconds,
+      labels: { source: 'prsm.security' },
+    });
   }
 
   /** Samples the history a second past each whole minute, on an unref'd timer. */
