@@ -241,6 +241,7 @@ export type { DiagnosticCodeValue, DiagnosticLogger } from './diagnostics/diagno
 export { TDigest } from './sketch/tdigest.js';
 
 export { PrsmSpanProcessor } from './tracing/span-processor.js';
+export type { SpanRedactor } from './tracing/span-processor.js';
 export type { FinishedSpan } from './tracing/span-processor.js';
 export { TraceStore } from './tracing/trace-store.js';
 export type {

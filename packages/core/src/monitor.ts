@@ -617,10 +617,16 @@ export class Monitor implements MonitorApi {
       }
     }
     const exporting = this.#pipelines.length > 0;
+    try {
+      this.redactor = options.redaction === false ? undefined : createRedactor(options.redaction);
+    } catch (error) {
+      throw new TypeError(`redaction.${error instanceof Error ? error.message : 'invalid'}`);
+    }
     this.spanProcessor = new PrsmSpanProcessor(
       this.traces,
       this.diagnostics,
       exporting ? (span) => this.#export([{ kind: 'span', span }]) : undefined,
+      this.redactor,
     );
     if (options.tracing !== undefined && typeof options.tracing !== 'boolean') {
       throw new TypeError('tracing must be a boolean');
@@ -738,11 +744,6 @@ export class Monitor implements MonitorApi {
     }
     if (sample) this.#scheduleHistory();
 
-    try {
-      this.redactor = options.redaction === false ? undefined : createRedactor(options.redaction);
-    } catch (error) {
-      throw new TypeError(`redaction.${error instanceof Error ? error.message : 'invalid'}`);
-    }
     const securityContext: SecurityContext = {
       clock,
       diagnostics: this.diagnostics,

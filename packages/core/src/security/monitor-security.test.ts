@@ -100,6 +100,22 @@ describe('Monitor security', () => {
     ).toThrow(/user_id/);
   });
 
+  it('masks secrets in span attributes and status messages before they are stored', async () => {
+    const { trace } = await import('@opentelemetry/api');
+    const monitor = setup({ tracing: true });
+    let traceId = '';
+    trace.getTracer('t').startActiveSpan('login', (span) => {
+      traceId = span.spanContext().traceId;
+      span.setAttributes({ 'user.password': 'hunter2', 'http.route': '/login' });
+      span.setStatus({ code: 2, message: 'rejected Authorization: Bearer abc.def.ghi' });
+      span.end();
+    });
+    const stored = monitor.traces.spans(traceId)![0]!;
+    expect(JSON.stringify(stored)).not.toContain('hunter2');
+    expect(JSON.stringify(stored)).not.toContain('abc.def.ghi');
+    expect(JSON.stringify(stored)).toContain('/login');
+  });
+
   it('rejects bad security, audit and redaction options, naming them', () => {
     expect(() => new Monitor({ security: 4 as never })).toThrow('security must be an object');
     expect(() => new Monitor({ audit: 'x' as never })).toThrow('audit must be an object');

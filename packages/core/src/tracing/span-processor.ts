@@ -55,18 +55,42 @@ function metadataValue(value: unknown): SpanMetadataValue | undefined {
  * // later: monitor.getTrace(traceId)
  * ```
  */
+/**
+ * What masks secrets in a span before it is stored (a `Redactor` from
+ * `createRedactor()`; the monitor passes its own).
+ *
+ * @example
+ * ```ts
+ * const processor = new PrsmSpanProcessor(store, diagnostics, undefined, createRedactor());
+ * ```
+ */
+export interface SpanRedactor {
+  redactAttributes<V>(attributes: Readonly<Record<string, V>>): Record<string, V | string>;
+  redactString(text: string): string;
+}
+
 export class PrsmSpanProcessor {
   readonly #store: TraceStore;
   readonly #diagnostics: Diagnostics;
   #shutdown = false;
 
   readonly #onStored: ((span: StoredSpan) => void) | undefined;
+  readonly #redactor: SpanRedactor | undefined;
 
-  /** `onStored` (the monitor's exporters) sees every span once stored. */
-  constructor(store: TraceStore, diagnostics: Diagnostics, onStored?: (span: StoredSpan) => void) {
+  /**
+   * `onStored` (the monitor's exporters) sees every span once stored; `redactor` masks
+   * secrets in attributes and status messages before a span is stored or exported.
+   */
+  constructor(
+    store: TraceStore,
+    diagnostics: Diagnostics,
+    onStored?: (span: StoredSpan) => void,
+    redactor?: SpanRedactor,
+  ) {
     this.#store = store;
     this.#diagnostics = diagnostics;
     this.#onStored = onStored;
+    this.#redactor = redactor;
   }
 
   /** Nothing to do when a span starts. */
@@ -77,11 +101,13 @@ export class PrsmSpanProcessor {
     if (this.#shutdown) return;
     try {
       const context = span.spanContext();
-      const attributes: Record<string, SpanMetadataValue> = {};
+      let attributes: Record<string, SpanMetadataValue> = {};
       for (const [key, value] of Object.entries(span.attributes)) {
         const v = metadataValue(value);
         if (v !== undefined) attributes[key] = v;
       }
+      const redactor = this.#redactor;
+      if (redactor !== undefined) attributes = redactor.redactAttributes(attributes);
       const startMs = hrTimeToMs(span.startTime);
       const endMs = hrTimeToMs(span.endTime);
       const component = attributes['prsm.component'];
@@ -94,7 +120,10 @@ export class PrsmSpanProcessor {
         endMs,
         durationMs: Math.max(0, endMs - startMs),
         status: span.status.code === SpanStatusCode.ERROR ? 'error' : 'success',
-        statusMessage: span.status.message,
+        statusMessage:
+          redactor !== undefined && span.status.message !== undefined
+            ? redactor.redactString(span.status.message)
+            : span.status.message,
         attributes,
         component: typeof component === 'string' ? component : undefined,
       };
