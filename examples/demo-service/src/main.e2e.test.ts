@@ -43,6 +43,11 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(
       /user metrics: \{"session_duration_avg":[\d.]+,"pages_per_session":2\.0/,
     );
+    // The security section: the burst raises an incident and its alert; the trail verifies.
+    expect(stdout).toContain('incident: [high] brute_force_user: 5 failed logins for user_admin');
+    expect(stdout).toContain('alert firing: Security incident (high, component security)');
+    expect(stdout).toMatch(/audit trail: 27 records, hash chain verified/);
+    expect(stdout).not.toContain('letmein');
     // The health section: the spec's score and the sampled machine.
     expect(stdout).toMatch(/overall health score: \d+(\.\d)? \/ 100/);
     expect(stdout).toMatch(/system: cpu [\d.]+%, memory [\d.]+%, disk [\d.]+%/);

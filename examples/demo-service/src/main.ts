@@ -23,6 +23,7 @@ import {
 import { startPrometheusServer } from '@prsm/exporters/prometheus';
 import { runDecoratedService } from './decorated-service.js';
 import { runBusinessDemo } from './business.js';
+import { runSecurityDemo } from './security.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Operation {
@@ -152,6 +153,7 @@ async function run(monitor: Monitor, receiver: WebhookReceiver): Promise<void> {
   await runAlertingDemo(monitor, receiver, rule.id);
   await runPrometheusDemo(monitor);
   runBusinessDemo(monitor, Number(process.env.DEMO_VISITORS ?? 600));
+  await runSecurityDemo(monitor);
   await runHealthDemo(monitor);
   console.log("\nthe monitor's own diagnostics:", monitor.diagnostics.counts());
 }
