@@ -1,0 +1,229 @@
+/**
+ * HTTP middleware overhead (issue 8): a hello-world route served by a real Express 5
+ * and Fastify 5 process, driven by autocannon 8 from this process, in one run:
+ *
+ * - `bare`: the app alone;
+ * - `prsm`: `@prsm/express` / `@prsm/fastify` (built bundles) recording into a
+ *   `Monitor` (metrics; no tracer provider, so no spans);
+ * - `prsm + spans`: the same with `new Monitor({ tracing: true })`: a SERVER span per
+ *   request into the monitor's trace store;
+ * - `otel` (Express only): OpenTelemetry's `instrumentation-http` +
+ *   `instrumentation-express` under the Node SDK's `NodeTracerProvider` with a batch
+ *   processor (spans discarded by the exporter).
+ *
+ * Each variant is its own server process (instrumentations patch modules at load),
+ * started fresh, warmed up, then measured; the variants are interleaved over several
+ * rounds and the median requests/s of each is reported with its ratio to `bare`.
+ * Target: `prsm` ≥ 95% of `bare` for both frameworks. Knobs (environment):
+ * `PRSM_HTTP_BENCH_SECONDS` (default 5), `PRSM_HTTP_BENCH_ROUNDS` (default 3),
+ * `PRSM_HTTP_BENCH_CONNECTIONS` (default 32).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+import { fixed, heading, median, paragraph, table } from '../lib/report.js';
+
+const SERVER_ENV = 'PRSM_HTTP_BENCH_SERVER';
+const SECONDS = Number(process.env['PRSM_HTTP_BENCH_SECONDS'] ?? 5);
+const ROUNDS = Number(process.env['PRSM_HTTP_BENCH_ROUNDS'] ?? 3);
+const CONNECTIONS = Number(process.env['PRSM_HTTP_BENCH_CONNECTIONS'] ?? 32);
+const WARMUP_SECONDS = 2;
+const TARGET = 0.95;
+
+const VARIANTS = {
+  'express bare': { framework: 'express', kind: 'bare' },
+  'express prsm': { framework: 'express', kind: 'prsm' },
+  'express prsm + spans': { framework: 'express', kind: 'prsm-spans' },
+  'express otel': { framework: 'express', kind: 'otel' },
+  'fastify bare': { framework: 'fastify', kind: 'bare' },
+  'fastify prsm': { framework: 'fastify', kind: 'prsm' },
+  'fastify prsm + spans': { framework: 'fastify', kind: 'prsm-spans' },
+} as const;
+type VariantName = keyof typeof VARIANTS;
+
+const require = createRequire(import.meta.url);
+
+// The modules are loaded untyped by specifier: the bench project does not reference
+// these packages, and the instrumented variant must `require` them after patching.
+type Handler = (...args: never[]) => unknown;
+interface ExpressApp {
+  use(handler: unknown): void;
+  get(path: string, handler: (req: unknown, res: { send(body: string): void }) => void): void;
+  listen(port: number, host: string, callback: () => void): { address(): unknown };
+}
+interface FastifyApp {
+  register(plugin: unknown, options: unknown): Promise<unknown>;
+  get(path: string, handler: () => string): void;
+  listen(options: { port: number; host: string }): Promise<string>;
+}
+interface MonitorLike {
+  readonly enabled: boolean;
+}
+
+async function load<T>(specifier: string): Promise<T> {
+  return (await import(specifier)) as T;
+}
+
+/** The server side: started in a child process with `PRSM_HTTP_BENCH_SERVER=<variant>`. */
+async function serve(name: VariantName): Promise<void> {
+  const { framework, kind } = VARIANTS[name];
+  if (kind === 'otel') {
+    const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as {
+      NodeTracerProvider: new (options: unknown) => { register(): void };
+    };
+    const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as {
+      BatchSpanProcessor: new (exporter: unknown) => unknown;
+    };
+    const { registerInstrumentations } = require('@opentelemetry/instrumentation') as {
+      registerInstrumentations: (options: { instrumentations: unknown[] }) => void;
+    };
+    const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as {
+      HttpInstrumentation: new () => unknown;
+    };
+    const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express') as {
+      ExpressInstrumentation: new () => unknown;
+    };
+    const discard = {
+      export: (_spans: unknown, done: (result: { code: number }) => void): void =>
+        done({ code: 0 }),
+      shutdown: (): Promise<void> => Promise.resolve(),
+    };
+    new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(discard)] }).register();
+    registerInstrumentations({
+      instrumentations: [new HttpInstrumentation(), new ExpressInstrumentation()],
+    });
+  }
+  let monitor: MonitorLike | undefined;
+  if (kind === 'prsm' || kind === 'prsm-spans') {
+    const core = await load<{ Monitor: new (options: unknown) => MonitorLike }>('@prsm/core');
+    monitor = new core.Monitor({ tracing: kind === 'prsm-spans' });
+  }
+  let port: number;
+  if (framework === 'express') {
+    const express = require('express') as () => ExpressApp;
+    const app = express();
+    if (monitor !== undefined) {
+      const { prsmExpress } = await load<{ prsmExpress: (options: unknown) => Handler }>(
+        '@prsm/express',
+      );
+      app.use(prsmExpress({ monitor }));
+    }
+    app.get('/', (_req, res) => res.send('hello world'));
+    port = await new Promise<number>((resolve) => {
+      const server = app.listen(0, '127.0.0.1', () =>
+        resolve((server.address() as { port: number }).port),
+      );
+    });
+  } else {
+    const fastify = require('fastify') as () => FastifyApp;
+    const app = fastify();
+    if (monitor !== undefined) {
+      const { prsmFastify } = await load<{ prsmFastify: unknown }>('@prsm/fastify');
+      await app.register(prsmFastify, { monitor });
+    }
+    app.get('/', () => 'hello world');
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    port = Number(new URL(address).port);
+  }
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
+}
+
+interface AutocannonResult {
+  readonly requests: { readonly average: number; readonly total: number };
+  readonly latency: { readonly p50: number; readonly p99: number };
+  readonly errors: number;
+  readonly non2xx: number;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+}) => Promise<AutocannonResult>;
+
+async function startServer(name: VariantName): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, [SERVER_ENV]: name },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const line = buffered.split('\n')[0];
+      if (buffered.includes('\n') && line !== undefined) {
+        resolve((JSON.parse(line) as { port: number }).port);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${name} server exited (${String(code)})`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}/` };
+}
+
+async function measure(name: VariantName): Promise<AutocannonResult> {
+  const autocannon = require('autocannon') as Autocannon;
+  const { child, url } = await startServer(name);
+  try {
+    await autocannon({ url, connections: CONNECTIONS, duration: WARMUP_SECONDS });
+    return await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
+  } finally {
+    child.kill();
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+/** Runs the suite: every variant, interleaved over the rounds. */
+export async function run(): Promise<void> {
+  heading('HTTP middleware: hello world under autocannon');
+  const names = Object.keys(VARIANTS) as VariantName[];
+  const samples = new Map<VariantName, number[]>(names.map((n) => [n, []]));
+  const latency = new Map<VariantName, number[]>(names.map((n) => [n, []]));
+  let failures = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of names) {
+      const result = await measure(name);
+      failures += result.errors + result.non2xx;
+      samples.get(name)!.push(result.requests.average);
+      latency.get(name)!.push(result.latency.p99);
+    }
+  }
+  const rows: string[][] = [];
+  let missed = false;
+  for (const name of names) {
+    const { framework, kind } = VARIANTS[name];
+    const rps = median(samples.get(name)!);
+    const bare = median(samples.get(`${framework} bare` as VariantName)!);
+    const ratio = rps / bare;
+    if (kind === 'prsm' && ratio < TARGET) missed = true;
+    rows.push([
+      name,
+      fixed(rps, 0),
+      samples
+        .get(name)!
+        .map((v) => fixed(v, 0))
+        .join(', '),
+      `${fixed(ratio * 100, 1)}%`,
+      fixed(median(latency.get(name)!), 1),
+    ]);
+  }
+  paragraph(
+    `autocannon ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured, ` +
+      `${ROUNDS} rounds interleaved; each variant a fresh server process (Express ${String(
+        (require('express/package.json') as { version: string }).version,
+      )}, Fastify ${(require('fastify/package.json') as { version: string }).version}). ` +
+      `Median requests/s of the rounds; ratio to the bare app of the same framework.`,
+  );
+  console.log(
+    table(['variant', 'requests/s (median)', 'rounds', 'of bare', 'p99 ms (median)'], rows),
+  );
+  paragraph(
+    `\nTarget: prsm ≥ ${TARGET * 100}% of bare for both frameworks: ${missed ? 'MISSED' : 'met'}. ` +
+      `Errors and non-2xx answers: ${failures}.`,
+  );
+}
+
+const serverVariant = process.env[SERVER_ENV];
+if (serverVariant !== undefined) {
+  if (!Object.hasOwn(VARIANTS, serverVariant)) throw new Error(`unknown variant ${serverVariant}`);
+  await serve(serverVariant as VariantName);
+}

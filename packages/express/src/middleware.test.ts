@@ -1,0 +1,470 @@
+import { readFileSync } from 'node:fs';
+import express5 from 'express';
+import express4 from 'express4';
+import type { NextFunction, Request, Response } from 'express';
+import { context, trace, SpanKind } from '@opentelemetry/api';
+import { DiagnosticCode, ManualClock, Monitor } from '@prsm/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { prsmExpress, prsmExpressErrors } from './middleware.js';
+import { VERSION } from './version.js';
+import {
+  abortAfterSend,
+  countOf,
+  listen,
+  type Running,
+  series,
+  sleep,
+  waitFor,
+} from './test-support.js';
+
+const majors = [
+  ['express 5', express5],
+  ['express 4', express4],
+] as const;
+
+let running: Running[] = [];
+let monitors: Monitor[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.map((r) => r.close()));
+  await Promise.all(monitors.map((m) => m.shutdown()));
+  running = [];
+  monitors = [];
+});
+
+function newMonitor(tracing = false): { monitor: Monitor; clock: ManualClock } {
+  const clock = new ManualClock(1_700_000_000_000);
+  const monitor = new Monitor({ clock, tracing });
+  monitors.push(monitor);
+  return { monitor, clock };
+}
+
+async function serve(app: Parameters<typeof listen>[0]): Promise<Running> {
+  const r = await listen(app);
+  running.push(r);
+  return r;
+}
+
+function durations(
+  monitor: Monitor,
+): { tags: Record<string, string>; count: number; errors: number; sum: number }[] {
+  return series(monitor, 'http.server.request.duration').map((s) => ({
+    tags: { ...s.tags },
+    count: countOf(s),
+    errors: s.type === 'timer' ? s.cumulative.errors : 0,
+    sum: s.type === 'timer' ? s.cumulative.sum : 0,
+  }));
+}
+
+function routes(monitor: Monitor): string[] {
+  return durations(monitor)
+    .map((d) => d.tags['http.route']!)
+    .sort();
+}
+
+async function settled(monitor: Monitor, total: number): Promise<void> {
+  await waitFor(() => durations(monitor).reduce((n, d) => n + d.count, 0) >= total);
+}
+
+describe.each(majors)('%s', (_name, express) => {
+  it('tags requests by route template with mount paths, never by raw URL', async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    app.get('/users/:id', (req, res) => {
+      res.json({ id: req.params['id'] });
+    });
+    const items = express.Router();
+    items.get('/items/:itemId', (_req, res) => {
+      res.send('item');
+    });
+    const v1 = express.Router();
+    v1.use('/shop', items);
+    app.use('/api/v1', v1);
+    const members = express.Router({ mergeParams: true });
+    members.get('/members/:memberId', (_req, res) => {
+      res.send('member');
+    });
+    app.use('/orgs/:org', members);
+    const sub = express();
+    sub.get('/ping/:n', (_req, res) => {
+      res.send('pong');
+    });
+    app.use('/v2', sub);
+    const { url } = await serve(app);
+
+    for (const path of [
+      '/users/1',
+      '/users/2',
+      '/api/v1/shop/items/9',
+      '/orgs/acme/members/7',
+      '/orgs/globex/members/8',
+      '/no/such/path',
+      '/another/missing?x=1',
+      '/v2/ping/1',
+    ]) {
+      await (await fetch(url + path)).text();
+    }
+    await settled(monitor, 8);
+    expect(routes(monitor)).toEqual([
+      '(unmatched)',
+      '/api/v1/shop/items/:itemId',
+      '/orgs/:org/members/:memberId',
+      '/users/:id',
+      '/v2/ping/:n',
+    ]);
+    const byRoute = Object.fromEntries(
+      durations(monitor).map((d) => [d.tags['http.route'] ?? '', d]),
+    );
+    expect(byRoute['/users/:id']).toMatchObject({
+      count: 2,
+      tags: {
+        'http.request.method': 'GET',
+        'http.response.status_code': '200',
+        'http.response.status_class': '2xx',
+      },
+    });
+    expect(byRoute['(unmatched)']).toMatchObject({
+      count: 2,
+      errors: 0,
+      tags: { 'http.response.status_code': '404', 'http.response.status_class': '4xx' },
+    });
+    const requests = series(monitor, 'http.server.requests');
+    expect(requests.reduce((n, s) => n + countOf(s), 0)).toBe(8);
+    expect(requests.every((s) => s.component === 'api_gateway')).toBe(true);
+    const active = series(monitor, 'http.server.active_requests');
+    expect(active.map((s) => [s.tags['http.request.method'], countOf(s)])).toEqual([['GET', 0]]);
+  });
+
+  it('times requests on the monitor clock and flags 5xx and thrown errors', async () => {
+    const { monitor, clock } = newMonitor();
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    app.get('/slow', (_req, res) => {
+      clock.advance(25);
+      res.send('ok');
+    });
+    app.get('/fail', (_req, res) => {
+      res.status(503).send('down');
+    });
+    const thrown = new Error('boom');
+    app.get('/throw', () => {
+      throw thrown;
+    });
+    app.get('/async', (_req: Request, _res: Response, next: NextFunction) => {
+      // Express 4 does not catch rejections: the handler forwards them, as apps do.
+      Promise.reject(new Error('rejected')).catch(next);
+    });
+    const nested = express.Router();
+    nested.get('/fail/:id', () => {
+      throw new Error('deep');
+    });
+    app.use('/api/:version', nested);
+    app.use(prsmExpressErrors());
+    const seen: unknown[] = [];
+    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      seen.push(error);
+      res.status(418).send('handled');
+    });
+    const { url } = await serve(app);
+
+    expect((await fetch(`${url}/slow`)).status).toBe(200);
+    expect((await fetch(`${url}/fail`)).status).toBe(503);
+    const threw = await fetch(`${url}/throw`);
+    expect([threw.status, await threw.text()]).toEqual([418, 'handled']);
+    expect((await fetch(`${url}/async`)).status).toBe(418);
+    expect((await fetch(`${url}/api/v2/fail/3`)).status).toBe(418);
+    await settled(monitor, 5);
+    expect(seen[0]).toBe(thrown);
+    const byRoute = Object.fromEntries(
+      durations(monitor).map((d) => [d.tags['http.route'] ?? '', d]),
+    );
+    expect(byRoute['/slow']).toMatchObject({ count: 1, errors: 0, sum: 25 });
+    expect(byRoute['/fail']).toMatchObject({ count: 1, errors: 1 });
+    expect(byRoute['/throw']).toMatchObject({
+      count: 1,
+      errors: 1,
+      tags: { 'http.response.status_code': '418' },
+    });
+    expect(byRoute['/async']).toMatchObject({ count: 1, errors: 1 });
+    // The router reset req.baseUrl before the app-level error handler answered.
+    expect(byRoute['/api/:version/fail/:id']).toMatchObject({ count: 1, errors: 1 });
+  });
+
+  it('leaves the default error handling unchanged: same status and error', async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.set('env', 'production');
+    app.use(prsmExpress({ monitor }));
+    app.get('/throw', () => {
+      throw new Error('secret detail');
+    });
+    app.use(prsmExpressErrors());
+    const { url } = await serve(app);
+    // Express's final handler logs the error to stderr; kept out of the test output.
+    const log = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const res = await fetch(`${url}/throw`);
+    expect(res.status).toBe(500);
+    expect(await res.text()).not.toContain('secret detail');
+    await settled(monitor, 1);
+    await sleep(10);
+    log.mockRestore();
+    expect(durations(monitor)[0]).toMatchObject({ errors: 1, tags: { 'http.route': '/throw' } });
+  });
+
+  it('records an aborted request once, as 499', async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    let arrived = false;
+    let respond: (() => void) | undefined;
+    app.get('/wait/:n', (_req, res) => {
+      arrived = true;
+      respond = () => {
+        res.send('late');
+      };
+    });
+    const { url } = await serve(app);
+    await abortAfterSend(url, '/wait/1', () => waitFor(() => arrived));
+    await settled(monitor, 1);
+    respond?.();
+    await sleep(50);
+    const d = durations(monitor);
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatchObject({
+      count: 1,
+      errors: 0,
+      tags: { 'http.route': '/wait/:n', 'http.response.status_code': '499' },
+    });
+    expect(series(monitor, 'http.server.aborted_requests').map(countOf)).toEqual([1]);
+    expect(series(monitor, 'http.server.active_requests').map(countOf)).toEqual([0]);
+  });
+
+  it('measures streamed responses by the bytes written and requests by Content-Length', async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    app.get('/stream', (_req, res) => {
+      res.write('a'.repeat(1000));
+      setTimeout(() => {
+        res.write(Buffer.alloc(500));
+        res.end('é');
+      }, 5);
+    });
+    app.post('/echo', (req, res) => {
+      req.resume();
+      req.on('end', () => res.json({ ok: true }));
+    });
+    const { url } = await serve(app);
+    const streamed = await fetch(`${url}/stream`);
+    expect(streamed.headers.get('content-length')).toBeNull();
+    expect((await streamed.arrayBuffer()).byteLength).toBe(1502);
+    await (await fetch(`${url}/echo`, { method: 'POST', body: 'x'.repeat(300) })).text();
+    await settled(monitor, 2);
+    const sizes = Object.fromEntries(
+      series(monitor, 'http.server.response.body.size').map((s) => [
+        s.tags['http.route'] ?? '',
+        s.type === 'histogram' ? s.cumulative.sum : NaN,
+      ]),
+    );
+    expect(sizes).toEqual({ '/stream': 1502, '/echo': 11 });
+    const requestSizes = series(monitor, 'http.server.request.body.size').filter(
+      (s) => s.type === 'histogram' && s.cumulative.count > 0,
+    );
+    expect(
+      requestSizes.map((s) => [s.tags['http.route'], s.type === 'histogram' && s.cumulative.sum]),
+    ).toEqual([['/echo', 300]]);
+  });
+
+  it('continues an incoming traceparent with an active SERVER span', async () => {
+    const { monitor } = newMonitor(true);
+    const app = express();
+    app.use(prsmExpress({ monitor, traceResponseHeader: true, serverTimingHeader: true }));
+    const seen: { active?: string; locals?: unknown } = {};
+    app.get('/orders/:id', async (_req, res) => {
+      await sleep(1);
+      seen.active = trace.getActiveSpan()?.spanContext().spanId;
+      seen.locals = res.locals['prsmTraceId'];
+      const child = trace.getTracer('test').startSpan('load order');
+      child.end();
+      res.send('ok');
+    });
+    const { url } = await serve(app);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parent = '00f067aa0ba902b7';
+    const res = await fetch(`${url}/orders/5`, {
+      headers: { traceparent: `00-${traceId}-${parent}-01`, tracestate: 'vendor=x' },
+    });
+    expect(res.status).toBe(200);
+    await settled(monitor, 1);
+    await waitFor(() => (monitor.traces.spans(traceId)?.length ?? 0) === 2);
+    const spans = monitor.traces.spans(traceId)!;
+    const server = spans.find((s) => s.name === 'GET /orders/:id')!;
+    expect(server).toBeDefined();
+    expect(server.parentSpanId).toBe(parent);
+    expect(server.attributes).toMatchObject({
+      'http.route': '/orders/:id',
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+    });
+    expect(seen).toEqual({ active: server.spanId, locals: traceId });
+    expect(spans.find((s) => s.name === 'load order')?.parentSpanId).toBe(server.spanId);
+    expect(res.headers.get('traceresponse')).toBe(`00-${traceId}-${server.spanId}-01`);
+    expect(res.headers.get('server-timing')).toBe(
+      `traceparent;desc="00-${traceId}-${server.spanId}-01"`,
+    );
+  });
+
+  it('reuses an active SERVER span instead of starting a second', async () => {
+    const { monitor } = newMonitor(true);
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    app.get('/things/:id', (_req, res) => {
+      res.send('ok');
+    });
+    const tracer = trace.getTracer('http-instrumentation-stand-in');
+    let traceId = '';
+    // What OpenTelemetry's http instrumentation does: a SERVER span active around the app.
+    const { url } = await serve((req, res) => {
+      const span = tracer.startSpan('GET', { kind: SpanKind.SERVER });
+      traceId = span.spanContext().traceId;
+      res.on('finish', () => span.end());
+      context.with(trace.setSpan(context.active(), span), () => {
+        app(req, res);
+      });
+    });
+    await (await fetch(`${url}/things/1`)).text();
+    await settled(monitor, 1);
+    await waitFor(() => (monitor.traces.spans(traceId)?.length ?? 0) > 0);
+    await sleep(20);
+    const spans = monitor.traces.spans(traceId)!;
+    expect(spans.map((s) => s.name)).toEqual(['GET /things/:id']);
+    expect(spans[0]!.attributes['http.route']).toBe('/things/:id');
+    expect(monitor.traces.stats().traces).toBe(1);
+  });
+
+  it('counts 401, 403 and 429 as security events and reads the rate-limit quota', async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use(
+      prsmExpress({
+        monitor,
+        user: (req) =>
+          typeof req.headers['x-user'] === 'string' ? req.headers['x-user'] : undefined,
+      }),
+    );
+    app.get('/admin/:section', (req, res) => {
+      res.setHeader('RateLimit-Limit', '100');
+      res.setHeader('RateLimit-Remaining', '25');
+      if (req.headers.authorization === undefined) res.status(401).send('who?');
+      else if (req.headers['x-user'] === 'mallory') res.status(403).send('no');
+      else res.status(429).send('slow down');
+    });
+    const { url } = await serve(app);
+    await fetch(`${url}/admin/a`);
+    await fetch(`${url}/admin/b`);
+    await fetch(`${url}/admin/c`, { headers: { authorization: 'x', 'x-user': 'mallory' } });
+    await fetch(`${url}/admin/d`, { headers: { authorization: 'x', 'x-user': 'bob' } });
+    await settled(monitor, 4);
+    const read = (name: string): [Record<string, string>, number][] =>
+      series(monitor, name).map((s) => [{ ...s.tags }, countOf(s)]);
+    expect(read('security.auth_failures')).toEqual([
+      [
+        {
+          'http.request.method': 'GET',
+          'http.route': '/admin/:section',
+          'client.address': expect.stringContaining('127.0.0.1') as unknown as string,
+        },
+        2,
+      ],
+    ]);
+    expect(read('security.authz_failures')).toMatchObject([[{ 'user.id': 'mallory' }, 1]]);
+    expect(read('security.rate_limited')).toMatchObject([[{ 'user.id': 'bob' }, 1]]);
+    expect(read('http.server.rate_limit.utilization')).toEqual([
+      [{ 'http.route': '/admin/:section' }, 0.75],
+    ]);
+  });
+
+  it('honours ignorePaths, routeLabel and tags, and survives options that throw', async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use(
+      prsmExpress({
+        monitor,
+        ignorePaths: ['/healthz', /^\/static\//],
+        routeLabel: (req) => {
+          if (req.headers['x-break'] !== undefined) throw new Error('label bug');
+          return req.path === '/legacy' ? 'legacy' : undefined;
+        },
+        tags: (req) => ({ tenant: String(req.headers['x-tenant'] ?? 'none') }),
+      }),
+    );
+    app.get('/healthz', (_req, res) => {
+      res.send('ok');
+    });
+    app.get('/static/app.js', (_req, res) => {
+      res.send('js');
+    });
+    app.get('/legacy', (_req, res) => {
+      res.send('old');
+    });
+    app.get('/x', (_req, res) => {
+      res.send('x');
+    });
+    const { url } = await serve(app);
+    await fetch(`${url}/healthz`);
+    await fetch(`${url}/static/app.js`);
+    await fetch(`${url}/legacy`, { headers: { 'x-tenant': 'acme' } });
+    const broken = await fetch(`${url}/x`, { headers: { 'x-break': '1' } });
+    expect([broken.status, await broken.text()]).toEqual([200, 'x']);
+    await settled(monitor, 2);
+    await sleep(20);
+    expect(durations(monitor).map((d) => [d.tags['http.route'], d.tags['tenant']])).toEqual([
+      ['legacy', 'acme'],
+      ['/x', 'none'],
+    ]);
+    expect(monitor.diagnostics.count(DiagnosticCode.INTERNAL_ERROR)).toBe(1);
+  });
+});
+
+describe('package', () => {
+  it('keeps VERSION equal to package.json and the shared folder identical to @prsm/fastify', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(VERSION).toBe(pkg.version);
+    for (const file of ['http-metrics.ts', 'http-tracing.ts']) {
+      const here = readFileSync(new URL(`./shared/${file}`, import.meta.url), 'utf8');
+      const there = readFileSync(
+        new URL(`../../fastify/src/shared/${file}`, import.meta.url),
+        'utf8',
+      );
+      expect(there, file).toBe(here);
+    }
+  });
+
+  it('uses the global monitor when none is given, resolved per request', async () => {
+    const { setGlobalMonitor } = await import('@prsm/core');
+    const app = express5();
+    app.use(prsmExpress());
+    app.get('/g', (_req, res) => {
+      res.send('g');
+    });
+    const { url } = await serve(app);
+    await fetch(`${url}/g`);
+    const { monitor } = newMonitor();
+    setGlobalMonitor(monitor);
+    try {
+      await fetch(`${url}/g`);
+      await settled(monitor, 1);
+      expect(durations(monitor).map((d) => d.count)).toEqual([1]);
+    } finally {
+      setGlobalMonitor(undefined);
+    }
+  });
+
+  it('rejects bad options when the middleware is made', () => {
+    expect(() => prsmExpress({ component: '' })).toThrow(TypeError);
+    expect(() => prsmExpress({ ignorePaths: 'x' as unknown as string[] })).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,385 @@
+import { ServerResponse } from 'node:http';
+import { context, type TextMapPropagator } from '@opentelemetry/api';
+import type { MonitorApi, Tags } from '@prsm/core';
+import type {
+  FastifyInstance,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from 'fastify';
+import {
+  chunkLength,
+  HttpMetrics,
+  type RequestState,
+  responseLength,
+} from './shared/http-metrics.js';
+import { HttpTracing, type RequestSpan } from './shared/http-tracing.js';
+import { VERSION } from './version.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The trace id of the request's server span (set by `@prsm/fastify`), when traced. */
+    prsmTraceId: string | undefined;
+  }
+  interface FastifyContextConfig {
+    /** `false`: `@prsm/fastify` records nothing for this route. */
+    prsm?: boolean;
+  }
+}
+
+/**
+ * Options of {@link prsmFastify}. Every option is checked at registration: a bad
+ * value fails the registration with a `TypeError`.
+ *
+ * @example
+ * ```ts
+ * await app.register(prsmFastify, {
+ *   monitor,
+ *   component: 'api_gateway',
+ *   ignorePaths: ['/healthz'],
+ *   user: (request) => (request.headers['x-user-id'] as string | undefined),
+ * });
+ * ```
+ */
+export interface PrsmFastifyOptions {
+  /** The monitor to record into. Default: the global monitor, resolved at each request. */
+  readonly monitor?: MonitorApi;
+  /** The component of every metric. Default `'api_gateway'`. */
+  readonly component?: string;
+  /** Paths (without the query) not recorded at all: exact strings or RegExps. */
+  readonly ignorePaths?: readonly (string | RegExp)[];
+  /**
+   * The `http.route` of a request instead of its route template; undefined for the
+   * default. Keep it low-cardinality: never a raw URL.
+   */
+  readonly routeLabel?: (request: FastifyRequest) => string | undefined;
+  /** Extra tags of the request metrics (low-cardinality values only). */
+  readonly tags?: (request: FastifyRequest) => Tags | undefined;
+  /** The user id of 401/403/429 responses (the `user.id` tag of the security counters). */
+  readonly user?: (request: FastifyRequest) => string | undefined;
+  /** The `http.route` of requests no route matched. Default `'(unmatched)'`. */
+  readonly unmatchedRoute?: string;
+  /**
+   * A SERVER span per request (when a tracer provider is registered), continuing an
+   * incoming `traceparent`. Default true.
+   */
+  readonly tracing?: boolean;
+  /** Adds a `traceresponse` header naming the request's trace. Default false. */
+  readonly traceResponseHeader?: boolean;
+  /** Adds a `Server-Timing: traceparent;desc="..."` header. Default false. */
+  readonly serverTimingHeader?: boolean;
+  /** How trace context is read from headers. Default: W3C Trace Context. */
+  readonly propagator?: TextMapPropagator;
+  /** Counts 401, 403 and 429 responses as security events. Default true. */
+  readonly security?: boolean;
+  /**
+   * Counts the bytes of responses sent without `Content-Length` (streams), for
+   * `http.server.response.body.size`. Default true.
+   */
+  readonly countResponseBytes?: boolean;
+}
+
+/** The per-request record, on the raw response under a symbol of its own. */
+interface Live {
+  readonly state: RequestState;
+  readonly metrics: HttpMetrics<FastifyRequest>;
+  readonly tracing: HttpTracing;
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly span: RequestSpan | undefined;
+  readonly counting: boolean;
+  write: ((...args: unknown[]) => unknown) | undefined;
+  end: ((...args: unknown[]) => unknown) | undefined;
+}
+
+const LIVE = Symbol('prsm.fastify.request');
+type Carrier = ServerResponse & { [LIVE]?: Live };
+
+/** The prototype's methods, in case a response lost its record (it cannot, but must not throw). */
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
+const PROTO_WRITE = ServerResponse.prototype.write as (...args: unknown[]) => unknown;
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
+const PROTO_END = ServerResponse.prototype.end as (...args: unknown[]) => unknown;
+
+function countingWrite(this: Carrier, ...args: unknown[]): unknown {
+  const live = this[LIVE];
+  if (live !== undefined) live.state.bytesWritten += chunkLength(args[0], args[1]);
+  return Reflect.apply(live?.write ?? PROTO_WRITE, this, args);
+}
+
+function countingEnd(this: Carrier, ...args: unknown[]): unknown {
+  const live = this[LIVE];
+  if (live !== undefined && typeof args[0] !== 'function') {
+    live.state.bytesWritten += chunkLength(args[0], args[1]);
+  }
+  return Reflect.apply(live?.end ?? PROTO_END, this, args);
+}
+
+/** Fastify's route context (its `config` holds the route's `url` and the user's config). */
+interface RouteContextLike {
+  readonly config?: { readonly url?: unknown; readonly prsm?: unknown };
+}
+
+/**
+ * `request.routeOptions` builds a new object of a dozen fields on every read (a few
+ * microseconds, as much as the rest of a hello-world request): the route's context is
+ * read directly instead, under Fastify's `fastify.context` symbol, found once; the
+ * getter remains the fallback if a Fastify version names it otherwise.
+ */
+let contextSymbol: symbol | null | undefined;
+
+function routeConfig(request: FastifyRequest): RouteContextLike['config'] {
+  if (contextSymbol === undefined) {
+    contextSymbol =
+      Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ??
+      null;
+  }
+  if (contextSymbol !== null) {
+    const ctx = (request as unknown as Record<symbol, RouteContextLike | undefined>)[contextSymbol];
+    if (ctx !== undefined && ctx !== null && typeof ctx === 'object') return ctx.config;
+  }
+  return request.routeOptions.config;
+}
+
+/** The route template; undefined for requests no route matched. */
+function routeUrl(request: FastifyRequest): string | undefined {
+  const url = routeConfig(request)?.url;
+  return typeof url === 'string' && url !== '' ? url : undefined;
+}
+
+function onPipe(this: Carrier): void {
+  const live = this[LIVE];
+  if (live === undefined || live.write !== undefined) return;
+  // A stream piped into the response: its bytes are counted from here on.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
+  live.write = this.write as Live['write'];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
+  live.end = this.end as Live['end'];
+  this.write = countingWrite as ServerResponse['write'];
+  this.end = countingEnd as ServerResponse['end'];
+}
+
+function finish(live: Live): void {
+  const { state, metrics, request, reply } = live;
+  if (state.ended) return;
+  const raw = reply.raw;
+  const aborted = !raw.writableFinished;
+  let route: string | undefined;
+  try {
+    route =
+      metrics.callOption(metrics.options.routeLabel, request, 'routeLabel') ?? routeUrl(request);
+  } catch (error) {
+    metrics.internalError(error, 'route template');
+  }
+  const label = route ?? metrics.unmatchedRoute;
+  const statusCode = raw.statusCode;
+  metrics.end(state, {
+    route: label,
+    statusCode,
+    aborted,
+    responseLength: aborted
+      ? undefined
+      : responseLength(reply.getHeader('content-length'), state, live.counting),
+    clientAddress: request.ip,
+    user:
+      metrics.security && statusCode >= 400
+        ? metrics.callOption(metrics.options.user, request, 'user')
+        : undefined,
+    extraTags: metrics.callOption(metrics.options.tags, request, 'tags'),
+    // Fastify keeps reply headers apart until it writes them all with writeHead; its
+    // getHeader reads both.
+    header: (name) => reply.getHeader(name),
+  });
+  if (live.span !== undefined) {
+    try {
+      live.tracing.end(
+        live.span,
+        state.method,
+        label,
+        statusCode,
+        aborted,
+        state.error,
+        state.hasError,
+      );
+    } catch (error) {
+      metrics.internalError(error, 'ending the server span');
+    }
+  }
+}
+
+function onRawClose(this: Carrier): void {
+  const live = this[LIVE];
+  if (live !== undefined) finish(live);
+}
+
+function plugin(
+  fastify: FastifyInstance,
+  options: PrsmFastifyOptions,
+  done: (error?: Error) => void,
+): void {
+  let metrics: HttpMetrics<FastifyRequest>;
+  try {
+    // Fastify hands plugins an object of its own when none was given.
+    metrics = new HttpMetrics<FastifyRequest>(options, 'prsmFastify');
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  const tracing = new HttpTracing('@prsm/fastify', VERSION, options);
+  const counting = options.countResponseBytes !== false;
+  if (!fastify.hasRequestDecorator('prsmTraceId')) {
+    fastify.decorateRequest('prsmTraceId', undefined);
+  }
+
+  fastify.addHook(
+    'onRequest',
+    function prsmOnRequest(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      next: HookHandlerDoneFunction,
+    ) {
+      let live: Live | undefined;
+      try {
+        const raw = reply.raw as Carrier;
+        if (raw[LIVE] === undefined && routeConfig(request)?.prsm !== false) {
+          const url = request.url;
+          const q = url.indexOf('?');
+          const path = q < 0 ? url : url.slice(0, q);
+          if (!metrics.ignored(path)) {
+            const state = metrics.begin(request.method, request.headers['content-length']);
+            if (state !== undefined) {
+              const span = tracing.enabled
+                ? tracing.start({
+                    method: state.method,
+                    rawMethod: request.method,
+                    headers: request.headers,
+                    path,
+                    scheme: request.protocol,
+                    clientAddress: request.ip,
+                  })
+                : undefined;
+              live = {
+                state,
+                metrics,
+                tracing,
+                request,
+                reply,
+                span,
+                counting,
+                write: undefined,
+                end: undefined,
+              };
+              raw[LIVE] = live;
+              if (span !== undefined) {
+                // Another instrumentation's span ends when the response finishes, before
+                // onResponse: it is named now (Fastify knows the route already).
+                if (!span.own) {
+                  tracing.name(span, state.method, routeUrl(request) ?? metrics.unmatchedRoute);
+                }
+                state.traceId = span.traceId;
+                request.prsmTraceId = span.traceId;
+                for (const [name, value] of tracing.responseHeaders(span)) {
+                  if (!reply.hasHeader(name)) void reply.header(name, value);
+                }
+              }
+              // Replies of strings, buffers and objects carry Content-Length; streams are
+              // piped, and counted from the pipe on.
+              if (counting) raw.on('pipe', onPipe);
+              raw.on('close', onRawClose);
+            }
+          }
+        }
+      } catch (error) {
+        metrics.internalError(error, 'starting a request');
+      }
+      if (live?.span !== undefined) context.with(live.span.context, next);
+      else next();
+    },
+  );
+
+  // Body parsing runs outside the request's context: handlers registered after the
+  // plugin are run in it again (a wrapper costs less than a preHandler hook).
+  if (tracing.enabled) {
+    fastify.addHook('onRoute', (route) => {
+      const handler = route.handler;
+      if (typeof handler !== 'function') return;
+      route.handler = function prsmTracedHandler(
+        this: FastifyInstance,
+        request: FastifyRequest,
+        reply: FastifyReply,
+      ): unknown {
+        const span = (reply.raw as Carrier)[LIVE]?.span;
+        if (span === undefined) return handler.call(this, request, reply);
+        return context.with(span.context, handler, this, request, reply);
+      };
+    });
+  }
+
+  fastify.addHook(
+    'onError',
+    function prsmOnError(
+      _request: FastifyRequest,
+      reply: FastifyReply,
+      error: unknown,
+      next: HookHandlerDoneFunction,
+    ) {
+      const live = (reply.raw as Carrier)[LIVE];
+      if (live !== undefined && !live.state.hasError) {
+        live.state.hasError = true;
+        live.state.error = error;
+      }
+      next();
+    },
+  );
+
+  fastify.addHook(
+    'onResponse',
+    function prsmOnResponse(
+      _request: FastifyRequest,
+      reply: FastifyReply,
+      next: HookHandlerDoneFunction,
+    ) {
+      const live = (reply.raw as Carrier)[LIVE];
+      if (live !== undefined) finish(live);
+      next();
+    },
+  );
+  done();
+}
+
+/**
+ * The Fastify 5 plugin recording every request into a {@link MonitorApi}:
+ * `http.server.request.duration` (a timer: percentiles, rate, error rate),
+ * `http.server.requests`, `http.server.active_requests`, request and response body
+ * sizes, tagged by method, route template (`request.routeOptions.url`, prefixes
+ * included), status code and class; 401/403/429 responses as security counters; the
+ * rate-limit quota from `RateLimit-*` headers. Recorded in `onResponse`, errors in
+ * `onError`; a route opts out with `config: { prsm: false }`. With a tracer provider
+ * registered, a SERVER span per request continues the incoming `traceparent` and is
+ * active in the handler; its trace id is `request.prsmTraceId`.
+ *
+ * The plugin is not encapsulated (like `fastify-plugin`'s): registered once at the
+ * root, before the routes, it applies to the whole app. It never breaks the app: the
+ * same replies and errors reach the client, and a failure of the instrumentation is
+ * counted in `monitor.diagnostics`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { Monitor } from '@prsm/core';
+ * import { prsmFastify } from '@prsm/fastify';
+ *
+ * const monitor = new Monitor({ tracing: true });
+ * const app = Fastify();
+ * await app.register(prsmFastify, { monitor, component: 'api_gateway' });
+ * app.get('/users/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+ * app.get('/healthz', { config: { prsm: false } }, async () => 'ok');
+ * await app.listen({ port: 3000 });
+ * ```
+ */
+export const prsmFastify: FastifyPluginCallback<PrsmFastifyOptions> = Object.assign(plugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: '@prsm/fastify',
+  [Symbol.for('plugin-meta')]: { name: '@prsm/fastify', fastify: '5.x' },
+});
