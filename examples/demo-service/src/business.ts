@@ -39,8 +39,13 @@ class Shop {
 /** Simulates `visitors` sessions and prints the business dashboard. */
 export function runBusinessDemo(monitor: Monitor, visitors: number): void {
   console.log('\n--- Business outcomes ---\n');
-  // The visitors' time is simulated (40 s a page), so sessions last what they would.
-  const clock = new ManualClock(Date.now());
+  // The visitors' time is simulated (40 s a page), so sessions last what they would:
+  // from midnight (UTC) today, all within the day, so the output is the same whenever
+  // the demo runs.
+  const today = new Date();
+  const clock = new ManualClock(
+    Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()),
+  );
   const outcomes = new BusinessOutcomes({ monitor, clock, marketSize: 150_000 });
   setGlobalBusinessOutcomes(outcomes);
   const shop = new Shop();
