@@ -1,6 +1,7 @@
 /**
  * System health (issue 9): milliseconds per `monitor.health()` with 10,000 series and
- * 10,000 stored traces (target ≤ 2 ms), and the CPU the resource sampler costs at its
+ * 10,000 stored traces (target ≤ 2 ms), per `monitor.analytics()` over the same
+ * (target ≤ 20 ms), and the CPU the resource sampler costs at its
  * default 10 s interval (target ≤ 0.5% of one core): the process CPU time of one
  * `sample()` (all probes: os.cpus, memory, statfs, /proc/net/dev, process, event loop)
  * divided by the interval, plus the event-loop delay probe's own timer, measured as
@@ -12,6 +13,7 @@ import { fixed, heading, median, paragraph, quickGc, table } from '../lib/report
 import { Rng } from '../lib/random.js';
 
 const HEALTH_TARGET_MS = 2;
+const ANALYTICS_TARGET_MS = 20;
 const SAMPLING_TARGET_PERCENT = 0.5;
 const COMPONENTS = 100;
 const RUNS = 31;
@@ -74,6 +76,20 @@ export async function run(): Promise<void> {
     monitor.health();
     healthMs.push(performance.now() - t0);
   }
+  // analytics(): the whole service, then one component.
+  for (let i = 0; i < 3; i++) monitor.analytics();
+  const analyticsMs: number[] = [];
+  const componentMs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    quickGc();
+    let t0 = performance.now();
+    monitor.analytics();
+    analyticsMs.push(performance.now() - t0);
+    quickGc();
+    t0 = performance.now();
+    monitor.analytics({ component: `svc${i % COMPONENTS}` });
+    componentMs.push(performance.now() - t0);
+  }
 
   // One sample's CPU, every probe included.
   const sampleCpu: number[] = [];
@@ -105,7 +121,8 @@ export async function run(): Promise<void> {
   paragraph(
     `${series.toLocaleString('en-US')} series (${COMPONENTS} components × 60 timer, 25 counter, ` +
       `15 gauge tag sets) and ${traces.toLocaleString('en-US')} stored traces of 2 spans. ` +
-      `health(): median of ${RUNS} calls after 5 warm-up ones, gc() before each. Sampling: ` +
+      `health(): median of ${RUNS} calls after 5 warm-up ones, gc() before each; analytics() ` +
+      `(the whole service, and one component in turn) likewise after 3 warm-up calls. Sampling: ` +
       `the median process CPU of one sample() over 21, divided by the default 10 s interval, ` +
       `plus the extra CPU of an idle monitor with the sampler on against one with it off ` +
       `over ${IDLE_MS / 1000} s after a second of warm-up, the least of three runs each (its ` +
@@ -117,6 +134,12 @@ export async function run(): Promise<void> {
       [
         ['monitor.health(), median ms', fixed(median(healthMs), 3), `≤ ${HEALTH_TARGET_MS}`],
         ['monitor.health(), worst ms', fixed(Math.max(...healthMs), 3), ''],
+        [
+          'monitor.analytics(), median ms',
+          fixed(median(analyticsMs), 3),
+          `≤ ${ANALYTICS_TARGET_MS}`,
+        ],
+        ['monitor.analytics({ component }), median ms', fixed(median(componentMs), 3), ''],
         ['one resource sample, median CPU ms', fixed(median(sampleCpu), 3), ''],
         ['idle monitor CPU ms, sampler off / on', `${fixed(idleOff, 1)} / ${fixed(idleOn, 1)}`, ''],
         [
@@ -131,6 +154,8 @@ export async function run(): Promise<void> {
   paragraph(
     `health() ${fixed(median(healthMs), 3)} ms: ` +
       `${median(healthMs) <= HEALTH_TARGET_MS ? 'target met' : 'target MISSED'}; ` +
+      `analytics() ${fixed(median(analyticsMs), 3)} ms: ` +
+      `${median(analyticsMs) <= ANALYTICS_TARGET_MS ? 'target met' : 'target MISSED'}; ` +
       `sampling ${fixed(samplingPercent, 3)}% of a core: ` +
       `${samplingPercent <= SAMPLING_TARGET_PERCENT ? 'target met' : 'target MISSED'}.`,
   );

@@ -400,7 +400,7 @@ describe('lifecycle: inactive → pending → firing → resolved', () => {
     monitor.alerts.evaluate();
     expect(monitor.alerts.get(broken.id)?.state).toBe('firing');
     // Fault injection: the series read fails, standing for a bug of ours.
-    (latency as unknown as { read: () => never }).read = () => {
+    (latency as unknown as { syncOpen: () => never }).syncOpen = () => {
       throw new Error('read failed');
     };
     clock.advance(10_000);

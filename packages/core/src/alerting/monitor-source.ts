@@ -41,6 +41,17 @@ interface DistributionAggregate {
   series: number;
 }
 
+/** One metric's histogram series in a component, with their open sub-windows summed. */
+interface OpenAggregate {
+  /** The slot cache's key: metric and component. */
+  readonly key: string;
+  readonly series: readonly HistogramSeries[];
+  readonly stats: DistributionAggregate;
+  /** The earliest creation time among the series. */
+  readonly createdMs: number;
+  readonly slotMs: number;
+}
+
 const NO_SERIES: readonly AnySeries[] = [];
 
 /**
@@ -76,11 +87,12 @@ export class SeriesIndex {
 export class EvaluationPass implements SignalSource {
   readonly #reader: MonitorReader;
   readonly #cache: SlotDigestCache;
-  readonly #now: number;
+  #now: number;
   readonly #index: SeriesIndex;
   readonly #distributions = new Map<string, DistributionAggregate>();
   readonly #quantiles = new Map<string, number | undefined>();
   readonly #builtins = new Map<string, DistributionAggregate>();
+  readonly #opens = new Map<string, OpenAggregate>();
 
   constructor(reader: MonitorReader, cache: SlotDigestCache, index: SeriesIndex, now: number) {
     this.#reader = reader;
@@ -88,6 +100,19 @@ export class EvaluationPass implements SignalSource {
     this.#index = index;
     this.#now = now;
     reader.sync();
+  }
+
+  /**
+   * Starts another tick with this pass (emptied by `release`). The engine keeps one
+   * pass for its life: with the instance alive, the class's shape survives a major
+   * GC, and V8's optimized code for the readers is not thrown away with it (a pass
+   * per tick cost a re-optimization after every full GC).
+   */
+  begin(now: number): this {
+    this.release();
+    this.#now = now;
+    this.#reader.sync();
+    return this;
   }
 
   signal(name: string, component: string, windowSeconds: number): number | undefined {
@@ -125,6 +150,14 @@ export class EvaluationPass implements SignalSource {
       default:
         return undefined;
     }
+  }
+
+  /** Drops what the tick read (see `begin`). */
+  release(): void {
+    this.#distributions.clear();
+    this.#quantiles.clear();
+    this.#builtins.clear();
+    this.#opens.clear();
   }
 
   anomaly(name: string, component: string): number | undefined {
@@ -187,18 +220,15 @@ export class EvaluationPass implements SignalSource {
 
   /** Each series' open sub-window, and the cached component-wide closed ones. */
   #parts(family: MetricFamily, component: string, slots: number): DigestPart[] {
-    const series: HistogramSeries[] = [];
+    const open = this.#open(family, component);
     const parts: DigestPart[] = [];
-    for (const s of this.#seriesOf(family, component)) {
-      if (!(s instanceof HistogramSeries)) continue;
-      series.push(s);
-      const open = s.activePart();
-      if (open !== undefined) parts.push(open);
+    if (open.series.length === 0) return parts;
+    for (const s of open.series) {
+      const part = s.activePart();
+      if (part !== undefined) parts.push(part);
     }
-    if (series.length === 0) return parts;
-    const current = series[0]!.slot;
-    const key = `${family.name}\u0000${component}`;
-    this.#cache.closedParts(key, series, current - slots, current, parts);
+    const current = open.series[0]!.slot;
+    this.#cache.closedParts(open.key, open.series, current - slots, current, parts);
     return parts;
   }
 
@@ -255,11 +285,52 @@ export class EvaluationPass implements SignalSource {
     const key = `${family.name}\u0000${component}\u0000${slots}`;
     let d = this.#distributions.get(key);
     if (d === undefined) {
-      d = emptyAggregate(this.#now);
-      addSeries(d, this.#seriesOf(family, component), slots);
+      const open = this.#open(family, component);
+      d = { ...open.stats, parts: undefined };
+      if (open.series.length > 0) {
+        const current = open.series[0]!.slot;
+        const from = current - slots;
+        this.#cache.closedStats(open.key, open.series, from, current, d);
+        d.startMs = Math.max(from * open.slotMs, open.createdMs);
+      }
       this.#distributions.set(key, d);
     }
     return d;
+  }
+
+  /**
+   * The open sub-windows of one metric's series in a component, read once per tick
+   * whatever the windows rules ask for: each series is synced and flushed, and its
+   * open sub-window summed; closed sub-windows come from the cache.
+   */
+  #open(family: MetricFamily, component: string): OpenAggregate {
+    const key = `${family.name}\u0000${component}`;
+    let open = this.#opens.get(key);
+    if (open === undefined) {
+      const series: HistogramSeries[] = [];
+      const stats = emptyAggregate(this.#now);
+      let createdMs = Infinity;
+      let slotMs = 0;
+      for (const s of this.#seriesOf(family, component)) {
+        if (!(s instanceof HistogramSeries)) continue;
+        s.syncOpen();
+        series.push(s);
+        stats.series++;
+        if (s.createdMs < createdMs) createdMs = s.createdMs;
+        slotMs = s.ticker.slotMs;
+        const n = s.activeWeight;
+        if (n > 0) {
+          stats.count += n;
+          stats.sum += s.activeSum;
+          if (s.activeMin < stats.min) stats.min = s.activeMin;
+          if (s.activeMax > stats.max) stats.max = s.activeMax;
+        }
+        stats.errors += s.errors;
+      }
+      open = { key, series, stats, createdMs, slotMs };
+      this.#opens.set(key, open);
+    }
+    return open;
   }
 
   /** Every histogram and timer of a component: the built-in error rate and throughput. */
@@ -300,20 +371,4 @@ function emptyAggregate(now: number): DistributionAggregate {
     parts: undefined,
     series: 0,
   };
-}
-
-function addSeries(d: DistributionAggregate, series: readonly AnySeries[], slots: number): void {
-  for (const s of series) {
-    if (!(s instanceof HistogramSeries)) continue;
-    const read = s.read(slots, false);
-    d.series++;
-    d.count += read.count;
-    d.sum += read.sum;
-    d.errors += read.errors;
-    if (read.count > 0) {
-      if (read.min < d.min) d.min = read.min;
-      if (read.max > d.max) d.max = read.max;
-    }
-    if (read.startMs < d.startMs) d.startMs = read.startMs;
-  }
 }

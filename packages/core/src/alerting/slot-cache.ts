@@ -13,9 +13,20 @@
 import { type DigestPart, sortedUnion } from '../sketch/centroids.js';
 import type { HistogramSeries } from '../metrics/histogram-series.js';
 
+/** A closed sub-window of every series of one metric and component. @internal */
+export interface SlotStats {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  errors: number;
+  /** The component-wide part, built on the first quantile read (null: no data). */
+  part: DigestPart | null | undefined;
+}
+
 interface Entry {
-  /** Sub-window → the component-wide part (null: no data in it). */
-  readonly slots: Map<number, DigestPart | null>;
+  /** Sub-window → its component-wide stats (null: no data in it). */
+  readonly slots: Map<number, SlotStats | null>;
   /** The oldest sub-window read this tick. */
   oldest: number;
   usedAt: number;
@@ -42,6 +53,62 @@ export class SlotDigestCache {
     to: number,
     out: DigestPart[],
   ): void {
+    const entry = this.#entry(key, from);
+    for (let s = from; s < to; s++) {
+      const stats = this.#slot(entry, series, s);
+      if (stats === null) continue;
+      if (stats.part === undefined) stats.part = this.#merge(series, s);
+      if (stats.part !== null) out.push(stats.part);
+    }
+  }
+
+  /**
+   * Adds to `into` the component-wide stats of the closed sub-windows `from` ≤ s < `to`
+   * of the (synced) series of one metric and component: a closed sub-window's stats
+   * are summed over its series once, then read from the cache at every tick.
+   */
+  closedStats(
+    key: string,
+    series: readonly HistogramSeries[],
+    from: number,
+    to: number,
+    into: { count: number; sum: number; min: number; max: number; errors: number },
+  ): void {
+    const entry = this.#entry(key, from);
+    for (let s = from; s < to; s++) {
+      const stats = this.#slot(entry, series, s);
+      if (stats === null) continue;
+      into.count += stats.count;
+      into.sum += stats.sum;
+      into.errors += stats.errors;
+      if (stats.min < into.min) into.min = stats.min;
+      if (stats.max > into.max) into.max = stats.max;
+    }
+  }
+
+  #slot(entry: Entry, series: readonly HistogramSeries[], slot: number): SlotStats | null {
+    let stats = entry.slots.get(slot);
+    if (stats === undefined) {
+      stats = null;
+      for (const s of series) {
+        const read = s.statsAt(slot);
+        if (read === undefined) continue;
+        if (stats === null) {
+          stats = { ...read, part: undefined };
+        } else {
+          stats.count += read.count;
+          stats.sum += read.sum;
+          stats.errors += read.errors;
+          if (read.min < stats.min) stats.min = read.min;
+          if (read.max > stats.max) stats.max = read.max;
+        }
+      }
+      entry.slots.set(slot, stats);
+    }
+    return stats;
+  }
+
+  #entry(key: string, from: number): Entry {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       entry = { slots: new Map(), oldest: from, usedAt: this.#tick };
@@ -50,14 +117,7 @@ export class SlotDigestCache {
       entry.usedAt = this.#tick;
       entry.oldest = from;
     } else if (from < entry.oldest) entry.oldest = from;
-    for (let s = from; s < to; s++) {
-      let part = entry.slots.get(s);
-      if (part === undefined) {
-        part = this.#merge(series, s);
-        entry.slots.set(s, part);
-      }
-      if (part !== null) out.push(part);
-    }
+    return entry;
   }
 
   /** Drops entries no rule read this tick, and sub-windows older than any read. */

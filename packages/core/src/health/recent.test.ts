@@ -4,7 +4,7 @@ import { ManualClock } from '../clock/clock.js';
 import type { CounterSeries } from '../metrics/counter-series.js';
 import type { GaugeSeries } from '../metrics/gauge-series.js';
 import type { HistogramSeries } from '../metrics/histogram-series.js';
-import { readRecentPerformance } from './recent.js';
+import { readRecentPerformance, RecentSlotCache } from './recent.js';
 import { familiesReader, T0 } from './test-support.js';
 
 function setup() {
@@ -85,5 +85,39 @@ describe('readRecentPerformance', () => {
       performanceAverage: 0,
       metricsCollected: 0,
     });
+  });
+});
+
+describe('RecentSlotCache', () => {
+  it('gives what a fresh read gives, minute after minute, as series come and sub-windows leave', () => {
+    const { clock, reader, timer, histogram, counter } = setup();
+    const cache = new RecentSlotCache();
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    for (let step = 0; step < 120; step++) {
+      // A new tag set now and then: it holds nothing of the sub-windows already closed.
+      const t = timer('http.request', 'api', { route: `/r${step % 7}` });
+      const h = histogram('payload.size', step % 2 === 0 ? 'api' : 'web');
+      for (let i = 0; i < 5; i++) {
+        if (random() < 0.1) t.recordError(random() * 100);
+        else t.record(random() * 100);
+        h.record(random() * 1000);
+      }
+      counter('orders').inc(1);
+      clock.advance(Math.floor(random() * 40_000));
+      const now = clock.now();
+      for (const window of [60, 300]) {
+        const cached = readRecentPerformance(reader, window, now, {}, cache);
+        const fresh = readRecentPerformance(reader, window, now);
+        expect(cached.totalMetrics).toBe(fresh.totalMetrics);
+        expect(cached.errorCount).toBe(fresh.errorCount);
+        expect(cached.metricsCollected).toBe(fresh.metricsCollected);
+        expect(cached.metricsPerMinute).toBeCloseTo(fresh.metricsPerMinute, 9);
+        expect(cached.performanceAverage).toBeCloseTo(fresh.performanceAverage, 9);
+      }
+    }
   });
 });

@@ -312,6 +312,33 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     };
   }
 
+  /**
+   * The closed sub-window `slot`'s count, sum, min, max and errors, or undefined when
+   * the ring holds nothing of it (after `read` or `syncOpen`).
+   */
+  statsAt(
+    slot: number,
+  ): { count: number; sum: number; min: number; max: number; errors: number } | undefined {
+    if (slot >= this.slot) return undefined;
+    const i = ringIndex(slot, this.ringSize);
+    const base = i * STATS;
+    const stats = this.ringStats;
+    if (stats[base] !== slot || stats[base + 1]! === 0) return undefined;
+    return {
+      count: stats[base + 1]!,
+      sum: stats[base + 2]!,
+      min: stats[base + 3]!,
+      max: stats[base + 4]!,
+      errors: stats[base + 5]!,
+    };
+  }
+
+  /** Brings the series up to the clock and flushes its buffer into the open sub-window. */
+  syncOpen(): void {
+    this.sync();
+    this.flush();
+  }
+
   /** The closed sub-window `slot` as a part, or undefined when the ring holds nothing of it. */
   partAt(slot: number): DigestPart | undefined {
     if (slot >= this.slot) return undefined;

@@ -623,11 +623,21 @@ class CentroidStream {
   readonly #stop: number[] = [];
   readonly #heap: number[] = [];
   readonly #keys: number[] = [];
-  readonly #step: number;
+  #step = 2;
   #size = 0;
 
-  constructor(parts: readonly DigestPart[], descending: boolean) {
+  /**
+   * Starts a walk over `parts`. One stream is reused by every call (a walk never
+   * outlives its call): no allocation per quantile, and a shape V8's optimized code
+   * keeps across major GCs (a short-lived instance's map dies with it, and the code
+   * that read it is thrown away).
+   */
+  reset(parts: readonly DigestPart[], descending: boolean): this {
     this.#step = descending ? -2 : 2;
+    this.#size = 0;
+    this.#arrays.length = 0;
+    this.#pos.length = 0;
+    this.#stop.length = 0;
     for (const p of parts) {
       if (p.length === 0) continue;
       const r = this.#arrays.length;
@@ -637,6 +647,12 @@ class CentroidStream {
       this.#stop.push(descending ? -2 : 2 * p.length);
       this.#push(r, this.#key(p.centroids[start]!));
     }
+    return this;
+  }
+
+  /** Lets go of the parts' arrays once a walk is over. */
+  release(): void {
+    this.#arrays.length = 0;
   }
 
   /** Moves to the next centroid; false when there is none. */
@@ -697,6 +713,8 @@ class CentroidStream {
   }
 }
 
+const STREAM = new CentroidStream();
+
 /**
  * The value at quantile `q` of the union of several parts' centroids, read the way
  * {@link quantileOf} reads one digest's centroid list (as a t-digest holding all of
@@ -719,9 +737,14 @@ export function quantileOfUnion(parts: readonly DigestPart[], q: number): number
   if (total <= 0) return NaN;
   if (q <= 0) return min;
   if (q >= 1) return max;
-  if (q <= 0.5) return walkUp(new CentroidStream(parts, false), total, min, max, q, false);
-  // The mirror image: negated values, ascending from the top.
-  return -walkUp(new CentroidStream(parts, true), total, -max, -min, 1 - q, true);
+  const stream = STREAM;
+  try {
+    if (q <= 0.5) return walkUp(stream.reset(parts, false), total, min, max, q, false);
+    // The mirror image: negated values, ascending from the top.
+    return -walkUp(stream.reset(parts, true), total, -max, -min, 1 - q, true);
+  } finally {
+    stream.release();
+  }
 }
 
 /**
