@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ManualClock, Monitor, setGlobalMonitor } from '@prsm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiGatewayReport } from '@prsm/express';
 import { createApp } from './app.js';
 
 let monitor: Monitor;
@@ -104,15 +105,28 @@ describe('express bookstore', () => {
       },
     });
     expect(errors).toMatchObject({ count: 1, errorRate: 1 });
-    expect(counts('security.auth_failures')).toEqual({ 'POST /api/v1/admin/books': 1 });
-    expect(counts('security.authz_failures')).toEqual({ 'POST /api/v1/admin/books': 1 });
-    expect(counts('security.rate_limited')).toEqual({ 'GET /api/v1/search': 1 });
-    const authz = monitor.snapshot().series.find((s) => s.name === 'security.authz_failures');
-    expect(authz?.tags['user.id']).toBe('rex');
-    const quota = monitor
-      .snapshot()
-      .series.find((s) => s.name === 'http.server.rate_limit.utilization');
-    expect(quota).toMatchObject({ type: 'gauge', value: 1 });
+    // 401, 403 and 429 answers reach monitor.security (its counters, component `security`).
+    const security = monitor
+      .snapshot({ digests: false })
+      .series.filter((s) => s.component === 'security' && s.type === 'counter')
+      .map(
+        (s) => `${s.name} ${Object.values(s.tags).join(' ')} ${s.type === 'counter' && s.total}`,
+      );
+    expect(security.sort()).toEqual([
+      'security.auth.attempts false failure 1',
+      'security.auth.failures http_401 1',
+      'security.authz.checks denied 1',
+      'security.rate_limited /api/v1/search 1',
+    ]);
+    const gateway = apiGatewayReport(monitor);
+    expect(
+      Object.fromEntries(gateway.error_rates.categories.map((c) => [c.category, c.count])),
+    ).toEqual({ not_found: 2, unauthorized: 1, forbidden: 1, rate_limited: 1, internal_error: 1 });
+    expect(gateway.rate_limiting).toMatchObject({
+      rate_limited: 1,
+      quota_utilization: 1,
+      near_limit_routes: ['/api/v1/search'],
+    });
 
     const spans = monitor.traces.spans(traceId) ?? [];
     const serverSpan = spans.find((s) => s.name === 'GET /api/v1/books/:id');

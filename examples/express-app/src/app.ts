@@ -7,6 +7,7 @@
  * under the request's server span.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { MonitoringComponent } from '@prsm/core';
 import { instrument } from '@prsm/decorators';
 import { prsmExpress, prsmExpressErrors } from '@prsm/express';
 
@@ -82,7 +83,7 @@ export function createApp(options: { searchLimit?: number } = {}): express.Expre
   const app = express();
   app.use(
     prsmExpress({
-      component: 'api_gateway',
+      component: MonitoringComponent.API_GATEWAY,
       ignorePaths: ['/healthz'],
       user: (req) => (req as Authed).user?.user,
       traceResponseHeader: true,

@@ -3,6 +3,7 @@
  * process, and prints the API-gateway view every 30 seconds: `npm start`.
  */
 import { Monitor, setGlobalMonitor } from '@prsm/core';
+import { apiGatewayReport } from '@prsm/express';
 import { createApp } from './app.js';
 
 const monitor = new Monitor({ tracing: true, handleSignals: true });
@@ -14,16 +15,12 @@ const server = createApp().listen(port, () => {
 });
 
 setInterval(() => {
-  for (const s of monitor.snapshot({ digests: false }).series) {
-    if (s.name !== 'http.server.request.duration' || s.type !== 'timer') continue;
-    const w = s.windows[0];
-    if (w === undefined || w.count === 0) continue;
-    const p99 = w.quantiles.find((q) => q.quantile === 0.99)?.value ?? NaN;
-    console.log(
-      `${s.tags['http.request.method']} ${s.tags['http.route']} ${s.tags['http.response.status_code']}: ` +
-        `${w.count} requests, p99 ${p99.toFixed(1)} ms, ${(w.errorRate * 100).toFixed(1)}% errors`,
-    );
-  }
+  const { request_volume: volume, response_times: t, error_rates: e } = apiGatewayReport(monitor);
+  console.log(
+    `${volume.per_minute} requests/min (${volume.minute_trend}), ` +
+      `p50/p95/p99 ${t.p50 ?? '-'}/${t.p95 ?? '-'}/${t.p99 ?? '-'} ms, ` +
+      `4xx ${(e.client_error_rate * 100).toFixed(1)}%, 5xx ${(e.server_error_rate * 100).toFixed(1)}%`,
+  );
 }, 30_000).unref();
 
 process.on('SIGTERM', () => server.close());

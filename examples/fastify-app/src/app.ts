@@ -13,6 +13,7 @@ import Fastify, {
   type FastifyRequest,
   type HookHandlerDoneFunction,
 } from 'fastify';
+import { MonitoringComponent } from '@prsm/core';
 import { instrument } from '@prsm/decorators';
 import { prsmFastify } from '@prsm/fastify';
 
@@ -48,7 +49,7 @@ const users = new WeakMap<FastifyRequest, string>();
 export async function createApp(options: { searchLimit?: number } = {}): Promise<FastifyInstance> {
   const app = Fastify();
   await app.register(prsmFastify, {
-    component: 'api_gateway',
+    component: MonitoringComponent.API_GATEWAY,
     user: (request) => users.get(request),
     traceResponseHeader: true,
   });

@@ -2,68 +2,54 @@ import { readFileSync } from 'node:fs';
 import express5 from 'express';
 import express4 from 'express4';
 import type { NextFunction, Request, Response } from 'express';
-import { context, trace, SpanKind } from '@opentelemetry/api';
-import { DiagnosticCode, ManualClock, Monitor } from '@prsm/core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { ManualClock, Monitor } from '@prsm/core';
+import { describe, expect, it, vi } from 'vitest';
+import { apiGatewayReport } from './index.js';
 import { prsmExpress, prsmExpressErrors } from './middleware.js';
 import { VERSION } from './version.js';
 import {
-  abortAfterSend,
   countOf,
+  driveAdoptedSpanScenario,
+  driveOptionsScenario,
+  driveAbortScenario,
+  driveGatewayScenario,
+  driveRequestRateScenario,
+  driveSecurityScenario,
+  driveStreamScenario,
+  durations,
+  gatewayQuery,
   listen,
   type Running,
+  securityAnswer,
   series,
+  settled,
   sleep,
+  testResources,
+  userHeader,
   waitFor,
-} from './test-support.js';
+  withStandInServerSpan,
+} from '@prsm/http/test-support';
 
 const majors = [
   ['express 5', express5],
   ['express 4', express4],
 ] as const;
 
-let running: Running[] = [];
-let monitors: Monitor[] = [];
-
-afterEach(async () => {
-  await Promise.all(running.map((r) => r.close()));
-  await Promise.all(monitors.map((m) => m.shutdown()));
-  running = [];
-  monitors = [];
-});
+const resources = testResources();
 
 function newMonitor(tracing = false): { monitor: Monitor; clock: ManualClock } {
-  const clock = new ManualClock(1_700_000_000_000);
-  const monitor = new Monitor({ clock, tracing });
-  monitors.push(monitor);
-  return { monitor, clock };
+  return resources.monitor({ tracing });
 }
 
 async function serve(app: Parameters<typeof listen>[0]): Promise<Running> {
-  const r = await listen(app);
-  running.push(r);
-  return r;
-}
-
-function durations(
-  monitor: Monitor,
-): { tags: Record<string, string>; count: number; errors: number; sum: number }[] {
-  return series(monitor, 'http.server.request.duration').map((s) => ({
-    tags: { ...s.tags },
-    count: countOf(s),
-    errors: s.type === 'timer' ? s.cumulative.errors : 0,
-    sum: s.type === 'timer' ? s.cumulative.sum : 0,
-  }));
+  return resources.track(await listen(app));
 }
 
 function routes(monitor: Monitor): string[] {
   return durations(monitor)
     .map((d) => d.tags['http.route']!)
     .sort();
-}
-
-async function settled(monitor: Monitor, total: number): Promise<void> {
-  await waitFor(() => durations(monitor).reduce((n, d) => n + d.count, 0) >= total);
 }
 
 describe.each(majors)('%s', (_name, express) => {
@@ -225,19 +211,12 @@ describe.each(majors)('%s', (_name, express) => {
       };
     });
     const { url } = await serve(app);
-    await abortAfterSend(url, '/wait/1', () => waitFor(() => arrived));
-    await settled(monitor, 1);
-    respond?.();
-    await sleep(50);
-    const d = durations(monitor);
-    expect(d).toHaveLength(1);
-    expect(d[0]).toMatchObject({
-      count: 1,
-      errors: 0,
-      tags: { 'http.route': '/wait/:n', 'http.response.status_code': '499' },
-    });
-    expect(series(monitor, 'http.server.aborted_requests').map(countOf)).toEqual([1]);
-    expect(series(monitor, 'http.server.active_requests').map(countOf)).toEqual([0]);
+    await driveAbortScenario(
+      url,
+      monitor,
+      () => arrived,
+      () => respond?.(),
+    );
   });
 
   it('measures streamed responses by the bytes written and requests by Content-Length', async () => {
@@ -256,24 +235,51 @@ describe.each(majors)('%s', (_name, express) => {
       req.on('end', () => res.json({ ok: true }));
     });
     const { url } = await serve(app);
-    const streamed = await fetch(`${url}/stream`);
-    expect(streamed.headers.get('content-length')).toBeNull();
-    expect((await streamed.arrayBuffer()).byteLength).toBe(1502);
-    await (await fetch(`${url}/echo`, { method: 'POST', body: 'x'.repeat(300) })).text();
-    await settled(monitor, 2);
-    const sizes = Object.fromEntries(
-      series(monitor, 'http.server.response.body.size').map((s) => [
-        s.tags['http.route'] ?? '',
-        s.type === 'histogram' ? s.cumulative.sum : NaN,
-      ]),
-    );
-    expect(sizes).toEqual({ '/stream': 1502, '/echo': 11 });
-    const requestSizes = series(monitor, 'http.server.request.body.size').filter(
-      (s) => s.type === 'histogram' && s.cumulative.count > 0,
-    );
-    expect(
-      requestSizes.map((s) => [s.tags['http.route'], s.type === 'histogram' && s.cumulative.sum]),
-    ).toEqual([['/echo', 300]]);
+    await driveStreamScenario(url, monitor);
+  });
+
+  it("counts streamed bytes from Express's response prototype, or around another middleware's wrappers", async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (req.path === '/wrapped') {
+        // What compression-like middleware does: its own write/end on the response.
+        const methods = res as unknown as Record<'write' | 'end', (...args: unknown[]) => unknown>;
+        const write = methods.write;
+        const end = methods.end;
+        methods.write = function (this: Response, ...args: unknown[]): unknown {
+          return Reflect.apply(write, this, args);
+        };
+        methods.end = function (this: Response, ...args: unknown[]): unknown {
+          return Reflect.apply(end, this, args);
+        };
+      }
+      next();
+    });
+    app.use(prsmExpress({ monitor }));
+    const ownMethods: string[][] = [];
+    const stream = (_req: Request, res: Response): void => {
+      ownMethods.push(['write', 'end'].filter((m) => Object.hasOwn(res, m)));
+      res.write('abc');
+      res.end(Buffer.from('de'));
+    };
+    app.get('/plain', stream);
+    app.get('/wrapped', stream);
+    const { url } = await serve(app);
+    for (const path of ['/plain', '/wrapped', '/plain']) {
+      expect(await (await fetch(url + path)).text()).toBe('abcde');
+    }
+    await settled(monitor, 3);
+    // Express's responses keep their prototype's methods: no per-response assignment.
+    expect(ownMethods).toEqual([[], ['write', 'end'], []]);
+    const sizes = series(monitor, 'http.server.response.body.size').map((s) => [
+      s.tags['http.route'],
+      s.type === 'histogram' ? [s.cumulative.count, s.cumulative.sum] : [],
+    ]);
+    expect(sizes).toEqual([
+      ['/plain', [2, 10]],
+      ['/wrapped', [1, 5]],
+    ]);
   });
 
   it('continues an incoming traceparent with an active SERVER span', async () => {
@@ -322,67 +328,50 @@ describe.each(majors)('%s', (_name, express) => {
     app.get('/things/:id', (_req, res) => {
       res.send('ok');
     });
-    const tracer = trace.getTracer('http-instrumentation-stand-in');
-    let traceId = '';
-    // What OpenTelemetry's http instrumentation does: a SERVER span active around the app.
-    const { url } = await serve((req, res) => {
-      const span = tracer.startSpan('GET', { kind: SpanKind.SERVER });
-      traceId = span.spanContext().traceId;
-      res.on('finish', () => span.end());
-      context.with(trace.setSpan(context.active(), span), () => {
-        app(req, res);
-      });
-    });
-    await (await fetch(`${url}/things/1`)).text();
-    await settled(monitor, 1);
-    await waitFor(() => (monitor.traces.spans(traceId)?.length ?? 0) > 0);
-    await sleep(20);
-    const spans = monitor.traces.spans(traceId)!;
-    expect(spans.map((s) => s.name)).toEqual(['GET /things/:id']);
-    expect(spans[0]!.attributes['http.route']).toBe('/things/:id');
-    expect(monitor.traces.stats().traces).toBe(1);
+    const standIn = withStandInServerSpan(app);
+    const { url } = await serve(standIn.listener);
+    await driveAdoptedSpanScenario(url, monitor, standIn.traceId);
   });
 
-  it('counts 401, 403 and 429 as security events and reads the rate-limit quota', async () => {
-    const { monitor } = newMonitor();
+  it('feeds 401, 403 and 429 to monitor.security, whose detector raises incidents', async () => {
+    const { monitor } = resources.monitor({ scenario: true });
     const app = express();
-    app.use(
-      prsmExpress({
-        monitor,
-        user: (req) =>
-          typeof req.headers['x-user'] === 'string' ? req.headers['x-user'] : undefined,
-      }),
-    );
+    app.use(prsmExpress({ monitor, user: userHeader }));
     app.get('/admin/:section', (req, res) => {
       res.setHeader('RateLimit-Limit', '100');
       res.setHeader('RateLimit-Remaining', '25');
-      if (req.headers.authorization === undefined) res.status(401).send('who?');
-      else if (req.headers['x-user'] === 'mallory') res.status(403).send('no');
-      else res.status(429).send('slow down');
+      res.status(securityAnswer(req.headers)).send('no');
     });
     const { url } = await serve(app);
-    await fetch(`${url}/admin/a`);
-    await fetch(`${url}/admin/b`);
-    await fetch(`${url}/admin/c`, { headers: { authorization: 'x', 'x-user': 'mallory' } });
-    await fetch(`${url}/admin/d`, { headers: { authorization: 'x', 'x-user': 'bob' } });
-    await settled(monitor, 4);
-    const read = (name: string): [Record<string, string>, number][] =>
-      series(monitor, name).map((s) => [{ ...s.tags }, countOf(s)]);
-    expect(read('security.auth_failures')).toEqual([
-      [
-        {
-          'http.request.method': 'GET',
-          'http.route': '/admin/:section',
-          'client.address': expect.stringContaining('127.0.0.1') as unknown as string,
-        },
-        2,
-      ],
-    ]);
-    expect(read('security.authz_failures')).toMatchObject([[{ 'user.id': 'mallory' }, 1]]);
-    expect(read('security.rate_limited')).toMatchObject([[{ 'user.id': 'bob' }, 1]]);
-    expect(read('http.server.rate_limit.utilization')).toEqual([
-      [{ 'http.route': '/admin/:section' }, 0.75],
-    ]);
+    await driveSecurityScenario(url, monitor);
+  });
+
+  it('feeds every client address to the request-rate baseline', async () => {
+    const { monitor, clock } = resources.monitor({ scenario: true });
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    app.get('/ping', (_req, res) => {
+      res.send('pong');
+    });
+    const { url } = await serve(app);
+    await driveRequestRateScenario(url, '/ping', monitor, clock);
+  });
+
+  it('answers the API-gateway view and monitor.analytics from real traffic', async () => {
+    const { monitor, clock } = resources.monitor({ scenario: true });
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    app.get('/gw/items/:id', (req, res) => {
+      const q = gatewayQuery(req.query);
+      clock.advance(q.delay);
+      if (q.remaining !== undefined) {
+        res.setHeader('RateLimit-Limit', '100');
+        res.setHeader('RateLimit-Remaining', q.remaining);
+      }
+      res.status(q.status).send('ok');
+    });
+    const { url } = await serve(app);
+    await driveGatewayScenario(url, monitor, clock, (m) => apiGatewayReport(m));
   });
 
   it('honours ignorePaths, routeLabel and tags, and survives options that throw', async () => {
@@ -412,35 +401,16 @@ describe.each(majors)('%s', (_name, express) => {
       res.send('x');
     });
     const { url } = await serve(app);
-    await fetch(`${url}/healthz`);
-    await fetch(`${url}/static/app.js`);
-    await fetch(`${url}/legacy`, { headers: { 'x-tenant': 'acme' } });
-    const broken = await fetch(`${url}/x`, { headers: { 'x-break': '1' } });
-    expect([broken.status, await broken.text()]).toEqual([200, 'x']);
-    await settled(monitor, 2);
-    await sleep(20);
-    expect(durations(monitor).map((d) => [d.tags['http.route'], d.tags['tenant']])).toEqual([
-      ['legacy', 'acme'],
-      ['/x', 'none'],
-    ]);
-    expect(monitor.diagnostics.count(DiagnosticCode.INTERNAL_ERROR)).toBe(1);
+    await driveOptionsScenario(url, monitor);
   });
 });
 
 describe('package', () => {
-  it('keeps VERSION equal to package.json and the shared folder identical to @prsm/fastify', () => {
+  it('keeps VERSION equal to package.json', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
       version: string;
     };
     expect(VERSION).toBe(pkg.version);
-    for (const file of ['http-metrics.ts', 'http-tracing.ts']) {
-      const here = readFileSync(new URL(`./shared/${file}`, import.meta.url), 'utf8');
-      const there = readFileSync(
-        new URL(`../../fastify/src/shared/${file}`, import.meta.url),
-        'utf8',
-      );
-      expect(there, file).toBe(here);
-    }
   });
 
   it('uses the global monitor when none is given, resolved per request', async () => {

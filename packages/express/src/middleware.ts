@@ -1,15 +1,14 @@
 import { type IncomingHttpHeaders, type IncomingMessage, ServerResponse } from 'node:http';
 import { context } from '@opentelemetry/api';
-import type { MonitorApi, Tags } from '@prsm/core';
-import type { TextMapPropagator } from '@opentelemetry/api';
-import { expressRoute } from './route.js';
 import {
   chunkLength,
+  type HttpInstrumentationOptions,
   HttpMetrics,
+  HttpTracing,
+  type RequestSpan,
   type RequestState,
-  responseLength,
-} from './shared/http-metrics.js';
-import { HttpTracing, type RequestSpan } from './shared/http-tracing.js';
+} from '@prsm/http';
+import { expressRoute } from './route.js';
 import { VERSION } from './version.js';
 
 /**
@@ -45,8 +44,9 @@ export interface ExpressRequestLike {
 }
 
 /**
- * Options of {@link prsmExpress}. Every option is checked when the middleware is
- * made: a bad value throws a `TypeError`.
+ * Options of {@link prsmExpress}: the options `@prsm/http` shares with
+ * `@prsm/fastify`, over an Express request. Every option is checked when the
+ * middleware is made: a bad value throws a `TypeError`.
  *
  * @example
  * ```ts
@@ -61,43 +61,7 @@ export interface ExpressRequestLike {
  * );
  * ```
  */
-export interface PrsmExpressOptions {
-  /** The monitor to record into. Default: the global monitor, resolved at each request. */
-  readonly monitor?: MonitorApi;
-  /** The component of every metric. Default `'api_gateway'`. */
-  readonly component?: string;
-  /** Paths (without the query) not recorded at all: exact strings or RegExps. */
-  readonly ignorePaths?: readonly (string | RegExp)[];
-  /**
-   * The `http.route` of a request, instead of the route template; return undefined
-   * for the default. Keep it low-cardinality: never a raw URL.
-   */
-  readonly routeLabel?: (req: ExpressRequestLike) => string | undefined;
-  /** Extra tags of the request metrics (low-cardinality values only). */
-  readonly tags?: (req: ExpressRequestLike) => Tags | undefined;
-  /** The user id of 401/403/429 responses (the `user.id` tag of the security counters). */
-  readonly user?: (req: ExpressRequestLike) => string | undefined;
-  /** The `http.route` of requests no route matched. Default `'(unmatched)'`. */
-  readonly unmatchedRoute?: string;
-  /**
-   * A SERVER span per request (when a tracer provider is registered), continuing an
-   * incoming `traceparent`. Default true.
-   */
-  readonly tracing?: boolean;
-  /** Adds a `traceresponse` header naming the request's trace. Default false. */
-  readonly traceResponseHeader?: boolean;
-  /** Adds a `Server-Timing: traceparent;desc="..."` header. Default false. */
-  readonly serverTimingHeader?: boolean;
-  /** How trace context is read from headers. Default: W3C Trace Context. */
-  readonly propagator?: TextMapPropagator;
-  /** Counts 401, 403 and 429 responses as security events. Default true. */
-  readonly security?: boolean;
-  /**
-   * Counts the bytes of responses sent without `Content-Length` (streams), for
-   * `http.server.response.body.size`. Default true.
-   */
-  readonly countResponseBytes?: boolean;
-}
+export type PrsmExpressOptions = HttpInstrumentationOptions<ExpressRequestLike>;
 
 /**
  * A connect-style middleware, as `app.use` takes it (Express 4 and 5).
@@ -130,7 +94,7 @@ export type ExpressErrorMiddleware = (
   next: (error?: unknown) => void,
 ) => void;
 
-/** The per-request record, on the response under a symbol of its own. */
+/** The per-request record (in {@link LIVES}, by response). */
 interface Live {
   readonly state: RequestState;
   readonly metrics: HttpMetrics<ExpressRequestLike>;
@@ -138,14 +102,21 @@ interface Live {
   readonly req: ExpressRequestLike;
   readonly span: RequestSpan | undefined;
   readonly counting: boolean;
+  /** The response's own methods we wrapped, when we wrapped them (not Express's prototype). */
   write: ((...args: unknown[]) => unknown) | undefined;
   end: ((...args: unknown[]) => unknown) | undefined;
   /** The route label, once read (at `res.end`, or when the response closes). */
   route: string | undefined;
 }
 
-const LIVE = Symbol('prsm.express.request');
-type Carrier = ServerResponse & { [LIVE]?: Live; locals?: Record<string, unknown> };
+/**
+ * The record of each response in flight. Not a property of the response: Express
+ * changes every response's prototype, after which adding a property costs
+ * microseconds (V8 gives the object a map of its own); a WeakMap entry costs a
+ * fraction of that.
+ */
+const LIVES = new WeakMap<ServerResponse, Live>();
+type Carrier = ServerResponse & { locals?: Record<string, unknown> };
 
 /** The prototype's methods, in case a response lost its record (it cannot, but must not throw). */
 // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
@@ -153,81 +124,145 @@ const PROTO_WRITE = ServerResponse.prototype.write as (...args: unknown[]) => un
 // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
 const PROTO_END = ServerResponse.prototype.end as (...args: unknown[]) => unknown;
 
-function countingWrite(this: Carrier, ...args: unknown[]): unknown {
-  const live = this[LIVE];
-  if (live !== undefined) live.state.bytesWritten += chunkLength(args[0], args[1]);
-  return Reflect.apply(live?.write ?? PROTO_WRITE, this, args);
+/**
+ * Counts a chunk about to be written. `shared`: called from Express's prototype,
+ * which leaves a response whose own methods we wrapped to those wrappers (they may
+ * reach the prototype's too: counted once).
+ */
+function beforeWrite(res: Carrier, args: unknown[], shared: boolean): void {
+  const live = LIVES.get(res);
+  if (
+    live !== undefined &&
+    live.counting &&
+    !live.state.ended &&
+    !(shared && live.end !== undefined)
+  ) {
+    try {
+      live.state.bytesWritten += chunkLength(args[0], args[1]);
+    } catch (error) {
+      live.metrics.internalError(error, 'counting response bytes');
+    }
+  }
 }
 
-function countingEnd(this: Carrier, ...args: unknown[]): unknown {
-  const live = this[LIVE];
-  if (live !== undefined && !live.state.ended) {
+/** Counts the last chunk, and names an adopted span before its owner ends it. */
+function beforeEnd(res: Carrier, args: unknown[], shared: boolean): void {
+  const live = LIVES.get(res);
+  if (live === undefined || live.state.ended || (shared && live.end !== undefined)) return;
+  try {
     if (live.counting && typeof args[0] !== 'function') {
       live.state.bytesWritten += chunkLength(args[0], args[1]);
     }
     // Another instrumentation's span ends when the response finishes: named before that.
     if (live.span !== undefined && !live.span.own && live.route === undefined) {
-      const route = routeOf(live);
-      try {
-        live.tracing.name(live.span, live.state.method, route);
-      } catch (error) {
-        live.metrics.internalError(error, 'naming the server span');
-      }
+      live.tracing.name(live.span, live.state.method, routeOf(live));
     }
+  } catch (error) {
+    live.metrics.internalError(error, 'ending a response');
   }
-  return Reflect.apply(live?.end ?? PROTO_END, this, args);
+}
+
+function countingWrite(this: Carrier, ...args: unknown[]): unknown {
+  beforeWrite(this, args, false);
+  return Reflect.apply(LIVES.get(this)?.write ?? PROTO_WRITE, this, args);
+}
+
+function countingEnd(this: Carrier, ...args: unknown[]): unknown {
+  beforeEnd(this, args, false);
+  return Reflect.apply(LIVES.get(this)?.end ?? PROTO_END, this, args);
+}
+
+/**
+ * Assigning `write` and `end` on every response cost more than the rest of the
+ * middleware together: Express sets each response's prototype to its app's
+ * `response`, after which each new own property costs microseconds. That prototype
+ * inherits from Express's own `response` object: counting `write` and `end` are
+ * installed there once instead, count only responses that carry our record, and
+ * call whatever `ServerResponse.prototype` holds at the time.
+ */
+const COUNTING = Symbol('prsm.express.counting');
+let lastPrototype: object | null | undefined;
+let lastShared: object | undefined;
+
+/** Express's shared `response` object of `res`, with counting methods; undefined outside Express. */
+function sharedPrototype(res: ServerResponse): object | undefined {
+  const proto = Object.getPrototypeOf(res) as object | null;
+  if (proto === lastPrototype) return lastShared;
+  let target = proto;
+  for (let i = 0; i < 8 && target !== null; i++) {
+    const up = Object.getPrototypeOf(target) as object | null;
+    if (up === ServerResponse.prototype) break;
+    target = up;
+  }
+  let shared: object | undefined;
+  if (target !== null && Object.getPrototypeOf(target) === ServerResponse.prototype) {
+    if (!Object.hasOwn(target, COUNTING)) install(target);
+    shared = target;
+  }
+  lastPrototype = proto;
+  lastShared = shared;
+  return shared;
+}
+
+function install(target: object): void {
+  type Method = (...args: unknown[]) => unknown;
+  const base = ServerResponse.prototype as unknown as Record<'write' | 'end', Method>;
+  const own = target as Record<string, unknown>;
+  const ownWrite = Object.hasOwn(target, 'write') ? (own['write'] as Method) : undefined;
+  const ownEnd = Object.hasOwn(target, 'end') ? (own['end'] as Method) : undefined;
+  Object.defineProperties(target, {
+    [COUNTING]: { value: true },
+    write: {
+      configurable: true,
+      writable: true,
+      value: function write(this: Carrier, ...args: unknown[]): unknown {
+        beforeWrite(this, args, true);
+        return Reflect.apply(ownWrite ?? base.write, this, args);
+      },
+    },
+    end: {
+      configurable: true,
+      writable: true,
+      value: function end(this: Carrier, ...args: unknown[]): unknown {
+        beforeEnd(this, args, true);
+        return Reflect.apply(ownEnd ?? base.end, this, args);
+      },
+    },
+  });
+}
+
+/**
+ * `req.ip` (which honours `trust proxy`) parses `X-Forwarded-For` on every read; without
+ * that header it is the socket's address, read directly.
+ */
+function clientAddress(req: ExpressRequestLike): string | undefined {
+  if (req.headers['x-forwarded-for'] === undefined) return req.socket?.remoteAddress;
+  return req.ip ?? req.socket?.remoteAddress;
 }
 
 function routeOf(live: Live): string {
-  if (live.route !== undefined) return live.route;
-  const { metrics, req } = live;
-  let route: string | undefined;
-  try {
-    route = metrics.callOption(metrics.options.routeLabel, req, 'routeLabel') ?? expressRoute(req);
-  } catch (error) {
-    metrics.internalError(error, 'route template');
-  }
-  live.route = route ?? metrics.unmatchedRoute;
+  live.route ??= live.metrics.route(live.req, expressRoute);
   return live.route;
 }
 
 function finish(res: Carrier): void {
-  const live = res[LIVE];
+  const live = LIVES.get(res);
   if (live === undefined || live.state.ended) return;
-  const { state, metrics, req } = live;
-  const aborted = !res.writableFinished;
-  const label = routeOf(live);
-  const statusCode = res.statusCode;
-  metrics.end(state, {
-    route: label,
-    statusCode,
-    aborted,
-    responseLength: aborted
-      ? undefined
-      : responseLength(res.getHeader('content-length'), state, live.counting),
-    clientAddress: req.ip ?? req.socket?.remoteAddress,
-    user:
-      metrics.security && statusCode >= 400
-        ? metrics.callOption(metrics.options.user, req, 'user')
-        : undefined,
-    extraTags: metrics.callOption(metrics.options.tags, req, 'tags'),
-    header: (name) => res.getHeader(name),
-  });
-  if (live.span !== undefined) {
-    try {
-      live.tracing.end(
-        live.span,
-        state.method,
-        label,
-        statusCode,
-        aborted,
-        state.error,
-        state.hasError,
-      );
-    } catch (error) {
-      metrics.internalError(error, 'ending the server span');
-    }
-  }
+  live.metrics.finish(
+    live.state,
+    live.req,
+    {
+      route: routeOf(live),
+      statusCode: res.statusCode,
+      aborted: !res.writableFinished,
+      contentLength: res.getHeader('content-length'),
+      countedBytes: live.counting,
+      clientAddress: clientAddress(live.req),
+      headers: res,
+    },
+    live.tracing,
+    live.span,
+  );
 }
 
 function onClose(this: Carrier): void {
@@ -236,11 +271,12 @@ function onClose(this: Carrier): void {
 
 /**
  * Express middleware (Express 4.17+ and 5) recording every request into a
- * {@link MonitorApi}: `http.server.request.duration` (a timer: percentiles, rate,
+ * monitor (`MonitorApi`): `http.server.request.duration` (a timer: percentiles, rate,
  * error rate), `http.server.requests`, `http.server.active_requests`, request and
  * response body sizes, tagged by method, route template (with the routers' mount
- * paths), status code and class; 401/403/429 responses as security counters; the
- * rate-limit quota from `RateLimit-*` headers. With a tracer provider registered, a
+ * paths), status code and class; 401/403/429 answers fed to `monitor.security`
+ * (failed logins, authorization denials, rate limiting: its threat detection sees
+ * them); the rate-limit quota from `RateLimit-*` headers. With a tracer provider registered, a
  * SERVER span per request continues the incoming `traceparent` and is active while
  * the handlers run; the trace id is in `res.locals.prsmTraceId`. Add it before the
  * routes; add {@link prsmExpressErrors} after them to record thrown errors.
@@ -274,7 +310,7 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
       const url = req.originalUrl ?? req.url ?? '/';
       const q = url.indexOf('?');
       const path = q < 0 ? url : url.slice(0, q);
-      if (res[LIVE] === undefined && !metrics.ignored(path)) {
+      if (!LIVES.has(res) && !metrics.ignored(path)) {
         const state = metrics.begin(req.method, req.headers['content-length']);
         const span =
           tracing.enabled && state !== undefined
@@ -285,7 +321,7 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
                 path,
                 scheme:
                   (request.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-                clientAddress: req.ip ?? req.socket?.remoteAddress,
+                clientAddress: clientAddress(req),
               })
             : undefined;
         if (state !== undefined) {
@@ -300,7 +336,7 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
             end: undefined,
             route: undefined,
           };
-          res[LIVE] = live;
+          LIVES.set(res, live);
           if (span !== undefined) {
             state.traceId = span.traceId;
             if (res.locals !== undefined) res.locals['prsmTraceId'] = span.traceId;
@@ -308,14 +344,21 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
               if (!res.hasHeader(name)) res.setHeader(name, value);
             }
           }
-          if (counting) {
+          const adopted = span !== undefined && !span.own;
+          if (
+            (counting || adopted) &&
+            // Another instrumentation that wrapped this response's methods (OpenTelemetry's
+            // http one wraps `end` before Express runs) would skip the prototype's.
+            (adopted ||
+              Object.hasOwn(res, 'write') ||
+              Object.hasOwn(res, 'end') ||
+              sharedPrototype(res) === undefined)
+          ) {
             // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
             live.write = res.write as Live['write'];
-            res.write = countingWrite as ServerResponse['write'];
-          }
-          if (counting || (span !== undefined && !span.own)) {
             // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
             live.end = res.end as Live['end'];
+            res.write = countingWrite as ServerResponse['write'];
             res.end = countingEnd as ServerResponse['end'];
           }
           res.on('close', onClose);
@@ -346,7 +389,7 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
  */
 export function prsmExpressErrors(): ExpressErrorMiddleware {
   return function prsmExpressErrorMiddleware(error, _req, res, next): void {
-    const live = (res as Carrier)[LIVE];
+    const live = LIVES.get(res);
     if (live !== undefined && !live.state.hasError) {
       live.state.hasError = true;
       live.state.error = error;

@@ -1,13 +1,24 @@
 /**
  * `@prsm/fastify`: the PRSM Monitor plugin for Fastify 5. Request metrics by route
  * template (duration, count, in flight, body sizes), server spans continuing W3C trace
- * context, security signals from 401/403/429 responses and rate-limit quota use, for
- * the spec's API-gateway monitoring. The same metric names as `@prsm/express`.
+ * context, 401/403/429 answers fed to `monitor.security` and rate-limit quota use, for
+ * the spec's API-gateway monitoring. The instrumentation itself is `@prsm/http`'s,
+ * shared with `@prsm/express`: the same metric names and tags.
  *
  * @packageDocumentation
  */
 
 export { prsmFastify } from './plugin.js';
 export type { PrsmFastifyOptions } from './plugin.js';
-export { ABORTED_STATUS, DEFAULT_UNMATCHED_ROUTE, HTTP_METRICS } from './shared/http-metrics.js';
+export {
+  ABORTED_STATUS,
+  apiGatewayReport,
+  DEFAULT_UNMATCHED_ROUTE,
+  HTTP_METRICS,
+} from '@prsm/http';
+export type {
+  ApiGatewayReport,
+  ApiGatewayReportOptions,
+  HttpInstrumentationOptions,
+} from '@prsm/http';
 export { VERSION } from './version.js';

@@ -2,34 +2,42 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
-import { context, SpanKind, trace } from '@opentelemetry/api';
-import { DiagnosticCode, ManualClock, Monitor, setGlobalMonitor } from '@prsm/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { ManualClock, Monitor, setGlobalMonitor } from '@prsm/core';
+import { describe, expect, it } from 'vitest';
+import { apiGatewayReport } from './index.js';
 import { prsmFastify } from './plugin.js';
 import { VERSION } from './version.js';
-import { abortAfterSend, countOf, series, sleep, waitFor } from './test-support.js';
+import {
+  byRoute,
+  countOf,
+  driveAdoptedSpanScenario,
+  driveOptionsScenario,
+  driveAbortScenario,
+  driveGatewayScenario,
+  driveRequestRateScenario,
+  driveSecurityScenario,
+  driveStreamScenario,
+  durations,
+  gatewayQuery,
+  securityAnswer,
+  series,
+  settled,
+  sleep,
+  testResources,
+  userHeader,
+  waitFor,
+  withStandInServerSpan,
+} from '@prsm/http/test-support';
 
-let apps: FastifyInstance[] = [];
-let monitors: Monitor[] = [];
-
-afterEach(async () => {
-  await Promise.all(apps.map((a) => a.close()));
-  await Promise.all(monitors.map((m) => m.shutdown()));
-  apps = [];
-  monitors = [];
-});
+const resources = testResources();
 
 function newMonitor(tracing = false): { monitor: Monitor; clock: ManualClock } {
-  const clock = new ManualClock(1_700_000_000_000);
-  const monitor = new Monitor({ clock, tracing });
-  monitors.push(monitor);
-  return { monitor, clock };
+  return resources.monitor({ tracing });
 }
 
 function newApp(): FastifyInstance {
-  const app = Fastify({ forceCloseConnections: true });
-  apps.push(app);
-  return app;
+  return resources.track(Fastify({ forceCloseConnections: true }));
 }
 
 async function serve(app: FastifyInstance): Promise<string> {
@@ -37,25 +45,6 @@ async function serve(app: FastifyInstance): Promise<string> {
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   return `http://127.0.0.1:${address.port}`;
-}
-
-function durations(
-  monitor: Monitor,
-): { tags: Record<string, string>; count: number; errors: number; sum: number }[] {
-  return series(monitor, 'http.server.request.duration').map((s) => ({
-    tags: { ...s.tags },
-    count: countOf(s),
-    errors: s.type === 'timer' ? s.cumulative.errors : 0,
-    sum: s.type === 'timer' ? s.cumulative.sum : 0,
-  }));
-}
-
-function byRoute(monitor: Monitor): Record<string, ReturnType<typeof durations>[number]> {
-  return Object.fromEntries(durations(monitor).map((d) => [d.tags['http.route'] ?? '', d]));
-}
-
-async function settled(monitor: Monitor, total: number): Promise<void> {
-  await waitFor(() => durations(monitor).reduce((n, d) => n + d.count, 0) >= total);
 }
 
 describe('prsmFastify', () => {
@@ -156,19 +145,12 @@ describe('prsmFastify', () => {
       respond = () => void reply.send('late');
     });
     const url = await serve(app);
-    await abortAfterSend(url, '/wait/1', () => waitFor(() => arrived));
-    await settled(monitor, 1);
-    respond?.();
-    await sleep(50);
-    const d = durations(monitor);
-    expect(d).toHaveLength(1);
-    expect(d[0]).toMatchObject({
-      count: 1,
-      errors: 0,
-      tags: { 'http.route': '/wait/:n', 'http.response.status_code': '499' },
-    });
-    expect(series(monitor, 'http.server.aborted_requests').map(countOf)).toEqual([1]);
-    expect(series(monitor, 'http.server.active_requests').map(countOf)).toEqual([0]);
+    await driveAbortScenario(
+      url,
+      monitor,
+      () => arrived,
+      () => respond?.(),
+    );
   });
 
   it('measures streamed responses by the bytes written and requests by Content-Length', async () => {
@@ -180,30 +162,7 @@ describe('prsmFastify', () => {
     );
     app.post('/echo', () => ({ ok: true }));
     const url = await serve(app);
-    const streamed = await fetch(`${url}/stream`);
-    expect(streamed.headers.get('content-length')).toBeNull();
-    expect((await streamed.arrayBuffer()).byteLength).toBe(1502);
-    await (
-      await fetch(`${url}/echo`, {
-        method: 'POST',
-        body: JSON.stringify({ text: 'x'.repeat(288) }),
-        headers: { 'content-type': 'application/json' },
-      })
-    ).text();
-    await settled(monitor, 2);
-    const sizes = Object.fromEntries(
-      series(monitor, 'http.server.response.body.size').map((s) => [
-        s.tags['http.route'] ?? '',
-        s.type === 'histogram' ? s.cumulative.sum : NaN,
-      ]),
-    );
-    expect(sizes).toEqual({ '/stream': 1502, '/echo': 11 });
-    const requestSizes = series(monitor, 'http.server.request.body.size').filter(
-      (s) => s.type === 'histogram' && s.cumulative.count > 0,
-    );
-    expect(
-      requestSizes.map((s) => [s.tags['http.route'], s.type === 'histogram' && s.cumulative.sum]),
-    ).toEqual([['/echo', 299]]);
+    await driveStreamScenario(url, monitor);
   });
 
   it('continues an incoming traceparent with a SERVER span active in the handler', async () => {
@@ -243,71 +202,59 @@ describe('prsmFastify', () => {
 
   it('reuses an active SERVER span instead of starting a second', async () => {
     const { monitor } = newMonitor(true);
-    const tracer = trace.getTracer('http-instrumentation-stand-in');
-    let traceId = '';
-    // What OpenTelemetry's http instrumentation does: a SERVER span active around the app,
-    // ended when the response finishes.
+    let traceId = (): string => '';
     const app = Fastify({
       forceCloseConnections: true,
-      serverFactory: (handler) =>
-        createServer((req, res) => {
-          const span = tracer.startSpan('GET', { kind: SpanKind.SERVER });
-          traceId = span.spanContext().traceId;
-          res.on('finish', () => span.end());
-          context.with(trace.setSpan(context.active(), span), () => {
-            handler(req, res);
-          });
-        }),
+      serverFactory: (handler) => {
+        const standIn = withStandInServerSpan(handler);
+        traceId = standIn.traceId;
+        return createServer(standIn.listener);
+      },
     });
-    apps.push(app);
+    resources.track(app);
     await app.register(prsmFastify, { monitor });
     app.get('/things/:id', () => 'ok');
     const url = await serve(app);
-    await (await fetch(`${url}/things/1`)).text();
-    await settled(monitor, 1);
-    await waitFor(() => (monitor.traces.spans(traceId)?.length ?? 0) > 0);
-    await sleep(20);
-    const spans = monitor.traces.spans(traceId)!;
-    expect(spans.map((s) => s.name)).toEqual(['GET /things/:id']);
-    expect(spans[0]!.attributes['http.route']).toBe('/things/:id');
-    expect(monitor.traces.stats().traces).toBe(1);
+    await driveAdoptedSpanScenario(url, monitor, () => traceId());
   });
 
-  it('counts 401, 403 and 429 as security events and reads the rate-limit quota', async () => {
-    const { monitor } = newMonitor();
+  it('feeds 401, 403 and 429 to monitor.security, whose detector raises incidents', async () => {
+    const { monitor } = resources.monitor({ scenario: true });
     const app = newApp();
-    await app.register(prsmFastify, {
-      monitor,
-      user: (request) => request.headers['x-user'] as string | undefined,
-    });
-    app.get('/admin/:section', (request, reply) => {
-      void reply.header('RateLimit', 'limit=10, remaining=1, reset=5');
-      if (request.headers.authorization === undefined) return reply.code(401).send('who?');
-      if (request.headers['x-user'] === 'mallory') return reply.code(403).send('no');
-      return reply.code(429).send('slow down');
+    await app.register(prsmFastify, { monitor, user: userHeader });
+    app.get('/admin/:section', (request, reply) =>
+      reply
+        .header('RateLimit', 'limit=100, remaining=25, reset=5')
+        .code(securityAnswer(request.headers))
+        .send('no'),
+    );
+    const url = await serve(app);
+    await driveSecurityScenario(url, monitor);
+  });
+
+  it('feeds every client address to the request-rate baseline', async () => {
+    const { monitor, clock } = resources.monitor({ scenario: true });
+    const app = newApp();
+    await app.register(prsmFastify, { monitor });
+    app.get('/ping', () => 'pong');
+    const url = await serve(app);
+    await driveRequestRateScenario(url, '/ping', monitor, clock);
+  });
+
+  it('answers the API-gateway view and monitor.analytics from real traffic', async () => {
+    const { monitor, clock } = resources.monitor({ scenario: true });
+    const app = newApp();
+    await app.register(prsmFastify, { monitor });
+    app.get('/gw/items/:id', (request, reply) => {
+      const q = gatewayQuery(request.query as Record<string, unknown>);
+      clock.advance(q.delay);
+      if (q.remaining !== undefined) {
+        void reply.header('RateLimit-Limit', '100').header('RateLimit-Remaining', q.remaining);
+      }
+      return reply.code(q.status).send('ok');
     });
     const url = await serve(app);
-    await fetch(`${url}/admin/a`);
-    await fetch(`${url}/admin/b`, { headers: { authorization: 'x', 'x-user': 'mallory' } });
-    await fetch(`${url}/admin/c`, { headers: { authorization: 'x', 'x-user': 'bob' } });
-    await settled(monitor, 3);
-    const read = (name: string): [Record<string, string>, number][] =>
-      series(monitor, name).map((s) => [{ ...s.tags }, countOf(s)]);
-    expect(read('security.auth_failures')).toEqual([
-      [
-        {
-          'http.request.method': 'GET',
-          'http.route': '/admin/:section',
-          'client.address': '127.0.0.1',
-        },
-        1,
-      ],
-    ]);
-    expect(read('security.authz_failures')).toMatchObject([[{ 'user.id': 'mallory' }, 1]]);
-    expect(read('security.rate_limited')).toMatchObject([[{ 'user.id': 'bob' }, 1]]);
-    expect(read('http.server.rate_limit.utilization')).toEqual([
-      [{ 'http.route': '/admin/:section' }, 0.9],
-    ]);
+    await driveGatewayScenario(url, monitor, clock, (m) => apiGatewayReport(m));
   });
 
   it('honours config.prsm false, ignorePaths, routeLabel and tags, and survives options that throw', async () => {
@@ -327,18 +274,7 @@ describe('prsmFastify', () => {
     app.get('/legacy', () => 'old');
     app.get('/x', () => 'x');
     const url = await serve(app);
-    await fetch(`${url}/healthz`);
-    await fetch(`${url}/static/app.js`);
-    await fetch(`${url}/legacy`, { headers: { 'x-tenant': 'acme' } });
-    const broken = await fetch(`${url}/x`, { headers: { 'x-break': '1' } });
-    expect([broken.status, await broken.text()]).toEqual([200, 'x']);
-    await settled(monitor, 2);
-    await sleep(20);
-    expect(durations(monitor).map((d) => [d.tags['http.route'], d.tags['tenant']])).toEqual([
-      ['legacy', 'acme'],
-      ['/x', 'none'],
-    ]);
-    expect(monitor.diagnostics.count(DiagnosticCode.INTERNAL_ERROR)).toBe(1);
+    await driveOptionsScenario(url, monitor);
   });
 
   it('applies to the whole app (not encapsulated) and uses the global monitor per request', async () => {

@@ -1,6 +1,5 @@
 import { ServerResponse } from 'node:http';
-import { context, type TextMapPropagator } from '@opentelemetry/api';
-import type { MonitorApi, Tags } from '@prsm/core';
+import { context } from '@opentelemetry/api';
 import type {
   FastifyInstance,
   FastifyPluginCallback,
@@ -10,11 +9,12 @@ import type {
 } from 'fastify';
 import {
   chunkLength,
+  type HttpInstrumentationOptions,
   HttpMetrics,
+  HttpTracing,
+  type RequestSpan,
   type RequestState,
-  responseLength,
-} from './shared/http-metrics.js';
-import { HttpTracing, type RequestSpan } from './shared/http-tracing.js';
+} from '@prsm/http';
 import { VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -29,8 +29,9 @@ declare module 'fastify' {
 }
 
 /**
- * Options of {@link prsmFastify}. Every option is checked at registration: a bad
- * value fails the registration with a `TypeError`.
+ * Options of {@link prsmFastify}: the options `@prsm/http` shares with
+ * `@prsm/express`, over a Fastify request. Every option is checked at registration: a
+ * bad value fails the registration with a `TypeError`.
  *
  * @example
  * ```ts
@@ -42,43 +43,7 @@ declare module 'fastify' {
  * });
  * ```
  */
-export interface PrsmFastifyOptions {
-  /** The monitor to record into. Default: the global monitor, resolved at each request. */
-  readonly monitor?: MonitorApi;
-  /** The component of every metric. Default `'api_gateway'`. */
-  readonly component?: string;
-  /** Paths (without the query) not recorded at all: exact strings or RegExps. */
-  readonly ignorePaths?: readonly (string | RegExp)[];
-  /**
-   * The `http.route` of a request instead of its route template; undefined for the
-   * default. Keep it low-cardinality: never a raw URL.
-   */
-  readonly routeLabel?: (request: FastifyRequest) => string | undefined;
-  /** Extra tags of the request metrics (low-cardinality values only). */
-  readonly tags?: (request: FastifyRequest) => Tags | undefined;
-  /** The user id of 401/403/429 responses (the `user.id` tag of the security counters). */
-  readonly user?: (request: FastifyRequest) => string | undefined;
-  /** The `http.route` of requests no route matched. Default `'(unmatched)'`. */
-  readonly unmatchedRoute?: string;
-  /**
-   * A SERVER span per request (when a tracer provider is registered), continuing an
-   * incoming `traceparent`. Default true.
-   */
-  readonly tracing?: boolean;
-  /** Adds a `traceresponse` header naming the request's trace. Default false. */
-  readonly traceResponseHeader?: boolean;
-  /** Adds a `Server-Timing: traceparent;desc="..."` header. Default false. */
-  readonly serverTimingHeader?: boolean;
-  /** How trace context is read from headers. Default: W3C Trace Context. */
-  readonly propagator?: TextMapPropagator;
-  /** Counts 401, 403 and 429 responses as security events. Default true. */
-  readonly security?: boolean;
-  /**
-   * Counts the bytes of responses sent without `Content-Length` (streams), for
-   * `http.server.response.body.size`. Default true.
-   */
-  readonly countResponseBytes?: boolean;
-}
+export type PrsmFastifyOptions = HttpInstrumentationOptions<FastifyRequest>;
 
 /** The per-request record, on the raw response under a symbol of its own. */
 interface Live {
@@ -164,48 +129,23 @@ function finish(live: Live): void {
   const { state, metrics, request, reply } = live;
   if (state.ended) return;
   const raw = reply.raw;
-  const aborted = !raw.writableFinished;
-  let route: string | undefined;
-  try {
-    route =
-      metrics.callOption(metrics.options.routeLabel, request, 'routeLabel') ?? routeUrl(request);
-  } catch (error) {
-    metrics.internalError(error, 'route template');
-  }
-  const label = route ?? metrics.unmatchedRoute;
-  const statusCode = raw.statusCode;
-  metrics.end(state, {
-    route: label,
-    statusCode,
-    aborted,
-    responseLength: aborted
-      ? undefined
-      : responseLength(reply.getHeader('content-length'), state, live.counting),
-    clientAddress: request.ip,
-    user:
-      metrics.security && statusCode >= 400
-        ? metrics.callOption(metrics.options.user, request, 'user')
-        : undefined,
-    extraTags: metrics.callOption(metrics.options.tags, request, 'tags'),
-    // Fastify keeps reply headers apart until it writes them all with writeHead; its
-    // getHeader reads both.
-    header: (name) => reply.getHeader(name),
-  });
-  if (live.span !== undefined) {
-    try {
-      live.tracing.end(
-        live.span,
-        state.method,
-        label,
-        statusCode,
-        aborted,
-        state.error,
-        state.hasError,
-      );
-    } catch (error) {
-      metrics.internalError(error, 'ending the server span');
-    }
-  }
+  metrics.finish(
+    state,
+    request,
+    {
+      route: metrics.route(request, routeUrl),
+      statusCode: raw.statusCode,
+      aborted: !raw.writableFinished,
+      contentLength: reply.getHeader('content-length'),
+      countedBytes: live.counting,
+      clientAddress: request.ip,
+      // Fastify keeps reply headers apart until it writes them all with writeHead; its
+      // getHeader reads both.
+      headers: reply,
+    },
+    live.tracing,
+    live.span,
+  );
 }
 
 function onRawClose(this: Carrier): void {
@@ -349,12 +289,13 @@ function plugin(
 }
 
 /**
- * The Fastify 5 plugin recording every request into a {@link MonitorApi}:
+ * The Fastify 5 plugin recording every request into a monitor (`MonitorApi`):
  * `http.server.request.duration` (a timer: percentiles, rate, error rate),
  * `http.server.requests`, `http.server.active_requests`, request and response body
  * sizes, tagged by method, route template (`request.routeOptions.url`, prefixes
- * included), status code and class; 401/403/429 responses as security counters; the
- * rate-limit quota from `RateLimit-*` headers. Recorded in `onResponse`, errors in
+ * included), status code and class; 401/403/429 answers fed to `monitor.security`
+ * (failed logins, authorization denials, rate limiting: its threat detection sees
+ * them); the rate-limit quota from `RateLimit-*` headers. Recorded in `onResponse`, errors in
  * `onError`; a route opts out with `config: { prsm: false }`. With a tracer provider
  * registered, a SERVER span per request continues the incoming `traceparent` and is
  * active in the handler; its trace id is `request.prsmTraceId`.

@@ -1,6 +1,6 @@
 /**
- * shared/: server spans for HTTP requests. The incoming W3C `traceparent`/`tracestate`
- * is continued; an active SERVER span (OpenTelemetry's http instrumentation) is reused
+ * Server spans for HTTP requests. The incoming W3C `traceparent`/`tracestate` is
+ * continued; an active SERVER span (OpenTelemetry's http instrumentation) is reused
  * instead of starting a second. No span is started while no tracer provider is
  * registered. May import `@opentelemetry/api` and `@opentelemetry/core`.
  */
@@ -62,22 +62,46 @@ class TracerCache {
  * The span of one request: ours (ended by us) or OpenTelemetry's http
  * instrumentation's (only named and annotated by us).
  *
- * @internal
+ * @example
+ * ```ts
+ * const s: RequestSpan | undefined = tracing.start(info);
+ * if (s !== undefined) context.with(s.context, next);
+ * ```
  */
 export interface RequestSpan {
+  /** The span. */
   readonly span: Span;
+  /** True when we started it (and end it); false for another instrumentation's. */
   readonly own: boolean;
+  /** The context with the span active, for running the handlers in. */
   readonly context: Context;
+  /** The span's trace id. */
   readonly traceId: string;
 }
 
-/** What the adapter tells about a request as it starts. */
+/**
+ * What the adapter tells about a request as it starts, for {@link HttpTracing.start}.
+ *
+ * @example
+ * ```ts
+ * const info: SpanStart = {
+ *   method: 'GET', rawMethod: req.method, headers: req.headers, path: '/users/7',
+ *   scheme: 'http', clientAddress: req.socket.remoteAddress,
+ * };
+ * ```
+ */
 export interface SpanStart {
+  /** The normalised method (`_OTHER` for unknown ones). */
   readonly method: string;
+  /** The method as received. */
   readonly rawMethod: string | undefined;
+  /** The request headers (Node's, names lower-cased), read for trace context. */
   readonly headers: IncomingHttpHeaders;
+  /** The URL path, without the query. */
   readonly path: string;
+  /** `http` or `https`. */
   readonly scheme: string;
+  /** The client's address, when known. */
   readonly clientAddress: string | undefined;
 }
 
@@ -90,17 +114,34 @@ function isServerSpan(span: Span): boolean {
 }
 
 /**
- * Starts (or adopts) the request's server span.
+ * Starts (or adopts) the server span of each request, names it after the route and
+ * ends it. The tracer is looked up from the global tracer provider, and again when it
+ * changes; while none is registered no span is started.
  *
- * @internal
+ * @example
+ * ```ts
+ * import { HttpTracing } from '@prsm/http';
+ *
+ * const tracing = new HttpTracing('@my/adapter', '1.0.0', { traceResponseHeader: true });
+ * const s = tracing.start({
+ *   method: 'GET', rawMethod: req.method, headers: req.headers, path: '/users/7',
+ *   scheme: 'http', clientAddress: req.socket.remoteAddress,
+ * });
+ * // ... run the handler in s.context, then:
+ * if (s !== undefined) tracing.end(s, 'GET', '/users/:id', 200, false, undefined, false);
+ * ```
  */
 export class HttpTracing {
   readonly #tracers: TracerCache;
   readonly #propagator: TextMapPropagator;
+  /** False with `tracing: false`: {@link HttpTracing.start} returns undefined. */
   readonly enabled: boolean;
+  /** Whether a `traceresponse` header is added. */
   readonly traceResponseHeader: boolean;
+  /** Whether a `Server-Timing` header is added. */
   readonly serverTimingHeader: boolean;
 
+  /** A tracer named `name`@`version` (the instrumentation scope); `options` as the adapters take them. */
   constructor(
     name: string,
     version: string,
