@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 
-export { BusinessOutcomes } from './outcomes.js';
+export { BUSINESS_METRICS_KIND, BusinessOutcomes } from './outcomes.js';
 export type {
   BusinessMetricInput,
   BusinessMonitor,

@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { DiagnosticCode, ManualClock, Monitor } from '@prsm/core';
+import {
+  DiagnosticCode,
+  type ExporterHost,
+  ManualClock,
+  Monitor,
+  type MonitorExporterHost,
+} from '@prsm/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   BusinessOutcomes,
@@ -416,4 +422,81 @@ it('VERSION matches package.json', () => {
     version: string;
   };
   expect(VERSION).toBe(pkg.version);
+});
+
+describe('business metadata is redacted with the monitor redaction; KPIs are an export source', () => {
+  const T = Date.UTC(2026, 2, 15, 12);
+
+  it('masks configured keys and inline secrets before the metadata is kept', () => {
+    const clock = new ManualClock(T);
+    const monitor = new Monitor({ clock, redaction: { keys: ['ssn', 'password'] } });
+    const outcomes = new BusinessOutcomes({ monitor, publishIntervalSeconds: 0 });
+    outcomes.recordMetric({
+      metricName: 'mrr',
+      value: 1,
+      metadata: { currency: 'USD', customer_ssn: '078-05-1120', note: 'password=hunter2' },
+    });
+    const kept = outcomes.kpi('mrr')?.metadata;
+    expect(kept).toEqual({
+      currency: 'USD',
+      customer_ssn: '[REDACTED]',
+      note: 'password=[REDACTED]',
+    });
+    expect(JSON.stringify(outcomes.businessMetricBodies())).not.toMatch(/078-05|hunter2/);
+    outcomes.recordOutcome('purchase', { metadata: { card: 'paid with 4111 1111 1111 1111' } });
+    expect(outcomes.kpi('purchase')?.metadata).toEqual({ card: 'paid with [REDACTED]' });
+  });
+
+  it('keeps metadata as given with redaction: false; default rules for a monitor without redactor', () => {
+    const off = new Monitor({ clock: new ManualClock(T), redaction: false });
+    const plain = new BusinessOutcomes({ monitor: off, publishIntervalSeconds: 0 });
+    plain.recordMetric({ metricName: 'mrr', value: 1, metadata: { token: 'abc' } });
+    expect(plain.kpi('mrr')?.metadata).toEqual({ token: 'abc' });
+
+    const base = new Monitor({ clock: new ManualClock(T) });
+    const bare = {
+      clock: base.clock,
+      counter: base.counter.bind(base),
+      gauge: base.gauge.bind(base),
+      histogram: base.histogram.bind(base),
+      timer: base.timer.bind(base),
+      recordMetric: base.recordMetric.bind(base),
+      enabled: true,
+    } as unknown as Monitor;
+    const defaults = new BusinessOutcomes({ monitor: bare, publishIntervalSeconds: 0 });
+    defaults.recordMetric({ metricName: 'mrr', value: 1, metadata: { api_token: 'abc' } });
+    expect(defaults.kpi('mrr')?.metadata).toEqual({ api_token: '[REDACTED]' });
+  });
+
+  it('offers businessMetricBodies() to the exporters as the business_metrics source', async () => {
+    const clock = new ManualClock(T);
+    const pulled: unknown[][] = [];
+    const monitor = new Monitor({
+      clock,
+      exporters: [
+        {
+          attach(host: ExporterHost & Partial<MonitorExporterHost>) {
+            host.onCollect?.(() => pulled.push(host.collect?.('business_metrics') ?? []));
+          },
+          export: () => Promise.resolve({ ok: true }),
+          shutdown: () => Promise.resolve(),
+        },
+      ],
+    });
+    const outcomes = new BusinessOutcomes({ monitor, publishIntervalSeconds: 0 });
+    outcomes.recordMetric({
+      metricName: 'mrr',
+      value: 125000,
+      dimension: 'monthly',
+      target: 150000,
+    });
+    await monitor.forceFlush(1);
+    expect(pulled.at(-1)).toEqual([
+      { metric_name: 'mrr', value: 125000, dimension: 'monthly', target: 150000 },
+    ]);
+    outcomes.shutdown();
+    await monitor.shutdown();
+    // The final export at the monitor's shutdown still pulls the KPIs.
+    expect(pulled.at(-1)).toHaveLength(1);
+  });
 });

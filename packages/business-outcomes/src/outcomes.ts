@@ -6,17 +6,26 @@
  */
 import {
   type Clock,
+  createRedactor,
   DiagnosticCode,
   type DiagnosticCodeValue,
   getGlobalMonitor,
   type MonitorApi,
   type MonitorSnapshot,
+  type Redactor,
   type SnapshotOptions,
   type Tags,
   type WindowRates,
   systemClock,
 } from '@prsm/core';
-import type { BoundCounter, BoundGauge, BoundHistogram, SeriesQuery } from '@prsm/core';
+import type {
+  BoundCounter,
+  BoundGauge,
+  BoundHistogram,
+  ComponentName,
+  ExportSource,
+  SeriesQuery,
+} from '@prsm/core';
 import {
   type Dimension,
   DIMENSIONS,
@@ -67,7 +76,31 @@ export interface BusinessMonitor extends MonitorApi {
   getRates?(name: string, query?: SeriesQuery): WindowRates | undefined;
   /** Every series: read to find the timers system reliability is computed from. */
   snapshot?(options?: SnapshotOptions): MonitorSnapshot;
+  /**
+   * The monitor's redaction, applied to business metadata before it is kept or
+   * exported. A monitor that has the property but holds `undefined` (`redaction:
+   * false`) turns it off; one without it gets the default rules.
+   */
+  readonly redactor?: Pick<Redactor, 'redactAttributes'> | undefined;
+  /**
+   * Where `BusinessOutcomes` offers its KPIs to the exporters (a source of kind
+   * {@link BUSINESS_METRICS_KIND}, the spec's `POST /business-metrics` bodies).
+   */
+  addExportSource?(source: ExportSource): () => void;
 }
+
+/**
+ * The kind of the export source a `BusinessOutcomes` adds to its monitor: records
+ * are {@link BusinessMetricBody} objects (the spec's `POST /business-metrics`
+ * bodies), one per listed KPI with a current value. The REST exporter pulls them at
+ * each export and posts them to the server.
+ *
+ * @example
+ * ```ts
+ * const bodies = host.collect(BUSINESS_METRICS_KIND) as BusinessMetricBody[];
+ * ```
+ */
+export const BUSINESS_METRICS_KIND = 'business_metrics';
 
 /**
  * A series of the monitor that system reliability reads (`1 − errors / calls`).
@@ -80,7 +113,7 @@ export interface BusinessMonitor extends MonitorApi {
 export interface ReliabilitySource {
   /** A timer or histogram (errors and calls) or counter (calls only). */
   readonly name: string;
-  readonly component?: string;
+  readonly component?: ComponentName;
   readonly tags?: Tags;
 }
 
@@ -106,7 +139,7 @@ export interface BusinessOutcomesOptions {
   /** The IANA time zone calendar periods are cut in. Default `'UTC'`. */
   readonly timeZone?: string;
   /** The component of every series recorded into the monitor. Default `'business'`. */
-  readonly component?: string;
+  readonly component?: ComponentName;
   /** KPIs kept (user-defined and derived); further ones are dropped and counted. Default 200. */
   readonly maxKpis?: number;
   /**
@@ -532,6 +565,7 @@ export class BusinessOutcomes {
   readonly #groupGauges = new Map<string, BoundGauge>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  readonly #redactor: Pick<Redactor, 'redactAttributes'> | undefined;
 
   constructor(options: BusinessOutcomesOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -639,6 +673,14 @@ export class BusinessOutcomes {
       pages: new PeriodRing(cap),
       bounces: new PeriodRing(cap),
     };
+    this.#redactor = 'redactor' in monitor ? monitor.redactor : createRedactor();
+    // Kept for the monitor's life: the final export at its shutdown still pulls it.
+    if (typeof monitor.addExportSource === 'function') {
+      monitor.addExportSource({
+        kind: BUSINESS_METRICS_KIND,
+        collect: () => this.businessMetricBodies(),
+      });
+    }
     this.#sessionsActive = monitor.gauge(METRIC.sessionsActive, { component }).bind();
     this.#sessionsEvictedCounter = monitor.counter(METRIC.sessionsEvicted, { component }).bind();
     if (publish > 0) {
@@ -741,7 +783,7 @@ export class BusinessOutcomes {
       }
       let metadata: BusinessMetadata | undefined;
       if (input.metadata !== undefined) {
-        metadata = copyMetadata(input.metadata);
+        metadata = this.#metadata(input.metadata);
         if (metadata === undefined) {
           this.#drop(
             'invalid',
@@ -796,7 +838,7 @@ export class BusinessOutcomes {
       }
       let metadata: BusinessMetadata | undefined;
       if (options.metadata !== undefined) {
-        metadata = copyMetadata(options.metadata);
+        metadata = this.#metadata(options.metadata);
         if (metadata === undefined) {
           this.#drop('invalid', `recordOutcome ${String(name)}: metadata must be flat`);
           return;
@@ -840,6 +882,13 @@ export class BusinessOutcomes {
     if (kpi === undefined) return;
     if (metadata !== undefined) kpi.metadata = metadata;
     this.#sample(kpi, value ?? 1, undefined);
+  }
+
+  /** A redacted copy of flat metadata, or undefined when it is not flat. */
+  #metadata(metadata: unknown): BusinessMetadata | undefined {
+    const copy = copyMetadata(metadata);
+    if (copy === undefined || this.#redactor === undefined) return copy;
+    return Object.freeze(this.#redactor.redactAttributes(copy));
   }
 
   /** Adds a sample to every ring of a ring KPI and sets its gauge. */

@@ -7,11 +7,49 @@
  */
 
 export { Monitor } from './monitor.js';
+
+export { isMonitoringComponent, MonitoringComponent } from './components/names.js';
+export type { ComponentName, MonitoringComponentName } from './components/names.js';
+export { CacheTracker } from './components/caches.js';
+export type { CacheStats, CacheTrackerOptions } from './components/caches.js';
+export { MarketplaceMonitor } from './components/marketplace.js';
+export type {
+  MarketplaceSearch,
+  MarketplaceTransaction,
+  ResourceAction,
+} from './components/marketplace.js';
+export { RecommendationMonitor } from './components/recommendation.js';
+export type {
+  RecommendationInference,
+  RecommendationInteraction,
+  RecommendationQuality,
+} from './components/recommendation.js';
+export { JobTracker } from './components/jobs.js';
+export type {
+  JobFinishDetails,
+  JobGpuUsage,
+  JobOutcome,
+  JobProbes,
+  JobStartOptions,
+  JobState,
+  JobStatus,
+  JobTrackerOptions,
+  JobTrackerStats,
+} from './components/jobs.js';
+export { nvidiaSmiProbe, parseNvidiaSmi } from './components/gpu.js';
+export type { GpuProbe, GpuReading, GpuSample } from './components/gpu.js';
+export { CostTracker, HOURS_PER_MONTH } from './components/costs.js';
+export type { CostOptions, CostReport, CostSources } from './components/costs.js';
+export { securitySpecific } from './components/security.js';
+export type { SecuritySources } from './components/security.js';
+export type { ComponentHost } from './components/host.js';
 export type {
   AnalyticsMonitorOptions,
   AuditOptions,
+  ExportSource,
   HealthOptions,
   MonitorApi,
+  MonitorExporterHost,
   MonitorOptions,
   SecurityOptions,
   SeriesQuery,
@@ -125,8 +163,14 @@ export {
   COUNTER_RATIOS,
   RATIO_GAUGE_SUFFIXES,
   readComponentSpecific,
+  SPECIFIC_GAUGE_PREFIX,
+  withComponentSpecific,
 } from './analytics/component-specific.js';
-export type { CounterRatio } from './analytics/component-specific.js';
+export type {
+  ComponentSpecificProvider,
+  CounterRatio,
+  SpecificReading,
+} from './analytics/component-specific.js';
 export { DEFAULT_HISTORY_GAUGES, HISTORY_METRICS, MinuteHistory } from './analytics/history.js';
 export type {
   HistorySeries,
@@ -345,3 +389,12 @@ export type {
   ExportPipelineStats,
   ExportResult,
 } from './export/pipeline.js';
+
+export { clusterAggregation } from './cluster/index.js';
+export type {
+  ClusterAggregation,
+  ClusterChild,
+  ClusterOptions,
+  ClusterStats,
+  GaugeRule,
+} from './cluster/index.js';

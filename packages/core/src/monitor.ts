@@ -57,8 +57,21 @@ import type { SecurityContext } from './security/context.js';
 import { SecurityMonitor, type SecurityMonitorOptions } from './security/events.js';
 import { createRedactor, type RedactionOptions, type Redactor } from './security/redaction.js';
 import { JsonlFileSink } from './security/sinks.js';
+import { withComponentSpecific } from './analytics/component-specific.js';
+import type { CacheTracker, CacheTrackerOptions } from './components/caches.js';
+import { type ComponentHelpers, createComponentHelpers } from './components/components.js';
+import type { CostOptions, CostTracker } from './components/costs.js';
+import type { JobTracker, JobTrackerOptions } from './components/jobs.js';
+import type { MarketplaceMonitor } from './components/marketplace.js';
+import type { ComponentName } from './components/names.js';
+import type { RecommendationMonitor } from './components/recommendation.js';
+import {
+  type ClusterAggregation,
+  clusterAggregation,
+  type ClusterOptions,
+} from './cluster/cluster.js';
 import { HealthReporter } from './health/health.js';
-import { readRecentPerformance } from './health/recent.js';
+import { readRecentPerformance, RecentSlotCache } from './health/recent.js';
 import { ResourceSampler, type ResourceSamplerOptions } from './health/resources.js';
 import { TaskRegistry, type TaskRegistryOptions } from './health/tasks.js';
 import type { HealthContext, HealthRecorder, HealthReport } from './health/types.js';
@@ -66,6 +79,7 @@ import type { AlertHistoryEntry, AlertingOptions } from './alerting/types.js';
 import { type ExportItem, exportItemSize } from './export/items.js';
 import {
   type Exporter,
+  type ExporterHost,
   type ExportNeeds,
   ExportPipeline,
   type ExportPipelineOptions,
@@ -81,6 +95,59 @@ import {
   type MetricType,
   type Tags,
 } from './metrics/types.js';
+
+/**
+ * Records other than series, spans and alert events that a component offers the
+ * exporters (business metrics, for one: `BusinessOutcomes` adds a source of kind
+ * `business_metrics`). An exporter that knows `kind` pulls them through its
+ * {@link MonitorExporterHost} after every export collection (each export interval,
+ * `forceFlush()` and shutdown). `collect` must be cheap and should not throw (a
+ * throw is reported to diagnostics and counts as no records).
+ *
+ * @example
+ * ```ts
+ * const stop = monitor.addExportSource({
+ *   kind: 'business_metrics',
+ *   collect: () => outcomes.businessMetricBodies(),
+ * });
+ * ```
+ */
+export interface ExportSource {
+  /** What the records are, for the exporters that know it: `business_metrics`... */
+  readonly kind: string;
+  /** The records as of now. */
+  collect(): readonly unknown[];
+}
+
+/**
+ * What a {@link Monitor} hands the exporters it adopts (`attach`): the
+ * {@link ExporterHost} fields, its diagnostics, and the hook to pull the records of
+ * {@link ExportSource}s at each export collection.
+ *
+ * @example
+ * ```ts
+ * const exporter: Exporter<ExportItem> = {
+ *   attach(host: ExporterHost & Partial<MonitorExporterHost>) {
+ *     host.onCollect?.(() => send(host.collect?.('business_metrics') ?? []));
+ *   },
+ *   async export() {
+ *     return { ok: true };
+ *   },
+ *   async shutdown() {},
+ * };
+ * ```
+ */
+export interface MonitorExporterHost extends ExporterHost {
+  /** Where an exporter reports its own drops and failures. */
+  readonly diagnostics: Diagnostics;
+  /**
+   * Calls `listener` after every export collection (`final` for the last one, at
+   * shutdown, before the exporters are shut down). Returns a function that removes it.
+   */
+  onCollect(listener: (final: boolean) => void): () => void;
+  /** The records of every source of `kind` now, in the order the sources were added. */
+  collect(kind: string): unknown[];
+}
 
 /**
  * Options for {@link Monitor}. Every option is checked at construction: a bad value
@@ -103,7 +170,7 @@ export interface MonitorOptions {
   /** Where the SDK's own warnings go; silent by default. */
   readonly logger?: DiagnosticLogger;
   /** The component of metrics recorded without one. Default `'default'`. */
-  readonly defaultComponent?: string;
+  readonly defaultComponent?: ComponentName;
   /**
    * The service's name, for exporters (OpenTelemetry's `service.name` resource
    * attribute). Default: the `OTEL_SERVICE_NAME` environment variable, else
@@ -178,6 +245,18 @@ export interface MonitorOptions {
    * `createRedactor`); `false`: nothing. Default the default rules.
    */
   readonly redaction?: RedactionOptions | false;
+  /**
+   * Aggregation across `node:cluster` workers (see `clusterAggregation`): each worker
+   * sends its deltas to the primary, whose monitor then reports the whole fleet; a
+   * worker sends its last deltas on `shutdown()`. Default: off.
+   */
+  readonly cluster?: ClusterOptions;
+  /** Cache effectiveness limits and miss penalties (`monitor.caches`). */
+  readonly caches?: CacheTrackerOptions;
+  /** Long-job tracking: ETA smoothing, stall rule, GPU sampling, limits (`monitor.jobs`). */
+  readonly jobs?: JobTrackerOptions;
+  /** Unit prices for the cost analytics (`monitor.costs`). */
+  readonly costs?: CostOptions;
 }
 
 /**
@@ -275,7 +354,7 @@ export interface HealthOptions {
  */
 export interface SeriesQuery {
   /** Default: the monitor's `defaultComponent`. */
-  readonly component?: string;
+  readonly component?: ComponentName;
   /** Default: no tags. */
   readonly tags?: Tags;
   /**
@@ -422,6 +501,10 @@ export class Monitor implements MonitorApi {
   readonly #scale: Scale;
   readonly #ticker: SlotTicker;
   readonly #families = new Map<string, MetricFamily>();
+  /** The health report's closed sub-window sums (see `RecentSlotCache`). */
+  readonly #recentCache = new RecentSlotCache();
+  /** Keys other packages add to `analytics({ component }).component_specific`. */
+  readonly #specificProviders = new Map<string, () => Readonly<Record<string, number>>>();
   readonly #maxMetrics: number;
   readonly #context: FamilyContext;
   readonly #overflowCounter: MetricFamily;
@@ -460,6 +543,20 @@ export class Monitor implements MonitorApi {
   readonly audit: AuditLog;
   /** The compiled redaction rules (undefined with `redaction: false`). */
   readonly redactor: Redactor | undefined;
+  /** The cluster aggregation of the `cluster` option (undefined without it). */
+  readonly cluster: ClusterAggregation | undefined;
+  /** Cache effectiveness per cache: hit rate, latency saved per hit (see {@link CacheTracker}). */
+  readonly caches: CacheTracker;
+  /** Marketplace operations, one call each (see {@link MarketplaceMonitor}). */
+  readonly marketplace: MarketplaceMonitor;
+  /** The recommendation engine, one call each (see {@link RecommendationMonitor}). */
+  readonly recommendation: RecommendationMonitor;
+  /** Long jobs with progress, ETA and stall detection (see {@link JobTracker}). */
+  readonly jobs: JobTracker;
+  /** Cost analytics from unit prices and measured volumes (see {@link CostTracker}). */
+  readonly costs: CostTracker;
+  /** The helpers above, and their `component_specific` keys. */
+  readonly #components: ComponentHelpers;
   /** While true, new metric families do not count against `maxMetrics` (health's own). */
   #exemptFamilies = false;
   readonly #pipelines: ExportPipeline<ExportItem>[] = [];
@@ -470,6 +567,8 @@ export class Monitor implements MonitorApi {
   #collectTimer: ReturnType<typeof setInterval> | undefined;
   readonly #shutdownTimeoutMs: number;
   readonly #signalHandlers = new Map<NodeJS.Signals, () => void>();
+  readonly #exportSources: ExportSource[] = [];
+  readonly #collectListeners = new Set<(final: boolean) => void>();
 
   constructor(options: MonitorOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -608,7 +707,7 @@ export class Monitor implements MonitorApi {
     this.#exportSnapshot = exportSnapshotOptions(exporters as Exporter<ExportItem>[]);
     for (const [i, exporter] of (exporters as Exporter<ExportItem>[]).entries()) {
       try {
-        exporter.attach?.({ resource: this.resource });
+        exporter.attach?.(this.#exporterHost());
       } catch (error) {
         this.diagnostics.report(
           DiagnosticCode.INTERNAL_ERROR,
@@ -646,6 +745,7 @@ export class Monitor implements MonitorApi {
         windows: this.windows,
         reader,
         instruments: this.#alertInstruments(),
+        ...(this.redactor !== undefined && { redactor: this.redactor }),
         ...(exporting && {
           onEvent: (event: AlertHistoryEntry) => this.#export([{ kind: 'alert', event }]),
         }),
@@ -701,7 +801,8 @@ export class Monitor implements MonitorApi {
       clock,
       diagnostics: this.diagnostics,
       sources: {
-        recentPerformance: () => readRecentPerformance(reader, healthWindow, clock.now()),
+        recentPerformance: () =>
+          readRecentPerformance(reader, healthWindow, clock.now(), {}, this.#recentCache),
         activeAlerts: () => this.alerts.active({ state: 'firing' }),
         activeTraces: () => this.traces.stats().traces,
         configuredAlerts: () => this.alerts.ruleCount(),
@@ -727,7 +828,28 @@ export class Monitor implements MonitorApi {
         {
           clock,
           diagnostics: this.diagnostics,
-          source,
+          // The component helpers' keys ride on the readings into component_specific.
+          source: withComponentSpecific(
+            source,
+            (component, reading) => {
+              const own = this.#components.specific(component, reading);
+              const read = this.#specificProviders.get(component);
+              if (read === undefined) return own;
+              let added: Readonly<Record<string, number>> = {};
+              try {
+                added = read();
+              } catch (error) {
+                this.diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, {
+                  where: `component_specific of ${component}`,
+                });
+              }
+              return { ...added, ...own };
+            },
+            (error) =>
+              this.diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, {
+                where: 'component_specific',
+              }),
+          ),
           history: this.history,
           traces: () => spansOf(this.traces),
           defaultComponent,
@@ -793,6 +915,26 @@ export class Monitor implements MonitorApi {
         }
       });
     }
+    this.#components = createComponentHelpers(
+      {
+        monitor: this,
+        readComponent: (component, windowSeconds) =>
+          source.read(component, windowSeconds, 'none', clock.now()),
+        security: this.security,
+        audit: this.audit,
+        networkBytes: () => {
+          const network = this.resources?.latest()?.network;
+          return network === undefined ? undefined : network.bytesSent + network.bytesRecv;
+        },
+      },
+      { caches: options.caches, jobs: options.jobs, costs: options.costs },
+    );
+    this.caches = this.#components.caches;
+    this.marketplace = this.#components.marketplace;
+    this.recommendation = this.#components.recommendation;
+    this.jobs = this.#components.jobs;
+    this.costs = this.#components.costs;
+    if (options.cluster !== undefined) this.cluster = clusterAggregation(this, options.cluster);
     if (options.handleSignals === true) this.#handleSignals();
     if (options.tracing === true) this.#registerTracing();
   }
@@ -1138,6 +1280,7 @@ export class Monitor implements MonitorApi {
    */
   shutdown(): Promise<void> {
     this.resources?.stop();
+    this.costs.stop();
     if (this.#historyTimer !== undefined) clearTimeout(this.#historyTimer);
     this.#historyTimer = undefined;
     this.#shutdown ??= Promise.resolve().then(async () => {
@@ -1145,6 +1288,8 @@ export class Monitor implements MonitorApi {
       this.#signalHandlers.clear();
       if (this.#collectTimer !== undefined) clearInterval(this.#collectTimer);
       this.#collectTimer = undefined;
+      // A worker's last deltas go to the primary before anything stops.
+      await this.cluster?.stop();
       if (this.#pipelines.length > 0) this.#collect(true);
       const exported = Promise.all(this.#pipelines.map((p) => p.shutdown(this.#shutdownTimeoutMs)));
       this.#ticker.stop();
@@ -1192,6 +1337,38 @@ export class Monitor implements MonitorApi {
    */
   analytics(query: AnalyticsQuery = {}): AnalyticsReport {
     return this.#analytics.report(query);
+  }
+
+  /**
+   * Adds numbers to `analytics({ component }).component_specific`, read at each report
+   * (the HTTP middleware adds the API-gateway view this way). One reader per component:
+   * a later one replaces it. A reader that throws is reported to diagnostics and the
+   * report goes on without its keys; the monitor's own keys win a clash. Returns a
+   * function that removes the reader.
+   *
+   * @example
+   * ```ts
+   * const remove = monitor.addComponentSpecific('checkout', () => ({ carts_open: carts.size }));
+   * monitor.analytics({ component: 'checkout' }).component_specific.carts_open;
+   * remove();
+   * ```
+   */
+  addComponentSpecific(
+    component: ComponentName,
+    read: () => Readonly<Record<string, number>>,
+  ): () => void {
+    if (typeof component !== 'string' || component === '') {
+      throw new TypeError('addComponentSpecific: component must be a non-empty string');
+    }
+    if (typeof read !== 'function') {
+      throw new TypeError('addComponentSpecific: read must be a function');
+    }
+    this.#specificProviders.set(component, read);
+    return () => {
+      if (this.#specificProviders.get(component) === read) {
+        this.#specificProviders.delete(component);
+      }
+    };
   }
 
   /**
@@ -1293,9 +1470,64 @@ export class Monitor implements MonitorApi {
     return this.#pipelines.map((p) => ({ name: p.name, ...p.stats() }));
   }
 
+  /**
+   * Offers the exporters records other than series, spans and alert events (see
+   * {@link ExportSource}); the exporters that know its `kind` pull them at each
+   * export collection. Returns a function that removes the source.
+   *
+   * @example
+   * ```ts
+   * const remove = monitor.addExportSource({ kind: 'business_metrics', collect: () => bodies() });
+   * remove(); // no longer offered
+   * ```
+   */
+  addExportSource(source: ExportSource): () => void {
+    if (
+      source === null ||
+      typeof source !== 'object' ||
+      typeof source.kind !== 'string' ||
+      typeof source.collect !== 'function'
+    ) {
+      throw new TypeError('addExportSource: a source needs a string kind and a collect() function');
+    }
+    this.#exportSources.push(source);
+    return () => {
+      const i = this.#exportSources.indexOf(source);
+      if (i >= 0) this.#exportSources.splice(i, 1);
+    };
+  }
+
+  /** The host handed to each exporter's `attach`. */
+  #exporterHost(): MonitorExporterHost {
+    return {
+      resource: this.resource,
+      diagnostics: this.diagnostics,
+      onCollect: (listener) => {
+        this.#collectListeners.add(listener);
+        return () => this.#collectListeners.delete(listener);
+      },
+      collect: (kind) => {
+        const out: unknown[] = [];
+        for (const source of this.#exportSources) {
+          if (source.kind !== kind) continue;
+          try {
+            out.push(...source.collect());
+          } catch (error) {
+            this.diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, {
+              where: `export source ${kind}`,
+            });
+          }
+        }
+        return out;
+      },
+    };
+  }
+
   /** Every series, as of now, to every exporter. */
   #collect(final = false): void {
     try {
+      // The helpers' component_specific keys as gauges, for servers reading the export.
+      this.#components.publish();
       const options = this.#exportSnapshot;
       let snapshot: MonitorSnapshot;
       if (options.subWindows === undefined) snapshot = this.snapshot(options);
@@ -1315,6 +1547,13 @@ export class Monitor implements MonitorApi {
       }));
       this.#export(items);
       for (const p of this.#pipelines) p.sendNow();
+      for (const listener of this.#collectListeners) {
+        try {
+          listener(final);
+        } catch (error) {
+          this.diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, { where: 'onCollect' });
+        }
+      }
     } catch (error) {
       this.diagnostics.report(
         DiagnosticCode.INTERNAL_ERROR,

@@ -1,3 +1,4 @@
+import type { ComponentName } from '@prsm/core';
 import { type MonitorPerformanceOptions, resolveSettings } from './options.js';
 import {
   decorateLegacyMethod,
@@ -83,7 +84,7 @@ export interface MonitorPerformanceDecorator {
  * ```
  */
 export function monitorPerformance(
-  component: string,
+  component: ComponentName,
   operation?: string,
   options?: MonitorPerformanceOptions,
 ): MonitorPerformanceDecorator;
@@ -100,11 +101,11 @@ export function monitorPerformance(
  * ```
  */
 export function monitorPerformance(
-  component: string,
+  component: ComponentName,
   options?: MonitorPerformanceOptions,
 ): MonitorPerformanceDecorator;
 export function monitorPerformance(
-  component: string,
+  component: ComponentName,
   operationOrOptions?: string | MonitorPerformanceOptions,
   maybeOptions?: MonitorPerformanceOptions,
 ): MonitorPerformanceDecorator {

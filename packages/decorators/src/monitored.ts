@@ -1,3 +1,4 @@
+import type { ComponentName } from '@prsm/core';
 import { type MonitoredOptions, resolveSettings } from './options.js';
 import {
   describeLegacyMember,
@@ -54,7 +55,10 @@ export interface MonitoredDecorator {
  * }
  * ```
  */
-export function monitored(component: string, options?: MonitoredOptions): MonitoredDecorator {
+export function monitored(
+  component: ComponentName,
+  options?: MonitoredOptions,
+): MonitoredDecorator {
   const settings = resolveSettings(WHO, component, undefined, options, ['exclude']);
   function decorate(...args: unknown[]): void {
     const [target, context, descriptor] = args;

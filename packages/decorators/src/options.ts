@@ -3,7 +3,7 @@
  * checking. Every mistake is a `TypeError` naming the option, thrown when the
  * decorator is built (at class definition), never on a call. Imports only types.
  */
-import type { MonitorApi, Tags } from '@prsm/core';
+import type { ComponentName, MonitorApi, Tags } from '@prsm/core';
 
 /**
  * Span attributes computed from a call's arguments by the opt-in
@@ -97,8 +97,8 @@ export interface MonitoredOptions extends MonitorPerformanceOptions {
  * ```
  */
 export interface InstrumentFunctionOptions extends MonitorPerformanceOptions {
-  /** The component the operation belongs to (`api_gateway`, `marketplace`...). */
-  readonly component: string;
+  /** The component the operation belongs to (`MonitoringComponent.API_GATEWAY`, `'billing'`...). */
+  readonly component: ComponentName;
   /** The operation tag and span name. Default: the function's `name`. */
   readonly operation?: string;
 }

@@ -8,6 +8,7 @@
 import type { Clock } from '../clock/clock.js';
 import { settleWithin } from '../clock/deadline.js';
 import { DiagnosticCode, type Diagnostics } from '../diagnostics/diagnostics.js';
+import type { Redactor } from '../security/redaction.js';
 import { matchesAll, compileMatchers, type CompiledMatcher } from './matchers.js';
 import { EvaluationPass, type MonitorReader, SeriesIndex } from './monitor-source.js';
 import { SlotDigestCache } from './slot-cache.js';
@@ -84,6 +85,11 @@ export interface AlertEngineContext {
   readonly instruments: AlertInstruments;
   /** Sees every history entry (the monitor's exporters); must not throw. */
   readonly onEvent?: (entry: AlertHistoryEntry) => void;
+  /**
+   * The monitor's redaction: applied to each rule's labels, annotations and
+   * description before they are kept, listed or sent to a channel.
+   */
+  readonly redactor?: Pick<Redactor, 'redactAttributes' | 'redactString'>;
 }
 
 interface ActiveAlert {
@@ -198,6 +204,8 @@ export class AlertEngine {
   readonly #pendingDeliveries = new Set<Promise<void>>();
   readonly #slotCache: SlotDigestCache;
   readonly #seriesIndex = new SeriesIndex();
+  /** One pass for every tick, emptied between them: see `EvaluationPass.begin`. */
+  #pass: EvaluationPass | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #notificationsThisTick = 0;
@@ -246,11 +254,11 @@ export class AlertEngine {
     if (this.#rules.size >= this.#options.maxRules) {
       throw new TypeError(`too many rules: alerting.maxRules is ${this.#options.maxRules}`);
     }
-    const def = checkRule(input, id, this.#ruleContext());
+    const def = this.#redactRule(checkRule(input, id, this.#ruleContext()));
     const now = this.#context.clock.now();
     const record: RuleRecord = {
       def,
-      ...decorate(def),
+      ...decorate(def, this.#context.redactor),
       createdAt: now,
       updatedAt: now,
       state: 'inactive',
@@ -339,9 +347,9 @@ export class AlertEngine {
       ...(current.escalationPolicy !== undefined && { escalationPolicy: current.escalationPolicy }),
       ...changes,
     };
-    const def = checkRule(merged, id, this.#ruleContext());
+    const def = this.#redactRule(checkRule(merged, id, this.#ruleContext()));
     record.def = def;
-    Object.assign(record, decorate(def));
+    Object.assign(record, decorate(def, this.#context.redactor));
     record.updatedAt = this.#context.clock.now();
     return this.#ruleView(record);
   }
@@ -607,16 +615,17 @@ export class AlertEngine {
     let firing = 0;
     if (this.#rules.size > 0) {
       this.#slotCache.beginTick();
-      const pass = new EvaluationPass(
+      const pass = (this.#pass ??= new EvaluationPass(
         this.#context.reader,
         this.#slotCache,
         this.#seriesIndex,
         now,
-      );
+      )).begin(now);
       for (const record of this.#rules.values()) {
         if (!this.#evaluateRule(record, pass, now)) errors++;
       }
       this.#slotCache.endTick();
+      pass.release();
     }
     this.#pruneSilences(now);
     this.#mute(now);
@@ -997,6 +1006,17 @@ export class AlertEngine {
     }
   }
 
+  /** The rule with its description and annotations as the monitor's redaction leaves them. */
+  #redactRule(def: RuleDefinition): RuleDefinition {
+    const redactor = this.#context.redactor;
+    if (redactor === undefined) return def;
+    return {
+      ...def,
+      description: redactor.redactString(def.description),
+      annotations: Object.freeze(redactor.redactAttributes(def.annotations)),
+    };
+  }
+
   #notified(
     record: RuleRecord,
     alert: ActiveAlert,
@@ -1201,23 +1221,30 @@ export class AlertEngine {
 }
 
 /** The labels and annotations alerts of a rule carry. */
-function decorate(def: RuleDefinition): {
+function decorate(
+  def: RuleDefinition,
+  redactor?: Pick<Redactor, 'redactAttributes'>,
+): {
   labels: Readonly<Record<string, string>>;
   annotations: Readonly<Record<string, string>>;
 } {
+  const labels: Record<string, string> = {
+    ...def.labels,
+    alertname: def.name,
+    severity: def.severity,
+    component: def.component,
+  };
+  const annotations: Record<string, string> = {
+    ...def.annotations,
+    ...(def.description !== '' && { description: def.description }),
+    condition: def.parsed.toString(),
+    ...(def.threshold !== undefined && { threshold: String(def.threshold) }),
+  };
   return {
-    labels: Object.freeze({
-      ...def.labels,
-      alertname: def.name,
-      severity: def.severity,
-      component: def.component,
-    }),
-    annotations: Object.freeze({
-      ...def.annotations,
-      ...(def.description !== '' && { description: def.description }),
-      condition: def.parsed.toString(),
-      ...(def.threshold !== undefined && { threshold: String(def.threshold) }),
-    }),
+    labels: Object.freeze(redactor === undefined ? labels : redactor.redactAttributes(labels)),
+    annotations: Object.freeze(
+      redactor === undefined ? annotations : redactor.redactAttributes(annotations),
+    ),
   };
 }
 

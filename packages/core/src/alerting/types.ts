@@ -1,4 +1,5 @@
 /** The public shapes of the alert engine: rules, alerts, silences, history, options. */
+import type { ComponentName } from '../components/names.js';
 import type { AlertSeverity, NotificationChannel } from './notification.js';
 
 /**
@@ -127,7 +128,7 @@ export interface AlertRuleInput {
   /** How urgent. */
   readonly severity: AlertSeverity;
   /** The component whose signals the condition reads. Default the monitor's `defaultComponent`. */
-  readonly component?: string;
+  readonly component?: ComponentName;
   /** The condition, in the condition language (see `parseCondition`). */
   readonly condition: string;
   /** The spec's threshold, kept and shown in notifications (the condition decides). */

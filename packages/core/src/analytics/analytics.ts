@@ -4,6 +4,7 @@
  * the stored traces, with the structured evidence behind it.
  */
 import type { Clock } from '../clock/clock.js';
+import type { ComponentName } from '../components/names.js';
 import { DiagnosticCode, type Diagnostics } from '../diagnostics/diagnostics.js';
 import type { StoredSpan } from '../tracing/trace-store.js';
 import { findAnomalies } from './anomaly.js';
@@ -111,7 +112,7 @@ export interface AnalyticsOptions {
  */
 export interface AnalyticsQuery {
   /** Default: the context's `defaultComponent`. */
-  readonly component?: string;
+  readonly component?: ComponentName;
 }
 
 function positive(value: unknown, fallback: number, name: string): number {

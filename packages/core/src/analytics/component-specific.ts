@@ -1,10 +1,86 @@
 /**
  * The spec's `component_specific`: domain ratios found among a component's metrics by
- * name (cache hit rate, conversion rate, accuracy...).
+ * name (cache hit rate, conversion rate, accuracy...), plus what the component helpers
+ * (`monitor.marketplace`, `.recommendation`, `.jobs`, `.caches`, `.costs`, the security
+ * summary) contribute through {@link withComponentSpecific}.
  */
 import { snakeCase } from './bottlenecks.js';
-import type { ComponentReading } from './source.js';
+import type { AnalyticsSource, ComponentReading } from './source.js';
 import { round } from './stats.js';
+
+/**
+ * The name prefix of gauges that carry a `component_specific` key as it is: a gauge
+ * `component_specific.search_latency_p99_ms` of a component gives the key
+ * `search_latency_p99_ms` (any finite value). The Monitor publishes its helpers' keys
+ * this way before each export (all but those that come and go, such as a running job's
+ * ETA or windowed percentiles), so a server reading the exported series (the
+ * standalone `@prsm/server`) reports them too.
+ *
+ * @example
+ * ```ts
+ * monitor.gauge(`${SPECIFIC_GAUGE_PREFIX}queue_wait_p99_ms`, { component: 'billing' }).set(830);
+ * ```
+ */
+export const SPECIFIC_GAUGE_PREFIX = 'component_specific.';
+
+/**
+ * A {@link ComponentReading} that carries the component helpers' keys.
+ *
+ * @example
+ * ```ts
+ * const reading: SpecificReading = { ...source.read('marketplace', 900, 'none', now), specific: { conversion_rate: 0.034 } };
+ * ```
+ */
+export interface SpecificReading extends ComponentReading {
+  /** Keys contributed by the component helpers; they win over keys found by name. */
+  readonly specific?: Readonly<Record<string, number>>;
+}
+
+/**
+ * What contributes `component_specific` keys for a component: called once per
+ * analytics report with the component's reading; returns snake_case keys and finite
+ * numbers (others are ignored). Must be cheap; a throw is caught (no keys).
+ *
+ * @example
+ * ```ts
+ * const provider: ComponentSpecificProvider = (component) =>
+ *   component === 'marketplace' ? monitor.marketplace.specific() : {};
+ * ```
+ */
+export type ComponentSpecificProvider = (
+  component: string,
+  reading: ComponentReading,
+) => Readonly<Record<string, number>>;
+
+/**
+ * An {@link AnalyticsSource} whose readings carry the `provider`'s keys (as
+ * {@link SpecificReading}), which {@link readComponentSpecific} merges. A failing
+ * provider is reported to `onError` and contributes nothing.
+ *
+ * @example
+ * ```ts
+ * const source = withComponentSpecific(familiesSource(reader), (c) => helpers.specific(c));
+ * ```
+ */
+export function withComponentSpecific(
+  source: AnalyticsSource,
+  provider: ComponentSpecificProvider,
+  onError: (error: unknown) => void = () => {},
+): AnalyticsSource {
+  return {
+    components: () => source.components(),
+    read: (component, windowSeconds, quantiles, now): SpecificReading => {
+      const reading = source.read(component, windowSeconds, quantiles, now);
+      let specific: Readonly<Record<string, number>> | undefined;
+      try {
+        specific = provider(component, reading);
+      } catch (error) {
+        onError(error);
+      }
+      return specific === undefined ? reading : { ...reading, specific };
+    },
+  };
+}
 
 /**
  * Gauge name endings reported as they are (a gauge holding a ratio in 0..1), after
@@ -85,8 +161,9 @@ export interface CounterRatio {
 /**
  * The component's domain ratios: ratio gauges ({@link RATIO_GAUGE_SUFFIXES}, values in
  * 0..1) and counter pairs ({@link COUNTER_RATIOS}, since the counters began), keys in
- * snake case and sorted, values rounded to 4 decimals. A gauge wins over a counter
- * pair giving the same key.
+ * snake case and sorted, values rounded to 4 decimals; gauges named with
+ * {@link SPECIFIC_GAUGE_PREFIX} (keys as they are). A gauge wins over a counter pair
+ * giving the same key; the helpers' keys ({@link SpecificReading}) win over all.
  *
  * @example
  * ```ts
@@ -94,7 +171,7 @@ export interface CounterRatio {
  * // { conversion_rate: 0.034, recommendation_accuracy: 0.87, search_cache_hit_rate: 0.78 }
  * ```
  */
-export function readComponentSpecific(reading: ComponentReading): Record<string, number> {
+export function readComponentSpecific(reading: SpecificReading): Record<string, number> {
   const out = new Map<string, number>();
   for (const [name, total] of reading.counters) {
     for (const rule of COUNTER_RATIOS) {
@@ -110,10 +187,22 @@ export function readComponentSpecific(reading: ComponentReading): Record<string,
     }
   }
   for (const [name, value] of reading.gauges) {
+    if (name.startsWith(SPECIFIC_GAUGE_PREFIX)) {
+      // In process the helpers' own keys (reading.specific, merged below) override these.
+      const key = name.slice(SPECIFIC_GAUGE_PREFIX.length);
+      if (key !== '' && Number.isFinite(value)) out.set(key, value);
+      continue;
+    }
     const key = snakeCase(name);
     if (!RATIO_GAUGE_SUFFIXES.some((s) => key === s || key.endsWith(`_${s}`))) continue;
     if (!(value >= 0 && value <= 1)) continue;
     out.set(key, round(value, 4));
+  }
+  const specific = reading.specific;
+  if (specific !== undefined && specific !== null && typeof specific === 'object') {
+    for (const [key, value] of Object.entries(specific)) {
+      if (typeof value === 'number' && Number.isFinite(value) && key !== '') out.set(key, value);
+    }
   }
   const sorted: Record<string, number> = {};
   for (const key of [...out.keys()].sort()) sorted[key] = out.get(key)!;

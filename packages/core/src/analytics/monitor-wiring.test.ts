@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
 import { ConditionSyntaxError } from '../alerting/condition/errors.js';
 import { parseCondition } from '../alerting/condition/condition.js';
+import { DiagnosticCode } from '../diagnostics/diagnostics.js';
 import { Monitor } from '../monitor.js';
 
 const T0 = Date.UTC(2024, 0, 15, 14, 0);
@@ -27,6 +28,29 @@ function setup(): { monitor: Monitor; clock: ManualClock } {
 }
 
 describe('Monitor analytics', () => {
+  it('carries the keys other packages add to component_specific, and survives a failing reader', () => {
+    const { monitor } = setup();
+    monitor.timer('checkout').record(120);
+    const remove = monitor.addComponentSpecific('shop', () => ({ carts_open: 3 }));
+    expect(monitor.analytics({ component: 'shop' }).component_specific['carts_open']).toBe(3);
+    // Other components are untouched.
+    expect(monitor.analytics({ component: 'other' }).component_specific['carts_open']).toBe(
+      undefined,
+    );
+    remove();
+    expect(monitor.analytics({ component: 'shop' }).component_specific['carts_open']).toBe(
+      undefined,
+    );
+    const before = monitor.diagnostics.count(DiagnosticCode.INTERNAL_ERROR);
+    monitor.addComponentSpecific('shop', () => {
+      throw new Error('reader broke');
+    });
+    const report = monitor.analytics({ component: 'shop' });
+    expect(report.summary.total_requests).toBe(1);
+    expect(monitor.diagnostics.count(DiagnosticCode.INTERNAL_ERROR)).toBe(before + 1);
+    expect(() => monitor.addComponentSpecific('', () => ({}))).toThrow(TypeError);
+  });
+
   it('reports the spec object from the monitor’s history, ticked each minute', () => {
     const { monitor, clock } = setup();
     const checkout = monitor.timer('checkout');

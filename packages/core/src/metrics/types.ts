@@ -1,8 +1,9 @@
 /**
  * metrics/: series, instruments and the registry that caps them. A series is one
  * metric name + component + tag set; labels ride along as metadata. May import from
- * sketch/, clock/ and diagnostics/.
+ * sketch/, clock/ and diagnostics/ (and the component names of components/names.ts).
  */
+import type { ComponentName } from '../components/names.js';
 
 /**
  * The spec's four metric types.
@@ -67,7 +68,7 @@ export interface MetricInput {
   /** How the value is aggregated. */
   readonly metricType: MetricType;
   /** The component the metric belongs to; defaults to the monitor's `defaultComponent`. */
-  readonly component?: string;
+  readonly component?: ComponentName;
   /** Identifying tags (see {@link Tags}). */
   readonly tags?: Tags;
   /** Descriptive labels (see {@link Labels}). */
@@ -86,7 +87,7 @@ export interface MetricInput {
  */
 export interface InstrumentOptions {
   /** The component of every series of this handle; defaults to the monitor's `defaultComponent`. */
-  readonly component?: string;
+  readonly component?: ComponentName;
   /** Free text for exporters and docs. */
   readonly description?: string;
   /** The unit, such as `ms` or `By`. Timers are always `ms`. */

@@ -38,7 +38,12 @@ export interface AuthAttemptEvent {
  * ```
  */
 export interface AuthorizationCheckEvent {
-  readonly userId: string;
+  /**
+   * Who asked. Absent only for a denial of an unidentified client (an HTTP 403 seen by
+   * `@prsm/express`/`@prsm/fastify` without a `user` option): counted, but no user's
+   * denial burst can be tracked.
+   */
+  readonly userId?: string;
   readonly permission: string;
   /** What it was about (not used as a metric tag). */
   readonly resource?: string;
@@ -318,13 +323,14 @@ export class SecurityMonitor {
         event === null ||
         typeof event !== 'object' ||
         typeof event.allowed !== 'boolean' ||
-        typeof event.userId !== 'string' ||
+        (typeof event.userId !== 'string' && (event.allowed || event.userId !== undefined)) ||
         typeof event.permission !== 'string'
       ) {
         this.#invalid('authorizationCheck needs { userId, permission, allowed }');
         return;
       }
       (event.allowed ? this.#allowed : this.#denied).inc();
+      if (event.userId === undefined) return;
       this.detector?.observeAuthorization(event.userId, event.permission, event.allowed);
     } catch (error) {
       this.#internal(error);

@@ -296,3 +296,58 @@ describe('redact: examples', () => {
     expect(() => createRedactor({ maxDepth: 0 })).toThrow(/maxDepth/);
   });
 });
+
+describe('alert annotations are redacted with the monitor redaction', () => {
+  it('in the rule, the active alert and every notification a channel receives', async () => {
+    const { Monitor } = await import('../monitor.js');
+    const { ManualClock } = await import('../clock/clock.js');
+    const clock = new ManualClock(Date.UTC(2026, 2, 15, 12));
+    const sent: unknown[] = [];
+    const monitor = new Monitor({
+      clock,
+      redaction: { keys: [...DEFAULT_REDACTED_KEYS, 'ssn'] },
+      alerting: {
+        evaluationIntervalSeconds: 0,
+        groupWaitSeconds: 0,
+        channels: {
+          // A channel that keeps what it is given: the payload as any channel sees it.
+          keep: {
+            kind: 'keep',
+            send(notification) {
+              sent.push(notification);
+              return Promise.resolve({ ok: true, attempts: 1 });
+            },
+            shutdown: () => Promise.resolve(),
+          },
+        },
+      },
+    });
+    try {
+      monitor.alerts.create({
+        id: 'errors',
+        name: 'Errors',
+        description: 'call back with token=tok-AAA-111',
+        severity: 'high',
+        component: 'checkout',
+        condition: 'error_rate > 5%',
+        notificationChannels: ['keep'],
+        annotations: { runbook: 'https://x.example/?api_key=key-BBB-222', ssn: '078-05-1120' },
+        labels: { team: 'pay' },
+      });
+      const timer = monitor.timer('http.server.duration', { component: 'checkout' }).bind();
+      for (let i = 0; i < 10; i++) timer.recordError(100);
+      monitor.alerts.evaluate();
+      clock.advance(1000);
+      monitor.alerts.evaluate();
+      await monitor.alerts.flush();
+      const seen = JSON.stringify([monitor.alerts.get('errors'), monitor.alerts.active(), sent]);
+      expect(sent.length).toBeGreaterThan(0);
+      expect(seen).not.toMatch(/tok-AAA|key-BBB|078-05/);
+      expect(seen).toContain('token=[REDACTED]');
+      expect(seen).toContain('"ssn":"[REDACTED]"');
+      expect(seen).toContain('"team":"pay"');
+    } finally {
+      await monitor.shutdown();
+    }
+  });
+});

@@ -543,3 +543,74 @@ export function toRestBatch(
     alerts,
   };
 }
+
+/**
+ * One business KPI sample, the spec's `POST /api/v1/monitoring/business-metrics`
+ * body (what `BusinessOutcomes.businessMetricBodies()` returns).
+ *
+ * @example
+ * ```ts
+ * const mrr: RestBusinessMetric = {
+ *   metric_name: 'monthly_recurring_revenue',
+ *   value: 125000,
+ *   dimension: 'monthly',
+ *   target: 150000,
+ *   metadata: { currency: 'USD' },
+ * };
+ * ```
+ */
+export interface RestBusinessMetric {
+  /** The KPI's name. */
+  readonly metric_name: string;
+  /** Its current value. */
+  readonly value: number;
+  /** The period it is measured over (`daily`, `monthly`...). */
+  readonly dimension?: string;
+  /** Its target. */
+  readonly target?: number;
+  /** Flat metadata, redacted by the monitor's rules before it got here. */
+  readonly metadata?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+/**
+ * The batch form of `POST /api/v1/monitoring/business-metrics` the REST exporter
+ * sends: `batch_id` is the same on every retry (and in `x-prsm-batch-id`), and the
+ * server stores a batch id once.
+ *
+ * @example
+ * ```ts
+ * const body = JSON.parse(text) as RestBusinessMetricsBody;
+ * for (const m of body.metrics) console.log(m.metric_name, m.value);
+ * ```
+ */
+export interface RestBusinessMetricsBody {
+  /** The batch's id, kept across retries. */
+  readonly batch_id: string;
+  /** Who sent it (absent when the exporter is not attached to a monitor). */
+  readonly source?: RestSource;
+  /** When this attempt was made, ISO 8601 in UTC. */
+  readonly sent_at: string;
+  /** The samples, oldest first (1 to 1000). */
+  readonly metrics: readonly RestBusinessMetric[];
+}
+
+/**
+ * The business-metrics body of one batch. Pure: `sentAt` is the only time it reads.
+ *
+ * @example
+ * ```ts
+ * const body = toRestBusinessMetrics({ id: 'b-1', items: [{ metric_name: 'mrr', value: 1 }] }, Date.now());
+ * ```
+ */
+export function toRestBusinessMetrics(
+  batch: { readonly id: string; readonly items: readonly RestBusinessMetric[] },
+  sentAt: number,
+  source?: RestSource,
+): RestBusinessMetricsBody {
+  return {
+    batch_id: batch.id,
+    ...(source !== undefined && { source }),
+    sent_at: isoTime(sentAt),
+    metrics: batch.items,
+  };
+}

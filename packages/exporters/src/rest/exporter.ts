@@ -2,18 +2,40 @@
  * The REST exporter: one JSON POST per export batch to a PRSM monitoring server,
  * gzipped by default, with the batch id as a header for the receiver's dedup. It makes
  * one attempt per call and classifies the outcome; the `ExportPipeline` of
- * `@prsm/core` queues, batches, retries and times out. Imports `@prsm/core` types,
- * `node:zlib` and the global `fetch`.
+ * `@prsm/core` queues, batches, retries and times out. Business metrics (the records
+ * of the monitor's `business_metrics` export source) go through a second pipeline of
+ * their own to `POST /business-metrics`. Imports `@prsm/core`, `node:zlib` and the
+ * global `fetch`.
  */
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
 
-import type { ExportBatch, ExportItem, Exporter, ExporterHost, ExportResult } from '@prsm/core';
+import {
+  Diagnostics,
+  DiagnosticCode,
+  type ExportBatch,
+  type ExportItem,
+  type Exporter,
+  type ExporterHost,
+  ExportPipeline,
+  type ExportPipelineOptions,
+  type ExportResult,
+  type MonitorExporterHost,
+} from '@prsm/core';
 
-import { type RestSource, toRestBatch } from './body.js';
+import {
+  type RestBusinessMetric,
+  type RestSource,
+  toRestBatch,
+  toRestBusinessMetrics,
+} from './body.js';
+import {
+  optionError,
+  REST_BATCH_ID_HEADER,
+  type RestConnectionOptions,
+  restTransport,
+} from './transport.js';
 
-const gzipAsync = promisify(gzipCallback);
+export { REST_BATCH_ID_HEADER };
 
 /**
  * The path the REST exporter POSTs to, under the configured `url`.
@@ -26,14 +48,26 @@ const gzipAsync = promisify(gzipCallback);
 export const REST_BATCH_PATH = '/api/v1/monitoring/batch';
 
 /**
- * The header carrying the batch id, the same on every retry of a batch.
+ * The path the REST exporter POSTs business metrics to, under the configured `url`
+ * (a {@link RestBusinessMetricsBody}).
  *
  * @example
  * ```ts
- * const id = request.headers[REST_BATCH_ID_HEADER]; // 'x-prsm-batch-id'
+ * app.post(REST_BUSINESS_METRICS_PATH, handle); // '/api/v1/monitoring/business-metrics'
  * ```
  */
-export const REST_BATCH_ID_HEADER = 'x-prsm-batch-id';
+export const REST_BUSINESS_METRICS_PATH = '/api/v1/monitoring/business-metrics';
+
+/**
+ * The kind of export source whose records the REST exporter posts as business
+ * metrics (what `BusinessOutcomes` adds to its monitor).
+ *
+ * @example
+ * ```ts
+ * monitor.addExportSource({ kind: REST_BUSINESS_METRICS_KIND, collect: () => [{ metric_name: 'mrr', value: 1, dimension: 'monthly' }] });
+ * ```
+ */
+export const REST_BUSINESS_METRICS_KIND = 'business_metrics';
 
 /**
  * Options of {@link restExporter}. Every option is checked: a mistake throws a
@@ -48,84 +82,60 @@ export const REST_BATCH_ID_HEADER = 'x-prsm-batch-id';
  * };
  * ```
  */
-export interface RestExporterOptions {
-  /** The server's base URL, absolute http(s); the exporter POSTs to `${url}/api/v1/monitoring/batch`. */
-  readonly url: string;
-  /** Sent in `apiKeyHeader` when set; never logged. */
-  readonly apiKey?: string;
-  /** The header the API key goes in. Default `x-api-key`. */
-  readonly apiKeyHeader?: string;
-  /** Gzip the body (`content-encoding: gzip`). Default true. */
-  readonly gzip?: boolean;
-  /** Extra headers on every request. They cannot replace the exporter's own. */
-  readonly headers?: Readonly<Record<string, string>>;
-  /** The clock of `sent_at` (ms since the epoch). Default `Date.now`. */
-  readonly now?: () => number;
+export interface RestExporterOptions extends RestConnectionOptions {
   /**
    * Also send every window's quantiles and rates (`windows`), computed at each export.
    * Default false: the server merges the sub-windows' digests (`sub_windows`) itself,
    * across processes, which the quantiles of one process cannot be.
    */
   readonly windowQuantiles?: boolean;
+  /**
+   * Post the monitor's business metrics (its `business_metrics` export source, which
+   * `BusinessOutcomes` adds) to `POST /business-metrics` at each export, each KPI
+   * only when its value, target, dimension or metadata changed since the last one
+   * sent. Default true.
+   */
+  readonly businessMetrics?: boolean;
+  /**
+   * The queue, batching and retries of the business metrics (their own pipeline,
+   * with the same defaults as the monitor's); at most 1000 items per batch.
+   */
+  readonly businessPipeline?: Omit<
+    ExportPipelineOptions<RestBusinessMetric>,
+    'exportIntervalMs' | 'sizeOf'
+  >;
 }
 
 const FACTORY = 'restExporter';
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Business metrics whose last sent form is remembered; past it, everything is resent. */
+const MAX_REMEMBERED = 10_000;
 
-function optionError(option: string, problem: string): TypeError {
-  return new TypeError(`${FACTORY}: options.${option} ${problem}`);
-}
-
-function checkHeaderName(option: string, value: unknown): string {
-  if (typeof value !== 'string' || !TOKEN.test(value)) {
-    throw optionError(option, 'must be a valid HTTP header name');
+/** A business metric record from an export source, or undefined when it is not one. */
+function businessMetricOf(record: unknown): RestBusinessMetric | undefined {
+  if (record === null || typeof record !== 'object') return undefined;
+  const r = record as Record<string, unknown>;
+  const { metric_name: name, value, dimension, target, metadata } = r;
+  if (typeof name !== 'string' || name === '' || typeof value !== 'number') return undefined;
+  if (!Number.isFinite(value)) return undefined;
+  if (dimension !== undefined && typeof dimension !== 'string') return undefined;
+  if (target !== undefined && (typeof target !== 'number' || !Number.isFinite(target))) {
+    return undefined;
   }
-  return value.toLowerCase();
-}
-
-function checkHeaderValue(option: string, value: unknown): string {
-  if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
-    throw optionError(option, 'must be a string without CR, LF or NUL');
+  if (
+    metadata !== undefined &&
+    (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+  ) {
+    return undefined;
   }
-  return value;
-}
-
-function endpoint(value: unknown): string {
-  if (typeof value !== 'string') throw optionError('url', 'must be a URL string');
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw optionError('url', 'must be an absolute http:// or https:// URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw optionError('url', 'must be an absolute http:// or https:// URL');
-  }
-  if (url.username !== '' || url.password !== '') {
-    throw optionError(
-      'url',
-      'must not contain credentials (use options.apiKey or options.headers)',
-    );
-  }
-  url.pathname = url.pathname.replace(/\/+$/, '') + REST_BATCH_PATH;
-  return url.href;
-}
-
-/** `Retry-After` as milliseconds from `now`: delay-seconds or an HTTP date. */
-function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause: unknown = error.cause;
-    return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
-  }
-  return 'unknown error';
+  return {
+    metric_name: name,
+    value,
+    ...(dimension !== undefined && { dimension }),
+    ...(target !== undefined && { target }),
+    ...(metadata !== undefined && {
+      metadata: metadata as Readonly<Record<string, string | number | boolean | null>>,
+    }),
+  };
 }
 
 /**
@@ -134,6 +144,13 @@ function describe(error: unknown): string {
  * {@link RestBatchBody} (see {@link toRestBatch}) as JSON, gzipped unless
  * `gzip: false`, with `x-prsm-batch-id` (the same on every retry: the receiver drops
  * a batch it already has) and the API key in `apiKeyHeader`.
+ *
+ * Business metrics: when a `Monitor` adopts it, the exporter pulls the records of
+ * the monitor's `business_metrics` export sources after each export collection
+ * (`BusinessOutcomes` adds one: its `businessMetricBodies()`), keeps those that
+ * changed since last sent, and posts them through a pipeline of their own (bounded
+ * queue, batches, retries, a batch id kept across retries) to
+ * `POST ${url}/api/v1/monitoring/business-metrics` as a `RestBusinessMetricsBody` (from `@prsm/exporters/rest`).
  *
  * One call is one attempt: 2xx is success; 408, 429 and 5xx are retryable, after the
  * `Retry-After` (seconds or an HTTP date) when the server sends one; any other status
@@ -154,96 +171,114 @@ function describe(error: unknown): string {
  * ```
  */
 export function restExporter(options: RestExporterOptions): Exporter<ExportItem> {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${FACTORY}: options must be an object`);
-  }
-  const url = endpoint(options.url);
-  const apiKeyHeader = checkHeaderName('apiKeyHeader', options.apiKeyHeader ?? 'x-api-key');
-  const apiKey =
-    options.apiKey === undefined ? undefined : checkHeaderValue('apiKey', options.apiKey);
-  if (apiKey === '') throw optionError('apiKey', 'must not be empty');
-  const gzip = options.gzip ?? true;
-  if (typeof gzip !== 'boolean') throw optionError('gzip', 'must be a boolean');
-  const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw optionError('now', 'must be a function');
+  const transport = restTransport(FACTORY, options);
   const windowQuantiles = options.windowQuantiles ?? false;
   if (typeof windowQuantiles !== 'boolean') {
-    throw optionError('windowQuantiles', 'must be a boolean');
+    throw optionError(FACTORY, 'windowQuantiles', 'must be a boolean');
+  }
+  const businessMetrics = options.businessMetrics ?? true;
+  if (typeof businessMetrics !== 'boolean') {
+    throw optionError(FACTORY, 'businessMetrics', 'must be a boolean');
+  }
+  const businessPipeline: unknown = options.businessPipeline ?? {};
+  if (businessPipeline === null || typeof businessPipeline !== 'object') {
+    throw optionError(FACTORY, 'businessPipeline', 'must be an object of pipeline options');
+  }
+  const pipelineOptions = businessPipeline as NonNullable<RestExporterOptions['businessPipeline']>;
+  const maxBatch = pipelineOptions.maxBatchItems;
+  if (maxBatch !== undefined && (typeof maxBatch !== 'number' || maxBatch > 1000)) {
+    throw optionError(FACTORY, 'businessPipeline.maxBatchItems', 'must be at most 1000');
+  }
+  try {
+    // Checked now, not at attach: a bad option is a configuration error.
+    void new ExportPipeline(
+      { export: () => Promise.resolve({ ok: true }), shutdown: () => Promise.resolve() },
+      { ...pipelineOptions, exportIntervalMs: 0 },
+      new Diagnostics(),
+    ).shutdown(0);
+  } catch (error) {
+    throw optionError(
+      FACTORY,
+      'businessPipeline',
+      `is invalid: ${error instanceof Error ? error.message : 'unknown'}`,
+    );
   }
   let source: RestSource | undefined;
-  const extra: unknown = options.headers ?? {};
-  if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
-    throw optionError('headers', 'must be an object of header names to strings');
-  }
-  const own = new Set(['content-type', 'content-encoding', 'content-length', REST_BATCH_ID_HEADER]);
-  if (apiKey !== undefined) own.add(apiKeyHeader);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(extra)) {
-    const lower = checkHeaderName(`headers['${name}']`, name);
-    if (own.has(lower)) throw optionError(`headers['${name}']`, 'is set by the exporter');
-    headers[lower] = checkHeaderValue(`headers['${name}']`, value);
-  }
-  headers['content-type'] = 'application/json';
-  if (gzip) headers['content-encoding'] = 'gzip';
-  if (apiKey !== undefined) headers[apiKeyHeader] = apiKey;
+  let business: ExportPipeline<RestBusinessMetric> | undefined;
 
-  const redact = (text: string): string =>
-    apiKey === undefined ? text : text.split(apiKey).join('[redacted]');
+  const startBusiness = (host: ExporterHost & Partial<MonitorExporterHost>): void => {
+    const { onCollect, collect } = host;
+    if (!businessMetrics || typeof onCollect !== 'function' || typeof collect !== 'function') {
+      return;
+    }
+    const diagnostics =
+      host.diagnostics instanceof Diagnostics ? host.diagnostics : new Diagnostics();
+    const pipeline = new ExportPipeline<RestBusinessMetric>(
+      {
+        name: 'rest.business-metrics',
+        export: (batch: ExportBatch<RestBusinessMetric>, signal: AbortSignal) =>
+          transport.post(
+            REST_BUSINESS_METRICS_PATH,
+            toRestBusinessMetrics(batch, transport.now(), source),
+            batch.id,
+            signal,
+          ),
+        shutdown: () => Promise.resolve(),
+      },
+      { ...pipelineOptions, exportIntervalMs: 0 },
+      diagnostics,
+    );
+    business = pipeline;
+    const lastSent = new Map<string, string>();
+    onCollect(() => {
+      const changed: RestBusinessMetric[] = [];
+      for (const record of collect(REST_BUSINESS_METRICS_KIND)) {
+        const metric = businessMetricOf(record);
+        if (metric === undefined) {
+          diagnostics.report(
+            DiagnosticCode.INVALID_VALUE,
+            'rest: a business_metrics record without a metric_name and a finite value was skipped',
+          );
+          continue;
+        }
+        const form = JSON.stringify(metric);
+        if (lastSent.get(metric.metric_name) === form) continue;
+        if (lastSent.size >= MAX_REMEMBERED) lastSent.clear();
+        lastSent.set(metric.metric_name, form);
+        changed.push(metric);
+      }
+      if (changed.length === 0) return;
+      pipeline.enqueue(changed);
+      pipeline.sendNow();
+    });
+  };
 
   return {
     name: 'rest',
     needs: { windowQuantiles, digests: false, subWindows: true },
-    attach(host: ExporterHost): void {
+    attach(host: ExporterHost & Partial<MonitorExporterHost>): void {
       source = { instance_id: randomUUID(), resource: { ...host.resource } };
+      startBusiness(host);
     },
-    async export(batch: ExportBatch<ExportItem>, signal: AbortSignal): Promise<ExportResult> {
-      let body: string | Buffer;
+    export(batch: ExportBatch<ExportItem>, signal: AbortSignal): Promise<ExportResult> {
+      let body: ReturnType<typeof toRestBatch>;
       try {
-        const json = JSON.stringify(toRestBatch(batch, now(), source));
-        body = gzip ? await gzipAsync(json) : json;
+        body = toRestBatch(batch, transport.now(), source);
       } catch (error) {
-        // The same batch would fail the same way: no retry.
-        return {
+        return Promise.resolve({
           ok: false,
           retryable: false,
-          error: `rest: cannot encode batch: ${describe(error)}`,
-        };
-      }
-      let response: Response;
-      try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { ...headers, [REST_BATCH_ID_HEADER]: batch.id },
-          body,
-          redirect: 'manual',
-          signal,
+          error: `rest: cannot encode batch: ${error instanceof Error ? error.message : 'unknown error'}`,
         });
-      } catch (error) {
-        const why = signal.aborted ? 'aborted (timeout or shutdown)' : describe(error);
-        return { ok: false, retryable: true, error: redact(`rest: request failed: ${why}`) };
       }
-      let text = '';
-      try {
-        text = await response.text();
-      } catch {
-        // A body cut short after the status arrived: the status decides.
-      }
-      const status = response.status;
-      if (status >= 200 && status < 300) return { ok: true };
-      const retryable = status === 408 || status === 429 || status >= 500;
-      const retryAfterMs = retryable
-        ? parseRetryAfter(response.headers.get('retry-after'), now())
-        : undefined;
-      const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
-      return {
-        ok: false,
-        retryable,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-        error: redact(`rest: HTTP ${status}${snippet === '' ? '' : `: ${snippet}`}`),
-      };
+      return transport.post(REST_BATCH_PATH, body, batch.id, signal);
+    },
+    async forceFlush(): Promise<void> {
+      await business?.forceFlush(10_000);
     },
     async shutdown(): Promise<void> {
-      // Nothing to release: fetch keeps no connection of ours open.
+      // The monitor's pipeline flushed (forceFlush) before: what is left is dropped, counted.
+      await business?.shutdown(500);
     },
   };
 }

@@ -1,14 +1,27 @@
 /**
- * rest/: the REST exporter of metrics, spans and alert events to a PRSM monitoring
- * server (`POST /api/v1/monitoring/batch`), and the shapes of its JSON body for the
- * server to share. Imports `@prsm/core` types, `node:zlib` and the global `fetch`.
+ * rest/: the REST exporter of metrics, spans, alert events and business metrics to a
+ * PRSM monitoring server (`POST /api/v1/monitoring/batch`, `/business-metrics`), the
+ * audit sink that ships the audit log to it (`POST /audit`), and the shapes of their
+ * JSON bodies for the server to share. Imports `@prsm/core`, `node:zlib` and the
+ * global `fetch`.
  */
-export { REST_BATCH_ID_HEADER, REST_BATCH_PATH, restExporter } from './exporter.js';
+export {
+  REST_BATCH_ID_HEADER,
+  REST_BATCH_PATH,
+  REST_BUSINESS_METRICS_KIND,
+  REST_BUSINESS_METRICS_PATH,
+  restExporter,
+} from './exporter.js';
 export type { RestExporterOptions } from './exporter.js';
-export { toRestBatch } from './body.js';
+export type { RestConnectionOptions } from './transport.js';
+export { REST_AUDIT_PATH, restAuditSink } from './audit-sink.js';
+export type { RestAuditBatchBody, RestAuditSinkOptions } from './audit-sink.js';
+export { toRestBatch, toRestBusinessMetrics } from './body.js';
 export type {
   RestAlertEvent,
   RestBatchBody,
+  RestBusinessMetric,
+  RestBusinessMetricsBody,
   RestCounterMetric,
   RestCounterWindow,
   RestDistributionMetric,
