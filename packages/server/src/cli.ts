@@ -10,6 +10,7 @@ import { webhookChannel } from '@prsm/exporters/notifiers';
 import type { NotificationChannel } from '@prsm/core';
 
 import { isRole, ROLES } from './auth/keys.js';
+import { backupCommand, DATA_USAGE, exportCommand, restoreCommand } from './backup/commands.js';
 import { createServer } from './server.js';
 import { openStore } from './store/store.js';
 
@@ -20,7 +21,7 @@ Commands:
   keys create --role <role> Create an API key (printed once, alone on the last line)
   keys list                 List keys (id, role, created, last used, revoked; never the key)
   keys revoke <id>          Revoke a key
-
+${DATA_USAGE}
 Options of serve:
   --port <n>        Port (env PRSM_PORT; default 7070; 0 for any free port)
   --host <addr>     Interface (env PRSM_HOST; default 127.0.0.1)
@@ -34,6 +35,9 @@ Options of serve:
   --eval-interval <ms>  How often alert rules are evaluated (default 10000; 0: never)
   --synchronous <full|normal>  SQLite durability (default full: survives power loss;
                     normal: survives a crash of the process, faster ingest)
+  --archive-dir <dir>  Write rows past retention to JSONL files here (one per day
+                    per dataset) before deleting them (env PRSM_ARCHIVE_DIR)
+  --archive-gzip    Gzip the archive files
 
 Options of keys:
   --db <file>       SQLite file (env PRSM_DB; default ./prsm-monitor.db)
@@ -92,6 +96,8 @@ async function serve(args: string[]): Promise<void> {
       'webhook-url': { type: 'string' },
       'eval-interval': { type: 'string' },
       synchronous: { type: 'string' },
+      'archive-dir': { type: 'string' },
+      'archive-gzip': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -162,7 +168,15 @@ async function serve(args: string[]): Promise<void> {
     dev,
     bodyLimit,
     rateLimit: rate === 0 ? false : { perSecond: rate, burst },
-    storeOptions: { synchronous },
+    storeOptions: {
+      synchronous,
+      ...((values['archive-dir'] ?? env('PRSM_ARCHIVE_DIR')) !== undefined && {
+        archive: {
+          dir: (values['archive-dir'] ?? env('PRSM_ARCHIVE_DIR'))!,
+          gzip: values['archive-gzip'] === true,
+        },
+      }),
+    },
     alerting: { channels, evaluationIntervalMs },
     onError: (error) =>
       err(
@@ -264,6 +278,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'serve') return serve(rest);
   if (command === 'keys') return keys(rest);
+  // Issue 12: BI export, backup and restore (backup/commands.ts).
+  if (command === 'export') return exportCommand(rest);
+  if (command === 'backup') return backupCommand(rest);
+  if (command === 'restore') return restoreCommand(rest);
   throw new UsageError(`unknown command '${command}'`);
 }
 

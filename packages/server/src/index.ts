@@ -45,4 +45,37 @@ export { ROLES } from './auth/keys.js';
 export type { Permission, Role } from './auth/keys.js';
 
 export { InputError } from './errors.js';
+
+// Issue 12: BI export, backup and restore, archival.
+export {
+  csvField,
+  csvRecord,
+  exportContentType,
+  openExportStream,
+  type ExportRequest,
+} from './export/stream.js';
+export { EXPORT_COLUMNS, EXPORT_DATASETS, EXPORT_FORMATS } from './export/datasets.js';
+export type { ExportCell, ExportDataset, ExportFormat } from './export/datasets.js';
+export {
+  backupDatabase,
+  BackupError,
+  databaseInUse,
+  restoreDatabase,
+  type BackupOptions,
+  type BackupResult,
+  type RestoreOptions,
+} from './backup/backup.js';
+export { archiveFileName, type ArchiveDataset, type ArchiveOptions } from './archive/archive.js';
 export type { RateLimitOptions } from './http/rate-limit.js';
+export type {
+  AnalyticsAnomaly,
+  AnalyticsCapacity,
+  FleetAnalyticsReport,
+  FleetHealthReport,
+  HealthComponent,
+  HealthResources,
+  HealthService,
+  LatencyPercentiles,
+  ReadQuery,
+  ReadWindow,
+} from './read/types.js';

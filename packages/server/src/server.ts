@@ -16,6 +16,7 @@ import type { RestBatchBody, RestSpan } from '@prsm/exporters/rest';
 
 import { ServerAlerting, type ServerAlertingOptions } from './alerting/server-alerting.js';
 import { looksLikeKey, roleAllows, type Permission, type Role } from './auth/keys.js';
+import { registerDashboard } from './dashboard/routes.js';
 import { InputError } from './errors.js';
 import { useJsonBodies } from './http/body.js';
 import { errorBody, errorReply, HttpError } from './http/errors.js';
@@ -34,7 +35,7 @@ import {
   batchBodySchema,
   batchResponseSchema,
   businessDashboardSchema,
-  businessMetricBodySchema,
+  businessMetricsBodySchema,
   errorResponses,
   healthzSchema,
   metricsBodySchema,
@@ -44,7 +45,13 @@ import {
   traceResponseSchema,
   tracesBodySchema,
 } from './http/schemas.js';
+import { fleetAnalyticsSchema, fleetHealthSchema, readQuerySchema } from './http/schemas.js';
+import { FleetReader } from './read/fleet-read.js';
+import type { ReadQuery } from './read/types.js';
 import { openStore, type MonitorStore, type StoreOptions } from './store/store.js';
+import { auditStoreOf } from './store/audit.js';
+import { registerAuditRoutes } from './audit/routes.js';
+import { registerExportRoutes } from './export/routes.js';
 import type { AlertRuleBody, BusinessMetricInput, Severity, SpecMetric } from './store/types.js';
 
 /**
@@ -425,22 +432,52 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
         },
       );
 
-      api.post<{ Body: BusinessMetricInput }>(
+      api.post<{
+        Body: BusinessMetricInput | { batch_id?: string; metrics: BusinessMetricInput[] };
+      }>(
         '/business-metrics',
         {
-          config: { permission: 'ingest', summary: 'Record a business KPI' },
+          config: {
+            permission: 'ingest',
+            summary: 'Record a business KPI, or a batch of them',
+            description:
+              'One KPI in the spec shape, or `{ batch_id, metrics: [...] }` (what `@prsm/exporters/rest` sends): a batch is stored in one transaction, and a `batch_id` already stored is acknowledged with `recorded: 0` and not stored again. `x-prsm-batch-id`, when sent with a batch, must equal `batch_id`.',
+          },
           schema: {
-            body: businessMetricBodySchema,
+            body: businessMetricsBodySchema,
             querystring: noQuerySchema,
             response: { 200: recordedSchema, ...errors(...ingest) },
           },
         },
         (request) => {
-          const at = store.recordBusinessMetric(request.body);
+          const body = request.body;
+          if ('metrics' in body) {
+            const header = request.headers['x-prsm-batch-id'];
+            if (header !== undefined && body.batch_id !== undefined && header !== body.batch_id) {
+              throw new HttpError(
+                400,
+                'batch_id_mismatch',
+                'x-prsm-batch-id',
+                'the x-prsm-batch-id header must equal batch_id',
+              );
+            }
+            const duplicate = auditStoreOf(store).onceForBatch(body.batch_id, () => {
+              for (const metric of body.metrics) store.recordBusinessMetric(metric);
+            });
+            return {
+              success: true,
+              message: duplicate
+                ? 'batch already stored; ignored'
+                : `${body.metrics.length} business metrics recorded successfully`,
+              recorded: duplicate ? 0 : body.metrics.length,
+              timestamp: now(),
+            };
+          }
+          const at = store.recordBusinessMetric(body);
           return {
             success: true,
             message: 'Business metric recorded successfully',
-            metric_name: request.body.metric_name,
+            metric_name: body.metric_name,
             recorded: 1,
             timestamp: new Date(at).toISOString(),
           };
@@ -596,6 +633,66 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
         },
       );
 
+      // ---- GET /health and GET /analytics over the stored data (read/) ----
+      const reader = new FleetReader(store, clock, alerting);
+      // Any write may change an answer: kept answers are dropped before it is acknowledged.
+      api.addHook('onSend', async (request, _reply, payload) => {
+        if (request.method !== 'GET' && request.method !== 'HEAD') reader.invalidate();
+        return payload;
+      });
+      const known = (query: ReadQuery): ReadQuery => {
+        if (query.service !== undefined && !reader.hasService(query.service)) {
+          throw new HttpError(
+            404,
+            'not_found',
+            'service',
+            'no process of this service sent a batch',
+          );
+        }
+        if (query.component !== undefined && !reader.hasComponent(query.component, query.service)) {
+          throw new HttpError(
+            404,
+            'not_found',
+            'component',
+            'no series of this component is stored',
+          );
+        }
+        return query;
+      };
+      api.get<{ Querystring: ReadQuery }>(
+        '/health',
+        {
+          config: {
+            permission: 'read',
+            summary: 'System health over the stored data of every service (or one)',
+            description:
+              "The spec's health object computed from what the services sent: resource gauges (the largest among live processes), traffic and errors over `window`, the server's firing alerts and services that stopped sending, scored with core's `computeHealthScore`. Adds `window`, `service`, `components`, `services` and `resources`. An unknown `component` or `service` is a 404.",
+          },
+          schema: {
+            querystring: readQuerySchema,
+            response: { 200: fleetHealthSchema, ...errors(400, ...auth, 404) },
+          },
+        },
+        (request) => reader.health(known(request.query)),
+      );
+      api.get<{ Querystring: ReadQuery }>(
+        '/analytics',
+        {
+          config: {
+            permission: 'read',
+            summary: 'Performance analytics of a component over the stored data',
+            description:
+              "The spec's analytics object from core's analytics engine over what the services sent: timers over `window` (percentiles from the merged per-minute digests of every process), trends and anomalies over the last hour, the usage pattern over 7 days, bottlenecks from stored traces, capacity forecasts and recommendations. Adds `window`, `service`, `latency_percentiles`, `anomalies` and `capacity`. Without `component`: the `default` component. An unknown `component` or `service` is a 404.",
+          },
+          schema: {
+            querystring: readQuerySchema,
+            response: { 200: fleetAnalyticsSchema, ...errors(400, ...auth, 404) },
+          },
+        },
+        (request) => reader.analytics(known(request.query)),
+      );
+      // ---- end of GET /health and GET /analytics ----
+
       api.get(
         '/healthz',
         {
@@ -623,10 +720,21 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
         },
         () => buildOpenApi(routes, VERSION),
       );
+      // Audit copies (issue 10): POST /audit, GET /audit, GET /audit/verify.
+      registerAuditRoutes(api, store);
+      // BI export (issue 12): GET /export, streamed from the database file (export/).
+      registerExportRoutes(api, store.path, {
+        roleOf: (request) => principals.get(request)?.role,
+      });
+
       next();
     },
     { prefix: API_PREFIX },
   );
+
+  // The web dashboard: `/` and `/dashboard/*` are public static files (no data in
+  // them); its series and waterfall routes under API_PREFIX need the `read` role.
+  await registerDashboard(app, { store, clock, prefix: API_PREFIX });
 
   const timer =
     compactIntervalMs > 0

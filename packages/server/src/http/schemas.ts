@@ -758,3 +758,241 @@ export const businessDashboardSchema = {
     generated_at: { type: 'string', format: 'date-time' },
   },
 };
+
+// ---- GET /health and GET /analytics over the stored data (read/) ----------------------
+
+/** `GET /health` and `GET /analytics` query. @internal */
+export const readQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    component: text(
+      100,
+      'One component; absent: every component (health) or `default` (analytics). Unknown: 404.',
+    ),
+    service: text(
+      200,
+      'One service (`service.name` of its batches); absent: the whole fleet. Unknown: 404.',
+    ),
+    window: {
+      type: 'string',
+      enum: ['15m', '1h', '24h'],
+      description: 'The window the numbers cover. Default `15m`.',
+    },
+  },
+};
+
+/** The mounted `GET /analytics` query (an in-process monitor has its own windows). @internal */
+export const componentQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { component: text(100, "The component; absent: the monitor's default component.") },
+};
+
+const num = (description: string): Record<string, unknown> => ({ type: 'number', description });
+const nullableNum = (description: string): Record<string, unknown> => ({
+  type: 'number',
+  nullable: true,
+  description,
+});
+const obj = (
+  properties: Record<string, unknown>,
+  description?: string,
+): Record<string, unknown> => ({
+  type: 'object',
+  required: Object.keys(properties),
+  properties,
+  ...(description === undefined ? {} : { description }),
+});
+
+const healthSpecProperties = {
+  overall_health_score: num("0-100, one decimal: core's `computeHealthScore`."),
+  system_metrics: obj({
+    cpu_usage: num('Percent: the largest `cpu_usage` among live processes.'),
+    memory_usage: num('Percent: the largest `memory_usage` among live processes.'),
+    disk_usage: num('Percent: the largest `disk_usage` among live processes.'),
+    network_io: obj({
+      bytes_sent: num('Sum over processes of `network_io.bytes_sent`.'),
+      bytes_recv: num('Sum over processes of `network_io.bytes_recv`.'),
+    }),
+    last_updated: { type: 'string', format: 'date-time' },
+  }),
+  recent_performance: obj({
+    total_metrics: num('Histogram and timer samples plus counter increases in the window.'),
+    metrics_per_minute: num('The same per minute of the time covered.'),
+    error_count: num('Samples recorded as errors in the window.'),
+    performance_average: num('Mean timer sample in the window, ms.'),
+  }),
+  active_alerts: {
+    type: 'array',
+    items: obj({
+      alert_id: { type: 'string' },
+      name: { type: 'string' },
+      severity: { type: 'string', enum: SEVERITIES },
+      component: { type: 'string' },
+      triggered_at: { type: 'string', format: 'date-time' },
+    }),
+  },
+  monitoring_status: obj({
+    metrics_collected: num('Samples and counter totals since stored.'),
+    active_traces: num('Traces with a span received in the window.'),
+    configured_alerts: num('Alert rules stored.'),
+    background_tasks_running: {
+      type: 'boolean',
+      description: 'False when a service stopped sending.',
+    },
+  }),
+  timestamp: { type: 'string', format: 'date-time' },
+};
+
+const windowAndService = {
+  window: { type: 'string', enum: ['15m', '1h', '24h'] },
+  service: { type: 'string', nullable: true, description: 'The service asked for, or null.' },
+};
+
+/** `GET /health` over the stored data: the spec's object plus the fleet's parts. @internal */
+export const fleetHealthSchema = obj(
+  {
+    ...healthSpecProperties,
+    ...windowAndService,
+    components: {
+      type: 'array',
+      items: obj({
+        component: { type: 'string' },
+        request_count: num('Histogram and timer samples in the window.'),
+        error_count: num('Of them, errors.'),
+        error_rate: num('error_count / request_count.'),
+        average_response_time: num('Mean timer sample, ms.'),
+        throughput_per_minute: num('Samples per minute.'),
+      }),
+    },
+    services: {
+      type: 'array',
+      items: obj({
+        service: { type: 'string' },
+        live_instances: { type: 'integer' },
+        last_seen: { type: 'string', format: 'date-time' },
+        stale: { type: 'boolean' },
+      }),
+    },
+    resources: obj({
+      process_cpu_usage: nullableNum('0..1'),
+      process_memory_rss: nullableNum('bytes'),
+      process_heap_used: nullableNum('bytes'),
+      event_loop_delay_p99: nullableNum('ms'),
+      event_loop_utilization: nullableNum('0..1'),
+    }),
+  },
+  "The spec's health object over the stored data of every service (or one).",
+);
+
+/** The mounted `GET /health`: `monitor.health()`, the spec's object. @internal */
+export const healthSchema = obj(
+  healthSpecProperties,
+  "The spec's health object: `monitor.health()`.",
+);
+
+const TRENDS = ['improving', 'stable', 'degrading'];
+
+const analyticsSpecProperties = {
+  summary: obj({
+    total_requests: num('Timer samples.'),
+    average_response_time: num('Their mean, ms.'),
+    error_rate: num('Errors over samples, 0..1.'),
+    throughput_per_minute: num('Samples per minute of the window.'),
+  }),
+  trends: obj({
+    response_time_trend: { type: 'string', enum: TRENDS },
+    error_rate_trend: { type: 'string', enum: TRENDS },
+    usage_pattern: obj({
+      peak_hours: { type: 'array', items: { type: 'string' } },
+      pattern: { type: 'string' },
+    }),
+  }),
+  bottlenecks: { type: 'array', items: { type: 'string' } },
+  recommendations: { type: 'array', items: { type: 'string' } },
+  top_operations: {
+    type: 'array',
+    items: obj({
+      operation: { type: 'string' },
+      avg_duration_ms: { type: 'number' },
+      request_count: { type: 'number' },
+    }),
+  },
+  component: { type: 'string' },
+  component_specific: {
+    type: 'object',
+    additionalProperties: { type: 'number' },
+    description: "Domain ratios found among the component's metrics.",
+  },
+};
+
+/** `GET /analytics` over the stored data: the spec's object plus evidence. @internal */
+export const fleetAnalyticsSchema = obj(
+  {
+    ...analyticsSpecProperties,
+    ...windowAndService,
+    latency_percentiles: obj({
+      count: num('Timer samples merged.'),
+      p50: nullableNum('ms'),
+      p90: nullableNum('ms'),
+      p95: nullableNum('ms'),
+      p99: nullableNum('ms'),
+      p999: nullableNum('ms'),
+    }),
+    anomalies: {
+      type: 'array',
+      items: obj({
+        metric: { type: 'string' },
+        component: { type: 'string' },
+        timestamp: { type: 'string', format: 'date-time' },
+        value: { type: 'number' },
+        baseline: { type: 'number' },
+        score: { type: 'number' },
+      }),
+    },
+    capacity: {
+      type: 'array',
+      items: obj({
+        metric: { type: 'string' },
+        component: { type: 'string' },
+        current: { type: 'number' },
+        threshold: { type: 'number' },
+        time_to_threshold_seconds: nullableNum('null when not heading to the threshold'),
+        summary: { type: 'string' },
+        advice: { type: 'string', nullable: true },
+      }),
+    },
+  },
+  "The spec's analytics object over the stored data, with the evidence behind it.",
+);
+
+/** The mounted `GET /analytics`: `monitor.analytics({ component })`. @internal */
+export const analyticsSchema = obj(
+  analyticsSpecProperties,
+  "The spec's analytics object: `monitor.analytics({ component })`.",
+);
+
+/**
+ * `POST /business-metrics`: one KPI sample in the spec's shape, or the REST
+ * exporter's batch `{ batch_id, source?, sent_at?, metrics: [...] }` of up to 1000
+ * (a `batch_id` already stored is acknowledged and not stored again). @internal
+ */
+export const businessMetricsBodySchema = {
+  description:
+    'One business KPI in the spec\'s shape, or a batch `{ "batch_id", "metrics": [...] }` of up to 1000 (what `@prsm/exporters/rest` sends; a retried batch id is stored once).',
+  oneOf: [
+    businessMetricBodySchema,
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['metrics'],
+      properties: {
+        batch_id: text(100, 'Kept across retries: a batch id already stored is ignored.'),
+        source: sourceSchema,
+        sent_at: timestamp('When the attempt was made.'),
+        metrics: { type: 'array', minItems: 1, maxItems: 1000, items: businessMetricBodySchema },
+      },
+    },
+  ],
+};

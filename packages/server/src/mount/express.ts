@@ -73,7 +73,8 @@ function check(validate: Validate | undefined, data: unknown, context: string): 
 }
 
 /**
- * An Express 5 router serving, over `options.monitor`: `GET /traces/{trace_id}`,
+ * An Express 5 router serving, over `options.monitor`: `GET /health` (`monitor.health()`),
+ * `GET /analytics?component=` (`monitor.analytics({ component })`), `GET /traces/{trace_id}`,
  * `GET /alerts`, `POST /alerts`, `POST /alerts/{id}/acknowledge`,
  * `DELETE /alerts/{id}` and `GET /metrics` (Prometheus), with the standalone
  * server's schemas and `{ "error": { code, message, field } }` answers. No API keys:

@@ -17,7 +17,8 @@ import {
 } from './monitor-routes.js';
 
 /**
- * A Fastify plugin serving, over `options.monitor`: `GET /traces/{trace_id}`,
+ * A Fastify plugin serving, over `options.monitor`: `GET /health` (`monitor.health()`),
+ * `GET /analytics?component=` (`monitor.analytics({ component })`), `GET /traces/{trace_id}`,
  * `GET /alerts`, `POST /alerts`, `POST /alerts/{id}/acknowledge`,
  * `DELETE /alerts/{id}` and `GET /metrics` (Prometheus), with the standalone
  * server's schemas and `{ "error": { code, message, field } }` answers. No API keys:

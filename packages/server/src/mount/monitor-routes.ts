@@ -24,7 +24,10 @@ import {
   alertParamsSchema,
   alertRuleBodySchema,
   alertsQuerySchema,
+  analyticsSchema,
+  componentQuerySchema,
   errorResponses,
+  healthSchema,
   noQuerySchema,
   traceParamsSchema,
   traceResponseSchema,
@@ -349,6 +352,32 @@ export function monitorRoutes(options: ResolvedRoutesOptions): MonitorRoute[] {
           body: { success: true, message: 'Alert rule deleted', alert_id: id },
         };
       },
+    },
+    {
+      method: 'GET',
+      url: '/health',
+      schema: {
+        querystring: noQuerySchema,
+        response: { 200: healthSchema, ...errorResponses([400]) },
+      },
+      optionalBody: false,
+      handle: () => ({ status: 200, body: monitor.health() }),
+    },
+    {
+      method: 'GET',
+      url: '/analytics',
+      schema: {
+        querystring: componentQuerySchema,
+        response: { 200: analyticsSchema, ...errorResponses([400]) },
+      },
+      optionalBody: false,
+      // An unknown component is answered, empty, as `monitor.analytics()` answers it.
+      handle: ({ query }) => ({
+        status: 200,
+        body: monitor.analytics(
+          query['component'] === undefined ? {} : { component: query['component'] },
+        ),
+      }),
     },
   ];
 }

@@ -20,7 +20,15 @@ import type { RestBatchBody, RestSpan } from '@prsm/exporters/rest';
 
 import { generateKey, generateKeyId, hashKey, isRole, type Role } from '../auth/keys.js';
 import { InputError } from '../errors.js';
+import { counterIncrease } from '../fleet/counter-order.js';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { openAuditStore } from './audit.js';
+import {
+  archiveConfig,
+  archiveExpired,
+  type ArchiveConfig,
+  type ArchiveOptions,
+} from '../archive/archive.js';
 import { decodeSubWindow } from './sub-window.js';
 import { toTrace, type SpanRow } from './trace.js';
 import type {
@@ -60,6 +68,75 @@ const QUANTILES: readonly [string, number][] = [
 ];
 
 /**
+ * Which process reported which series, for which service, when, and a gauge's latest
+ * value, and the indexes the reads of `GET /health` and `GET /analytics` (read/) walk:
+ * a component's series, and a series' minute counts without its digests. Created on
+ * open beside the schema (idempotent). The reads name their indexes and join order
+ * (`INDEXED BY`, `CROSS JOIN`): without statistics SQLite would walk every minute row
+ * of the window by time. @internal
+ */
+const SOURCE_SERIES_SQL = `
+CREATE TABLE IF NOT EXISTS source_series (
+  instance_id TEXT NOT NULL,
+  series_id INTEGER NOT NULL,
+  service_name TEXT NOT NULL,
+  last_value REAL,
+  last_seen INTEGER NOT NULL,
+  PRIMARY KEY (instance_id, series_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS source_series_service ON source_series (service_name, series_id);
+CREATE INDEX IF NOT EXISTS source_series_series ON source_series (series_id);
+CREATE INDEX IF NOT EXISTS series_component ON series (component, metric_type, name);
+CREATE INDEX IF NOT EXISTS points_read ON points (series_id, resolution, bucket, count, sum, errors);
+`;
+
+/** Totals of a component's series of one type over a range of minutes. @internal */
+export interface ReadCallTotal {
+  readonly component: string;
+  readonly metric_type: SpecMetricType;
+  /** Samples (histograms, timers) or reports (counters). */
+  readonly count: number;
+  /** Sum of the samples, or the counter's increase. */
+  readonly sum: number;
+  readonly errors: number;
+  /** The earliest minute with data. */
+  readonly first: number;
+}
+
+/** A series' id, name, type and latest value. @internal */
+export interface ReadSeries {
+  readonly id: number;
+  readonly name: string;
+  readonly metric_type: SpecMetricType;
+  readonly value: number;
+  readonly updated_at: number;
+}
+
+/** A minute row of a histogram or timer. @internal */
+export interface ReadPoint {
+  readonly series_id: number;
+  readonly name: string;
+  readonly metric_type: SpecMetricType;
+  readonly bucket: number;
+  readonly count: number;
+  readonly sum: number;
+  readonly errors: number;
+  /** The t-digest's JSON, or null (not asked for, or a row of an older exporter). */
+  readonly digest: string | null;
+}
+
+/** An hour of a component's timers. @internal */
+export interface ReadHour {
+  /** The hour's start, ms since the epoch. */
+  readonly hour: number;
+  readonly count: number;
+  readonly errors: number;
+  readonly sum: number;
+  /** Minutes with data (60 for an hour already rolled up). */
+  readonly minutes: number;
+}
+
+/**
  * Options of {@link openStore}. Every duration is in milliseconds; a bad value throws a
  * `TypeError` naming the option.
  *
@@ -85,6 +162,8 @@ export interface StoreOptions {
   readonly maxBatchIds?: number;
   /** SQLite's `synchronous`: `full` (default) survives power loss, `normal` a process crash. */
   readonly synchronous?: 'full' | 'normal';
+  /** Write rows past retention to JSONL files before dropping them (archive/). Default: none. */
+  readonly archive?: ArchiveOptions;
 }
 
 interface SeriesRowDb {
@@ -284,6 +363,7 @@ export class MonitorStore {
   readonly #auditRetentionMs: number;
   readonly #batchIdTtlMs: number;
   readonly #maxBatchIds: number;
+  readonly #archive: ArchiveConfig | undefined;
   readonly #stmt: {
     seriesByKey: Database.Statement<[string, string, string], SeriesRowDb>;
     insertSeries: Database.Statement<[string, string, string, string, string, string, number]>;
@@ -375,6 +455,7 @@ export class MonitorStore {
     this.#auditRetentionMs = duration(options, 'auditRetentionMs', 90 * DAY);
     this.#batchIdTtlMs = duration(options, 'batchIdTtlMs', DAY);
     this.#maxBatchIds = duration(options, 'maxBatchIds', 100_000);
+    this.#archive = archiveConfig(options.archive);
     const synchronous = options.synchronous ?? 'full';
     if (synchronous !== 'full' && synchronous !== 'normal') {
       throw new TypeError("openStore: options.synchronous must be 'full' or 'normal'");
@@ -418,6 +499,8 @@ export class MonitorStore {
       this.#db.close();
       throw error;
     }
+    this.#db.exec(SOURCE_SERIES_SQL);
+    openAuditStore(this, this.#db, this.#clock); // audit copies: store/audit.ts
     const db = this.#db;
     this.#stmt = {
       seriesByKey: db.prepare('SELECT * FROM series WHERE name = ? AND component = ? AND tags = ?'),
@@ -739,8 +822,10 @@ export class MonitorStore {
    * stored before (then nothing is written and `duplicate` is true).
    *
    * - Counters carry totals since their series began in the sending process: the
-   *   minute rows get the increase since that process's last report (a lower total is
-   *   its restart, counted from zero). With `source`, the last total is kept per
+   *   minute rows get the increase since that process's last report (a lower total
+   *   reported later than the stored one is its restart, counted from zero; one
+   *   reported earlier is a late batch, retried or overtaken, and adds nothing: see
+   *   fleet/counter-order.ts). With `source`, the last total is kept per
    *   `source.instance_id`, so processes reporting the same series add up; without
    *   it, per series (the series' stored total).
    * - A histogram or timer with `sub_windows`: each sub-window's digest is merged into
@@ -801,6 +886,7 @@ export class MonitorStore {
           const r = s.row;
           r.labels = canonical(m.labels);
           s.dirty = true;
+          if (source !== undefined) this.#noteSourceSeries(source, r.id, m, now);
           if (m.metric_type === 'counter') {
             const p = this.#point(points, r.id, bucket);
             if (instance === undefined) {
@@ -809,10 +895,23 @@ export class MonitorStore {
               r.sum = m.value;
               p.sum += increase;
             } else {
-              const last = this.#sourceTotal(instance, r.id);
-              const increase =
-                last === undefined || m.value < last.total ? m.value : m.value - last.total;
-              this.#setSourceTotal(instance, r.id, m.value, m.value, now);
+              // A late report (batches in flight at once, retries) is not a restart:
+              // fleet/counter-order.ts. The stored time is the report's own.
+              const at = Date.parse(m.timestamp);
+              const { increase, store } = counterIncrease(
+                this.#sourceTotal(instance, r.id),
+                m.value,
+                at,
+              );
+              if (store) {
+                this.#setSourceTotal(
+                  instance,
+                  r.id,
+                  m.value,
+                  m.value,
+                  Number.isFinite(at) ? at : now,
+                );
+              }
               r.value += increase;
               r.sum = r.value;
               p.sum += increase;
@@ -926,9 +1025,12 @@ export class MonitorStore {
   }
 
   /** The last cumulative total a process reported for a series. */
-  #sourceTotal(instance: string, seriesId: number): { total: number; sum: number } | undefined {
-    return this.#cached<[string, number], { total: number; sum: number }>(
-      'SELECT total, sum FROM source_totals WHERE instance_id = ? AND series_id = ?',
+  #sourceTotal(
+    instance: string,
+    seriesId: number,
+  ): { total: number; sum: number; at: number } | undefined {
+    return this.#cached<[string, number], { total: number; sum: number; at: number }>(
+      'SELECT total, sum, updated_at AS at FROM source_totals WHERE instance_id = ? AND series_id = ?',
     ).get(instance, seriesId);
   }
 
@@ -1587,6 +1689,313 @@ export class MonitorStore {
       .map((e) => ({ ...e, at: iso(e.at) }));
   }
 
+  // ---- reads of GET /health and GET /analytics (read/) ---------------------------------
+
+  /**
+   * Remembers which process reported a series, for which service, when, and (for a
+   * gauge) its value: what `GET /health?service=` filters by, what a fleet's gauges
+   * are read from (each process's latest value, not the last writer's), and what
+   * staleness is judged on. Written at most once a minute per process and series,
+   * except a gauge whose value changed.
+   */
+  #noteSourceSeries(
+    source: NonNullable<RestBatchBody['source']>,
+    seriesId: number,
+    metric: RestBatchBody['metrics'][number],
+    now: number,
+  ): void {
+    const value = metric.metric_type === 'gauge' ? metric.value : null;
+    const key = `${source.instance_id}\u0000${seriesId}`;
+    const minute = Math.floor(now / MINUTE);
+    const seen = this.#sourceSeriesSeen.get(key);
+    if (seen !== undefined && seen.minute === minute && seen.value === value) return;
+    if (this.#sourceSeriesSeen.size >= 200_000) this.#sourceSeriesSeen.clear();
+    this.#sourceSeriesSeen.set(key, { minute, value });
+    this.#cached<[string, number, string, number | null, number]>(
+      `INSERT INTO source_series (instance_id, series_id, service_name, last_value, last_seen)
+       VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (instance_id, series_id) DO UPDATE SET service_name = excluded.service_name,
+         last_value = excluded.last_value, last_seen = excluded.last_seen`,
+    ).run(source.instance_id, seriesId, String(source.resource['service.name'] ?? ''), value, now);
+  }
+
+  readonly #sourceSeriesSeen = new Map<string, { minute: number; value: number | null }>();
+
+  /** The SQL filter of series to one service (`?` bound to the service's name). */
+  #serviceFilter(service: string | null): string {
+    return service === null
+      ? ''
+      : ' AND s.id IN (SELECT series_id FROM source_series WHERE service_name = ?)';
+  }
+
+  /**
+   * Samples, errors and sums of histograms and timers, and increases of counters, per
+   * component and type, from `fromBucket` on (minute rows; the SDK's own `prsm.*`
+   * series left out); `first` is the earliest minute with data. @internal
+   */
+  readCallTotals(
+    fromBucket: number,
+    component: string | null,
+    service: string | null,
+  ): ReadCallTotal[] {
+    const params: (string | number)[] = [fromBucket];
+    if (component !== null) params.push(component);
+    if (service !== null) params.push(service);
+    return this.#cached<(string | number)[], ReadCallTotal>(
+      `SELECT s.component AS component, s.metric_type AS metric_type, SUM(p.count) AS count,
+         SUM(p.sum) AS sum, SUM(p.errors) AS errors, MIN(p.bucket) AS first
+       FROM series s INDEXED BY series_component CROSS JOIN points p INDEXED BY points_read
+       WHERE p.series_id = s.id AND p.resolution = 60 AND p.bucket >= ?
+         AND s.metric_type != 'gauge' AND s.name NOT LIKE 'prsm.%'${component === null ? '' : ' AND s.component = ?'}${this.#serviceFilter(service)}
+       GROUP BY s.component, s.metric_type`,
+    ).all(...params);
+  }
+
+  /**
+   * Everything measured since stored (histogram and timer samples plus counter
+   * totals), the SDK's own `prsm.*` series and the given component left out. @internal
+   */
+  readCollected(exclude: string, service: string | null): number {
+    const params: string[] = [exclude];
+    if (service !== null) params.push(service);
+    const row = this.#cached<string[], { n: number | null }>(
+      `SELECT SUM(CASE s.metric_type WHEN 'counter' THEN s.value WHEN 'gauge' THEN 0 ELSE s.count END) AS n
+       FROM series s WHERE s.component != ? AND s.name NOT LIKE 'prsm.%'${this.#serviceFilter(service)}`,
+    ).get(...params);
+    return row?.n ?? 0;
+  }
+
+  /** The components with a stored series (of one service). @internal */
+  readComponents(service: string | null): string[] {
+    const params = service === null ? [] : [service];
+    return this.#cached<string[], { component: string }>(
+      `SELECT DISTINCT s.component AS component FROM series s INDEXED BY series_component
+       WHERE s.name NOT LIKE 'prsm.%'${this.#serviceFilter(service)} ORDER BY s.component`,
+    )
+      .all(...params)
+      .map((r) => r.component);
+  }
+
+  /** Whether a component has a stored series (of one service). @internal */
+  hasComponent(component: string, service: string | null): boolean {
+    const params = service === null ? [component] : [component, service];
+    return (
+      this.#cached<string[], { one: number }>(
+        `SELECT 1 AS one FROM series s WHERE s.component = ?${this.#serviceFilter(service)} LIMIT 1`,
+      ).get(...params) !== undefined
+    );
+  }
+
+  /** The series of a component with their latest values. @internal */
+  readComponentSeries(component: string, service: string | null): ReadSeries[] {
+    const params = service === null ? [component] : [component, service];
+    return this.#cached<string[], ReadSeries>(
+      `SELECT s.id AS id, s.name AS name, s.metric_type AS metric_type, s.value AS value,
+         s.updated_at AS updated_at
+       FROM series s WHERE s.component = ? AND s.name NOT LIKE 'prsm.%'${this.#serviceFilter(service)}`,
+    ).all(...params);
+  }
+
+  /**
+   * The minute rows of a component's histograms and timers from `fromBucket` on, with
+   * their digests when `digests`. @internal
+   */
+  readComponentPoints(
+    component: string,
+    fromBucket: number,
+    service: string | null,
+    digests: boolean,
+  ): ReadPoint[] {
+    const params: (string | number)[] = [component, fromBucket];
+    if (service !== null) params.push(service);
+    return this.#cached<(string | number)[], ReadPoint>(
+      `SELECT p.series_id AS series_id, s.name AS name, s.metric_type AS metric_type, p.bucket AS bucket,
+         p.count AS count, p.sum AS sum, p.errors AS errors, ${digests ? 'p.digest' : 'NULL'} AS digest
+       FROM series s INDEXED BY series_component CROSS JOIN points p${digests ? '' : ' INDEXED BY points_read'}
+       WHERE p.series_id = s.id AND s.component = ? AND s.metric_type IN ('histogram', 'timer')
+         AND s.name NOT LIKE 'prsm.%' AND p.resolution = 60 AND p.bucket >= ?${this.#serviceFilter(service)}`,
+    ).all(...params);
+  }
+
+  /**
+   * Per hour of a component's timers from `fromBucket` on (minute and hour rows):
+   * samples, errors, sum, and the minutes with data (60 for an hour row). @internal
+   */
+  readComponentHours(component: string, fromBucket: number, service: string | null): ReadHour[] {
+    const params: (string | number)[] = [component, fromBucket];
+    if (service !== null) params.push(service);
+    return this.#cached<(string | number)[], ReadHour>(
+      `SELECT (p.bucket / ${HOUR}) * ${HOUR} AS hour, SUM(p.count) AS count, SUM(p.errors) AS errors,
+         SUM(p.sum) AS sum,
+         CASE WHEN MAX(p.resolution) > 60 THEN 60 ELSE COUNT(DISTINCT p.bucket) END AS minutes
+       FROM series s INDEXED BY series_component CROSS JOIN points p INDEXED BY points_read
+       WHERE p.series_id = s.id AND s.component = ? AND s.metric_type = 'timer'
+         AND s.name NOT LIKE 'prsm.%' AND p.resolution IN (60, 3600)
+         AND p.bucket >= ?${this.#serviceFilter(service)}
+       GROUP BY hour ORDER BY hour`,
+    ).all(...params);
+  }
+
+  /**
+   * The largest value per minute of a component's gauges of the given names (every
+   * tag set and process: the worst reading of the minute). @internal
+   */
+  readGaugeMinutes(
+    component: string,
+    names: readonly string[],
+    fromBucket: number,
+  ): { name: string; bucket: number; value: number }[] {
+    if (names.length === 0) return [];
+    return this.#cached<(string | number)[], { name: string; bucket: number; value: number }>(
+      `SELECT s.name AS name, p.bucket AS bucket, MAX(p.max) AS value
+       FROM series s INDEXED BY series_component CROSS JOIN points p
+       WHERE p.series_id = s.id AND s.component = ? AND s.metric_type = 'gauge'
+         AND s.name IN (${names.map(() => '?').join(', ')})
+         AND p.resolution = 60 AND p.bucket >= ? AND p.max IS NOT NULL
+       GROUP BY s.name, p.bucket`,
+    ).all(component, ...names, fromBucket);
+  }
+
+  /**
+   * The latest value of a component's gauges of the given names: the largest over
+   * the processes heard from since `since` (of one service), and over series no
+   * process reported (sent without a `source`) updated since then. @internal
+   */
+  readLatestGauges(
+    component: string,
+    names: readonly string[],
+    since: number,
+    service: string | null,
+  ): Map<string, { value: number; at: number }> {
+    const out = new Map<string, { value: number; at: number }>();
+    if (names.length === 0) return out;
+    const marks = names.map(() => '?').join(', ');
+    const keep = (rows: { name: string; value: number | null; at: number }[]): void => {
+      for (const r of rows) {
+        if (r.value === null) continue;
+        const prev = out.get(r.name);
+        if (prev === undefined || r.value > prev.value) {
+          out.set(r.name, { value: r.value, at: Math.max(r.at, prev?.at ?? 0) });
+        }
+      }
+    };
+    const params: (string | number)[] = [component, ...names, since];
+    if (service !== null) params.push(service);
+    keep(
+      this.#cached<(string | number)[], { name: string; value: number | null; at: number }>(
+        `SELECT s.name AS name, MAX(x.last_value) AS value, MAX(x.last_seen) AS at
+         FROM source_series x JOIN series s ON s.id = x.series_id
+         WHERE s.component = ? AND s.metric_type = 'gauge' AND s.name IN (${marks})
+           AND x.last_seen >= ?${service === null ? '' : ' AND x.service_name = ?'}
+         GROUP BY s.name`,
+      ).all(...params),
+    );
+    if (service === null) {
+      keep(
+        this.#cached<(string | number)[], { name: string; value: number | null; at: number }>(
+          `SELECT s.name AS name, MAX(s.value) AS value, MAX(s.updated_at) AS at FROM series s
+           WHERE s.component = ? AND s.metric_type = 'gauge' AND s.name IN (${marks})
+             AND s.updated_at >= ? AND NOT EXISTS (SELECT 1 FROM source_series x WHERE x.series_id = s.id)
+           GROUP BY s.name`,
+        ).all(component, ...names, since),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * Counter totals of a component by name: the stored totals, or (of one service) the
+   * sum of the latest totals its processes reported. @internal
+   */
+  readCounterTotals(
+    component: string,
+    names: readonly string[],
+    service: string | null,
+  ): Map<string, number> {
+    const out = new Map<string, number>();
+    if (names.length === 0) return out;
+    const marks = names.map(() => '?').join(', ');
+    const rows =
+      service === null
+        ? this.#cached<string[], { name: string; total: number }>(
+            `SELECT s.name AS name, SUM(s.value) AS total FROM series s
+             WHERE s.component = ? AND s.metric_type = 'counter' AND s.name IN (${marks})
+             GROUP BY s.name`,
+          ).all(component, ...names)
+        : this.#cached<string[], { name: string; total: number }>(
+            `SELECT s.name AS name, SUM(t.total) AS total
+             FROM source_totals t JOIN series s ON s.id = t.series_id
+             JOIN sources o ON o.instance_id = t.instance_id
+             WHERE s.component = ? AND s.metric_type = 'counter' AND s.name IN (${marks})
+               AND o.service_name = ?
+             GROUP BY s.name`,
+          ).all(component, ...names, service);
+    for (const r of rows) out.set(r.name, r.total);
+    return out;
+  }
+
+  /** The processes heard from since `since`, with their service, latest first. @internal */
+  readSources(since: number): { instance_id: string; service_name: string; last_seen: number }[] {
+    return this.#cached<[number], { instance_id: string; service_name: string; last_seen: number }>(
+      `SELECT instance_id, service_name, last_seen FROM sources WHERE last_seen >= ?
+       ORDER BY last_seen DESC, instance_id`,
+    ).all(since);
+  }
+
+  /** Whether a process of this service ever sent a batch. @internal */
+  hasService(service: string): boolean {
+    return (
+      this.#cached<[string], { one: number }>(
+        'SELECT 1 AS one FROM sources WHERE service_name = ? LIMIT 1',
+      ).get(service) !== undefined
+    );
+  }
+
+  /** Traces with a span received since `since`, and the alert rules stored. @internal */
+  readTraceAndRuleCounts(since: number): { traces: number; rules: number } {
+    const traces = this.#cached<[number], { n: number }>(
+      'SELECT COUNT(DISTINCT trace_id) AS n FROM spans WHERE received_at >= ?',
+    ).get(since)!.n;
+    const rules = this.#cached<[], { n: number }>('SELECT COUNT(*) AS n FROM alert_rules').get()!.n;
+    return { traces, rules };
+  }
+
+  /**
+   * The spans of the latest traces (at most `maxTraces`) that have a span of the
+   * component received since `since`, grouped by trace. @internal
+   */
+  readComponentTraces(component: string, since: number, maxTraces: number): SpanRow[][] {
+    const rows = this.#cached<[number, string, number], SpanRow>(
+      `SELECT * FROM spans WHERE trace_id IN (
+         SELECT trace_id FROM spans WHERE received_at >= ? AND component = ?
+         GROUP BY trace_id ORDER BY MAX(received_at) DESC LIMIT ?)
+       ORDER BY trace_id, start_ms, span_id`,
+    ).all(since, component, maxTraces);
+    const out: SpanRow[][] = [];
+    let current: SpanRow[] = [];
+    for (const row of rows) {
+      if (current.length > 0 && current[0]!.trace_id !== row.trace_id) {
+        out.push(current);
+        current = [];
+      }
+      current.push(row);
+    }
+    if (current.length > 0) out.push(current);
+    return out;
+  }
+
+  /** The digest (JSON) of a series' minute row, or null. @internal */
+  readDigest(seriesId: number, bucket: number): string | null {
+    return this.#stmt.pointDigest.get(seriesId, bucket)?.digest ?? null;
+  }
+
+  /** Drops what processes not heard from since `before` reported. @internal */
+  pruneSourceSeries(before: number): number {
+    this.#sourceSeriesSeen.clear();
+    return this.#cached<[number]>('DELETE FROM source_series WHERE last_seen < ?').run(before)
+      .changes;
+  }
+
   readonly #statements = new Map<string, Database.Statement>();
 
   #cached<P extends unknown[] = [], R = unknown>(sql: string): Database.Statement<P, R> {
@@ -1749,7 +2158,11 @@ export class MonitorStore {
       const drop = (sql: string, before: number): void => {
         dropped += this.#db.prepare(sql).run(before).changes;
       };
-      const keep = now - this.#retentionMs;
+      // With archival (archive/), whole days past retention are written to files first.
+      const keep =
+        this.#archive === undefined
+          ? now - this.#retentionMs
+          : archiveExpired(this.#db, this.#archive, now - this.#retentionMs, now);
       drop('DELETE FROM points WHERE bucket < ?', keep);
       drop('DELETE FROM series WHERE updated_at < ?', keep);
       drop('DELETE FROM business_metrics WHERE recorded_at < ?', keep);

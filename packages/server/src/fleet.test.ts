@@ -1,0 +1,329 @@
+/**
+ * Many services, one server (issue 13, point 2): the server is a real process
+ * (`prsm-monitor serve`) on 127.0.0.1 with a real SQLite file; five real `Monitor`s of
+ * the service `checkout`, each with its own `restExporter` (so its own
+ * `source.instance_id`), and one of the service `billing`, record different latency
+ * distributions into the same component over two minutes and export their
+ * sub-window digests. The server merges them per series and minute (the instance is
+ * never a key of a stored series: it is aggregated away at ingest), and the fleet's
+ * p99 read back through `GET /analytics` (the fleet, and one service) and
+ * `GET /metrics` (the latest minute) must be within 1% of the exact p99 of every
+ * value sent, with every sample counted once. One instance's own view (its monitor's
+ * `getPercentiles`) is its own distribution's p99, not the fleet's; the mean of the
+ * instances' p99s (what averaging per-process quantiles gives) is not the fleet's p99
+ * either. A late batch of one instance (an older, lower counter total arriving after
+ * a newer one) is not counted twice. The clocks of the monitors are manual; nothing
+ * sleeps. The last test asserts what issue 13 asks of `?service=` for a series key two
+ * services share, and is expected to fail (a documented limit of the store).
+ */
+import { join } from 'node:path';
+
+import { ManualClock, Monitor } from '@prsm/core';
+import { restExporter } from '@prsm/exporters/rest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { FleetAnalyticsReport } from './read/types.js';
+import {
+  createKeyCli,
+  query,
+  startServerChild,
+  tempDir,
+  type ServerChild,
+} from './test-support.js';
+
+const COMPONENT = 'fleet';
+const OPERATION = 'api.latency';
+const MINUTE = 60_000;
+
+/** Deterministic log-normal latencies (ms) from a fixed LCG. */
+function latencies(n: number, seed: number, median: number, sigma: number): number[] {
+  let x = seed;
+  const uniform = (): number => {
+    x = (x * 1664525 + 1013904223) % 4294967296;
+    return (x + 0.5) / 4294967296;
+  };
+  return Array.from({ length: n }, () => {
+    const z = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    return median * Math.exp(sigma * z);
+  });
+}
+
+/** Nearest rank: `sorted[ceil(q * n) - 1]`. */
+function exact(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length))) - 1]!;
+}
+
+function relative(actual: number, expected: number): number {
+  return Math.abs(actual - expected) / expected;
+}
+
+/** The checkout instances: different shapes and volumes; the last one is the slow one. */
+const CHECKOUT = [
+  { n: 2000, median: 20, sigma: 0.4 },
+  { n: 1500, median: 35, sigma: 0.5 },
+  { n: 1200, median: 50, sigma: 0.3 },
+  { n: 800, median: 80, sigma: 0.6 },
+  { n: 500, median: 250, sigma: 0.5 },
+] as const;
+
+describe('many services, one server: digests merged across instances', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let db: string;
+  let server: ServerChild;
+  let ingestKey: string;
+  let readKey: string;
+  const monitors: Monitor[] = [];
+  /** Values by instance and minute (0, 1). */
+  const sent: number[][][] = [];
+  const billingSent: number[] = [];
+
+  async function read<T>(path: string): Promise<T> {
+    const response = await fetch(`${server.api}${path}`, {
+      headers: { authorization: `Bearer ${readKey}` },
+    });
+    expect(response.status, path).toBe(200);
+    return (await response.json()) as T;
+  }
+
+  beforeAll(async () => {
+    tmp = tempDir();
+    db = join(tmp.dir, 'fleet.db');
+    [ingestKey, readKey] = (
+      await Promise.all([createKeyCli(db, 'ingest'), createKeyCli(db, 'read')])
+    ).map((k) => k.key) as [string, string];
+    server = await startServerChild(db, ['--rate', '0']);
+
+    // Two whole minutes in the recent past: inside the 15-minute window of the reads.
+    const t0 = Math.floor(Date.now() / MINUTE) * MINUTE - 3 * MINUTE;
+    const clocks: ManualClock[] = [];
+    const make = (service: string): Monitor => {
+      const clock = new ManualClock(t0);
+      const monitor = new Monitor({
+        clock,
+        serviceName: service,
+        windows: [60, 120],
+        health: { resources: false },
+        alerting: { evaluationIntervalSeconds: 0 },
+        exporters: [restExporter({ url: server.url, apiKey: ingestKey, now: () => clock.now() })],
+      });
+      clocks.push(clock);
+      monitors.push(monitor);
+      return monitor;
+    };
+    const checkout = CHECKOUT.map(() => make('checkout'));
+    const billing = make('billing');
+    for (let minute = 0; minute < 2; minute++) {
+      CHECKOUT.forEach((shape, i) => {
+        // The second minute is slower for everyone: the latest minute differs from the window.
+        const vs = latencies(
+          shape.n,
+          1000 * i + minute + 1,
+          shape.median * (1 + minute),
+          shape.sigma,
+        );
+        (sent[i] ??= [])[minute] = vs;
+        const timer = checkout[i]!.timer(OPERATION, { component: COMPONENT }).bind();
+        for (const v of vs) timer.record(v);
+        checkout[i]!.counter('api.calls', { component: COMPONENT }).bind().inc(vs.length);
+        // The same series key in two services (see the known defect below).
+        const shared = checkout[i]!.timer('shared.op', { component: 'shared' }).bind();
+        for (const v of vs.slice(0, 100)) shared.record(v);
+      });
+      const invoices = latencies(1000, 77 + minute, 900, 0.3);
+      billingSent.push(...invoices);
+      const timer = billing.timer('invoice.create', { component: COMPONENT }).bind();
+      for (const v of invoices) timer.record(v);
+      const shared = billing.timer('shared.op', { component: 'shared' }).bind();
+      for (const v of invoices.slice(0, 100)) shared.record(v);
+      for (const clock of clocks) clock.advance(MINUTE);
+      await Promise.all(monitors.map((m) => m.forceFlush(10)));
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(monitors.map((m) => m.shutdown()));
+    await server?.stop();
+    tmp?.remove();
+  });
+
+  const checkoutAll = (): number[] => sent.flat(2);
+
+  it('six processes, six sources: the instances of a service are told apart, not their series', () => {
+    const sources = query<{ instance_id: string; service_name: string }>(
+      db,
+      'SELECT instance_id, service_name FROM sources ORDER BY service_name',
+    );
+    expect(sources.filter((s) => s.service_name === 'checkout')).toHaveLength(CHECKOUT.length);
+    expect(sources.filter((s) => s.service_name === 'billing')).toHaveLength(1);
+    expect(new Set(sources.map((s) => s.instance_id)).size).toBe(CHECKOUT.length + 1);
+    // One stored series for the operation, whatever the number of instances: the
+    // instance is aggregated away when the digests are merged into its minute rows.
+    const series = query<{ id: number }>(
+      db,
+      'SELECT id FROM series WHERE name = ? AND component = ?',
+      OPERATION,
+      COMPONENT,
+    );
+    expect(series).toHaveLength(1);
+    const minutes = query<{ count: number }>(
+      db,
+      'SELECT count FROM points WHERE series_id = ? AND resolution = 60 ORDER BY bucket',
+      series[0]!.id,
+    );
+    expect(minutes.map((m) => m.count)).toEqual(
+      [0, 1].map((minute) => sent.reduce((n, byMinute) => n + byMinute[minute]!.length, 0)),
+    );
+  });
+
+  it('GET /analytics of the fleet: p99 within 1% of the exact p99 of every value sent', async () => {
+    const all = [...checkoutAll(), ...billingSent];
+    const r = await read<FleetAnalyticsReport>(`/analytics?component=${COMPONENT}&window=15m`);
+    expect(r.service).toBeNull();
+    expect(r.latency_percentiles.count).toBe(all.length);
+    expect(r.summary.total_requests).toBe(all.length);
+    const mean = all.reduce((s, v) => s + v, 0) / all.length;
+    expect(relative(r.summary.average_response_time, mean)).toBeLessThan(0.001);
+    for (const [key, q] of [
+      ['p50', 0.5],
+      ['p95', 0.95],
+      ['p99', 0.99],
+    ] as const) {
+      const error = relative(r.latency_percentiles[key]!, exact(all, q));
+      expect(error, `fleet ${key}`).toBeLessThan(0.01);
+    }
+    expect(r.top_operations.map((o) => o.operation).sort()).toEqual([
+      'api.latency',
+      'invoice.create',
+    ]);
+  });
+
+  it('GET /analytics?service=: one service is its instances merged, not the fleet', async () => {
+    const values = checkoutAll();
+    const r = await read<FleetAnalyticsReport>(
+      `/analytics?component=${COMPONENT}&service=checkout&window=15m`,
+    );
+    expect(r.service).toBe('checkout');
+    expect(r.latency_percentiles.count).toBe(values.length);
+    expect(r.top_operations.map((o) => o.operation)).toEqual([OPERATION]);
+    expect(relative(r.latency_percentiles.p99!, exact(values, 0.99))).toBeLessThan(0.01);
+    expect(relative(r.latency_percentiles.p50!, exact(values, 0.5))).toBeLessThan(0.01);
+
+    const fleet = await read<FleetAnalyticsReport>(`/analytics?component=${COMPONENT}`);
+    // Billing's slow invoices are in the fleet's p99, not in checkout's.
+    expect(fleet.latency_percentiles.p99!).toBeGreaterThan(r.latency_percentiles.p99! * 1.5);
+
+    const billing = await read<FleetAnalyticsReport>(
+      `/analytics?component=${COMPONENT}&service=billing`,
+    );
+    expect(billing.latency_percentiles.count).toBe(billingSent.length);
+    expect(relative(billing.latency_percentiles.p99!, exact(billingSent, 0.99))).toBeLessThan(0.01);
+  });
+
+  it("one instance's view is its own distribution; averaging the instances' p99s is not the fleet's p99", async () => {
+    const values = checkoutAll();
+    const fleetP99 = exact(values, 0.99);
+    const own = CHECKOUT.map((_, i) => {
+      const [p99] = monitors[i]!.getPercentiles(OPERATION, [0.99], {
+        component: COMPONENT,
+        windowSeconds: 120,
+      });
+      const mine = sent[i]!.flat();
+      // The monitor's own windowed sketch over 500 to 4,000 samples: within a few
+      // percent (the 1% target is the fleet's, checked through the server).
+      expect(relative(p99!, exact(mine, 0.99)), `instance ${i}`).toBeLessThan(0.03);
+      return p99!;
+    });
+    // The fast instance alone sees a p99 far below the fleet's; the slow one, far above.
+    expect(own[0]!).toBeLessThan(fleetP99 * 0.5);
+    expect(own[CHECKOUT.length - 1]!).toBeGreaterThan(fleetP99 * 1.2);
+    const averaged = own.reduce((s, v) => s + v, 0) / own.length;
+    expect(relative(averaged, fleetP99)).toBeGreaterThan(0.05);
+    const r = await read<FleetAnalyticsReport>(
+      `/analytics?component=${COMPONENT}&service=checkout`,
+    );
+    expect(relative(r.latency_percentiles.p99!, fleetP99)).toBeLessThan(0.01);
+  });
+
+  it("GET /metrics: the latest minute's quantiles are the merged digest of every instance", async () => {
+    const response = await fetch(`${server.api}/metrics`, {
+      headers: { authorization: `Bearer ${readKey}` },
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const latest = sent.flatMap((byMinute) => byMinute[1]!);
+    expect(text).toContain(
+      `api_latency_seconds_count{component="${COMPONENT}"} ${checkoutAll().length}`,
+    );
+    // Counters: each instance's totals, added up.
+    expect(text).toContain(`api_calls_total{component="${COMPONENT}"} ${checkoutAll().length}`);
+    for (const q of ['0.5', '0.99']) {
+      const m = new RegExp(
+        `^api_latency_seconds\\{component="${COMPONENT}",quantile="${q}"\\} (\\S+)$`,
+        'm',
+      ).exec(text);
+      expect(m, `quantile ${q} in:\n${text}`).not.toBeNull();
+      const ms = Number(m![1]) * 1000;
+      expect(relative(ms, exact(latest, Number(q))), `latest minute's ${q}`).toBeLessThan(0.01);
+    }
+  });
+
+  it('a late batch of an instance (two in flight, or a retry) is not read as a restart', async () => {
+    const instance = 'f1ee7000-0000-4000-8000-000000000001';
+    const t = Math.floor(Date.now() / MINUTE) * MINUTE - 2 * MINUTE;
+    const batch = async (id: string, total: number, at: number): Promise<void> => {
+      const response = await fetch(`${server.api}/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          batch_id: `late-${id}`,
+          source: { instance_id: instance, resource: { 'service.name': 'checkout' } },
+          sent_at: new Date(at).toISOString(),
+          metrics: [
+            {
+              metric_name: 'late.orders',
+              metric_type: 'counter',
+              component: 'late',
+              tags: {},
+              labels: {},
+              timestamp: new Date(at).toISOString(),
+              value: total,
+              windows: [],
+            },
+          ],
+          traces: [],
+          alerts: [],
+        }),
+      });
+      expect(response.status, await response.text()).toBe(200);
+    };
+    await batch('2', 30, t + 2_000); // arrives first
+    await batch('1', 10, t + 1_000); // taken before it: already counted in its 30
+    await batch('3', 45, t + 3_000);
+    const stored = query<{ value: number; sum: number }>(
+      db,
+      `SELECT s.value, (SELECT SUM(p.sum) FROM points p WHERE p.series_id = s.id) AS sum
+       FROM series s WHERE s.name = 'late.orders'`,
+    );
+    expect(stored).toEqual([{ value: 45, sum: 45 }]);
+    // A lower total taken later is a restart of the process: counted from zero.
+    await batch('4', 5, t + 4_000);
+    expect(
+      query<{ value: number }>(db, "SELECT value FROM series WHERE name = 'late.orders'"),
+    ).toEqual([{ value: 50 }]);
+  });
+
+  // KNOWN LIMITATION (documented in the README, "Health and analytics from stored
+  // data"; reported on issue 13): series are keyed by name, component and tags only,
+  // so two services reporting the same series share its minute rows, and `?service=`
+  // cannot take the other service's samples out (here: 1,200 samples instead of
+  // checkout's 1,000). This asserts what issue 13 asks for and is expected to fail
+  // until the store keys series by service too; drop `.fails` then.
+  it.fails(
+    'KNOWN LIMITATION: ?service= on a series key two services share holds only that service',
+    async () => {
+      const r = await read<FleetAnalyticsReport>('/analytics?component=shared&service=checkout');
+      expect(r.latency_percentiles.count).toBe(CHECKOUT.length * 2 * 100);
+    },
+  );
+});
