@@ -1,15 +1,16 @@
 /**
  * The alerting part of the demo: a local webhook receiver (node:http on 127.0.0.1)
- * that checks every request's HMAC signature with `verifyWebhookSignature`, an
- * error-rate rule on the recommendation component, and an incident: the model server
- * starts timing out on every other call, the rule fires, on-call acknowledges, the
- * model recovers and the alert resolves. Every step is what the webhook received.
+ * that checks every request's HMAC signature with `verifyWebhookSignature`, and the
+ * two rules on the recommendation component's error rate that send to it: one the
+ * monitoring server evaluates over what the service exported (created with
+ * `POST /alerts`), one the service's own monitor evaluates in process.
  *
- * Durations are tiny so the whole lifecycle fits in a few seconds: the monitor keeps
- * 1-second sub-windows, the rule reads a 1-second window and must hold for 0.5 s,
- * the engine evaluates every 0.25 s. In production these are minutes.
+ * The in-process rule reads half-second windows so it fires and resolves within the
+ * demo; the server keeps minutes, so its rule reads the error rate since the start
+ * of the previous minute, fires later and stays firing until the minute turns. In
+ * production both windows are minutes.
  */
-import type { AlertRuleInput, AlertingOptions, Monitor } from '@prsm/core';
+import type { AlertRuleInput, AlertingOptions, NotificationChannel } from '@prsm/core';
 import {
   type WebhookPayload,
   verifyWebhookSignature,
@@ -17,34 +18,30 @@ import {
 } from '@prsm/exporters/notifiers';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { HEALTHY_TIMEOUT_EVERY, RecommendationService } from './decorated-service.js';
+
+/** Where a notification came from: the receiver's path says. */
+export type AlertSource = 'server' | 'service';
 
 /** One request the receiver got. */
 export interface ReceivedWebhook {
   /** When it arrived (ms since the epoch). */
   readonly at: number;
+  /** `server` (posted to /server) or `service` (posted to /service). */
+  readonly source: AlertSource;
   /** Whether `verifyWebhookSignature` accepted it (it was answered 401 otherwise). */
   readonly verified: boolean;
   /** The body, parsed (only when verified). */
   readonly payload?: WebhookPayload;
 }
 
-/** A local webhook receiver: what PRSM's webhook channel posts to. */
+/** A local webhook receiver: what PRSM's webhook channels post to. */
 export interface WebhookReceiver {
+  /** `http://127.0.0.1:port/prsm-alerts`; channels post to `${url}/server` or `${url}/service`. */
   readonly url: string;
   readonly secret: string;
   readonly received: readonly ReceivedWebhook[];
-  /**
-   * The first request matching `match` among those received from index `from` on
-   * (already or to come); rejects after `timeoutMs`.
-   */
-  waitFor(
-    what: string,
-    from: number,
-    match: (r: ReceivedWebhook) => boolean,
-    timeoutMs?: number,
-  ): Promise<ReceivedWebhook>;
+  /** Called with every request received, after it was recorded. */
+  onReceive(listener: (r: ReceivedWebhook) => void): void;
   close(): Promise<void>;
 }
 
@@ -52,7 +49,7 @@ export interface WebhookReceiver {
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const secret = randomBytes(32).toString('hex');
   const received: ReceivedWebhook[] = [];
-  const waiters = new Set<() => void>();
+  const listeners: ((r: ReceivedWebhook) => void)[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -65,13 +62,15 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         timestamp: req.headers['x-prsm-timestamp'],
         signature: req.headers['x-prsm-signature'],
       });
-      received.push({
+      const r: ReceivedWebhook = {
         at: Date.now(),
+        source: (req.url ?? '').endsWith('/server') ? 'server' : 'service',
         verified,
         ...(verified && { payload: JSON.parse(body.toString('utf8')) as WebhookPayload }),
-      });
+      };
+      received.push(r);
       res.writeHead(verified ? 204 : 401).end();
-      for (const wake of waiters) wake();
+      for (const listener of listeners) listener(r);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -81,23 +80,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     url: `http://127.0.0.1:${address.port}/prsm-alerts`,
     secret,
     received,
-    waitFor(what, from, match, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const found = received.slice(from).find(match);
-          if (found === undefined) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`the webhook received no ${what} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    onReceive: (listener) => void listeners.push(listener),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -106,21 +89,26 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   };
 }
 
-/** The monitor's alerting options: one signed webhook channel, short waits. */
-export function demoAlerting(receiver: WebhookReceiver): AlertingOptions {
+/** A signed webhook channel to the receiver, for `source`. */
+export function channelTo(receiver: WebhookReceiver, source: AlertSource): NotificationChannel {
+  return webhookChannel({ url: `${receiver.url}/${source}`, secret: receiver.secret });
+}
+
+/** The service monitor's alerting options: one signed webhook channel, short waits. */
+export function serviceAlerting(receiver: WebhookReceiver): AlertingOptions {
   return {
-    channels: { webhook: webhookChannel({ url: receiver.url, secret: receiver.secret }) },
+    channels: { webhook: channelTo(receiver, 'service') },
     evaluationIntervalSeconds: 0.1,
     groupWaitSeconds: 0.2,
     groupIntervalSeconds: 0.5,
   };
 }
 
-/** The rule, in the spec's fields (plus a 1-second window for the demo). */
-export const ERROR_RATE_RULE: AlertRuleInput = {
+/** The in-process rule, in the spec's fields (plus a half-second window for the demo). */
+export const SERVICE_RULE: AlertRuleInput = {
   id: 'recommendation-error-rate',
   name: 'Recommendation Error Rate High',
-  description: 'More than 10% of recommendation calls fail',
+  description: 'More than 10% of recommendation calls fail (evaluated by the service)',
   severity: 'high',
   component: 'recommendation',
   condition: 'error_rate > 10%',
@@ -130,108 +118,35 @@ export const ERROR_RATE_RULE: AlertRuleInput = {
   notificationChannels: ['webhook'],
 };
 
-const percent = (value: number | undefined): string =>
-  value === undefined ? 'n/a' : `${(value * 100).toFixed(2)}%`;
+/** The server-side rule: the body of `POST /api/v1/monitoring/alerts`, in the spec's fields. */
+export const SERVER_RULE = {
+  name: 'Recommendation Error Rate High (fleet)',
+  description:
+    'More than 10% of recommendation calls fail, over what every service exported (evaluated by the server)',
+  severity: 'high',
+  component: 'recommendation',
+  condition: 'error_rate > 0.1',
+  threshold: 0.1,
+  duration_seconds: 1,
+  notification_channels: ['webhook'],
+} as const;
 
-const since = (start: number, at: number): string => `+${((at - start) / 1000).toFixed(2)} s`;
+const percent = (value: number | null | undefined): string =>
+  value === undefined || value === null ? 'n/a' : `${(value * 100).toFixed(2)}%`;
 
-function describe(r: ReceivedWebhook, start: number): string {
+/** One line for a notification: its source, status, reason and the alerts it carries. */
+export function describeWebhook(r: ReceivedWebhook): string {
   const p = r.payload;
-  if (p === undefined) return `${since(start, r.at)}  webhook <- REJECTED: bad signature`;
+  if (p === undefined) return `${r.source} webhook <- REJECTED: bad signature`;
   const alerts = p.alerts
     .map(
       (a) =>
         `${a.name} [${a.severity}] status=${a.status} value=${percent(a.value)}${
-          a.acknowledged_by === undefined ? '' : ` acknowledged_by=${a.acknowledged_by}`
+          a.acknowledged_by === undefined || a.acknowledged_by === null
+            ? ''
+            : ` acknowledged_by=${a.acknowledged_by}`
         }`,
     )
     .join('; ');
-  return `${since(start, r.at)}  webhook <- ${p.status.toUpperCase()} (reason ${p.reason}, signature verified): ${alerts}`;
-}
-
-/**
- * Runs the incident on a fresh recommendation service (a steady ~150 requests per
- * second) and prints what the webhook received: firing, acknowledged, resolved.
- */
-export async function runAlertingDemo(
-  monitor: Monitor,
-  receiver: WebhookReceiver,
-  ruleId: string,
-): Promise<void> {
-  const rule = monitor.alerts.get(ruleId)!;
-  console.log('\n--- Alerting ---\n');
-  console.log(
-    `rule "${rule.name}" (${rule.severity}, component ${rule.component}): ${rule.condition} over ${rule.windowSeconds} s, for ${rule.durationSeconds} s -> channel ${rule.notificationChannels.join(', ')} (HMAC-signed) at ${receiver.url}`,
-  );
-  console.log(
-    `after the traffic above: ${rule.state} (error rate ${percent(rule.lastEvaluation?.value)}), ${receiver.received.length} notifications`,
-  );
-
-  console.log('\n+0.00 s  incident: the model server times out on every other call');
-  const start = Date.now();
-  let from = receiver.received.length;
-  const service = new RecommendationService();
-  service.setModelTimeouts(2);
-  let running = true;
-  let requests = 0;
-  let failures = 0;
-  const traffic = (async () => {
-    while (running) {
-      await Promise.all(
-        Array.from({ length: 4 }, () =>
-          service.generate(`user_${requests++}`).catch(() => {
-            failures++;
-          }),
-        ),
-      );
-      await sleep(15);
-    }
-  })();
-
-  try {
-    const firing = await receiver.waitFor(
-      'firing notification',
-      from,
-      (r) => r.payload?.status === 'firing',
-    );
-    console.log(describe(firing, start));
-
-    // On-call takes it, by the alert id the webhook carried.
-    from = receiver.received.length;
-    monitor.alerts.acknowledge(firing.payload!.alerts[0]!.alert_id, 'demo-oncall');
-    console.log(`${since(start, Date.now())}  acknowledged by demo-oncall`);
-    const acknowledged = await receiver.waitFor(
-      'acknowledgement',
-      from,
-      (r) => r.payload?.status === 'acknowledged',
-    );
-    console.log(describe(acknowledged, start));
-
-    from = receiver.received.length;
-    service.setModelTimeouts(HEALTHY_TIMEOUT_EVERY);
-    console.log(
-      `${since(start, Date.now())}  recovery: the model server is healthy again (1 timeout in ${HEALTHY_TIMEOUT_EVERY})`,
-    );
-    const resolved = await receiver.waitFor(
-      'resolution',
-      from,
-      (r) => r.payload?.status === 'resolved',
-    );
-    console.log(describe(resolved, start));
-  } finally {
-    running = false;
-    await traffic;
-  }
-  await monitor.alerts.flush();
-
-  const history = monitor.alerts
-    .history({ ruleId })
-    .map((e) => `${e.event}${e.by === undefined ? '' : ` by ${e.by}`} ${since(start, e.at)}`);
-  console.log(`\n${requests} requests during the incident and after (${failures} failed)`);
-  console.log(`alert history: ${history.join(' -> ')}`);
-  const verified = receiver.received.filter((r) => r.verified).length;
-  const stats = monitor.alerts.deliveryStats()['webhook']!;
-  console.log(
-    `webhook: ${receiver.received.length} requests received, ${verified} with a valid signature; engine: ${stats.sent} sent, ${stats.delivered} delivered, ${stats.failed} failed, ${stats.dropped} dropped`,
-  );
+  return `${r.source} webhook <- ${p.status.toUpperCase()} (reason ${p.reason}, signature verified): ${alerts}`;
 }

@@ -1,202 +1,310 @@
 /**
- * The demo service: a small marketplace backend whose three operations are timed
- * with @prsm/core, then a report of what the monitor saw. Runs on embedded defaults,
- * no external service: `npm run demo`.
+ * `npm run demo`: a PRSM monitoring server and an instrumented service, run together
+ * on 127.0.0.1 for about 30 seconds, then what the server saw, read back through its
+ * REST API. No set-up: the server is `@prsm/server` started in this process on a
+ * fresh SQLite file in a temporary directory, with keys created for the run.
  *
- * Each operation does real asynchronous work (timers whose durations follow a
- * lognormal distribution, with a long tail and some failures), 128 calls at a time.
- * The report shows the monitor's p50/p95/p99, throughput and error rate per
- * operation, next to the exact p99 (nearest rank) of the very durations it recorded.
+ * 1. The server (`createServer`), its keys (ingest, admin, enterprise), a webhook
+ *    receiver for alert notifications, and an alert rule created with `POST /alerts`.
+ * 2. The service: Express 5 with `prsmExpress`, `@monitorPerformance` and
+ *    `@recordBusinessOutcome`, a `Monitor` exporting to the server with the REST
+ *    exporter every second, and its own in-process alert rule.
+ * 3. The load generator: visitors (log in, search, recommendations, cart, checkout)
+ *    for `PRSM_DEMO_SECONDS` (default 30), through an incident and a password attack.
+ * 4. The report from the REST API: health, analytics and bottlenecks, the business
+ *    dashboard, the alerts, one trace as a waterfall, and the URLs to look at.
  *
- * Meanwhile an alert rule watches the recommendation component's error rate; at the
- * end an incident makes it fire, and a local webhook receiver prints the signed
- * notifications (firing, acknowledged, resolved).
+ * Environment: `PRSM_DEMO_SECONDS` (3-600, default 30), `PRSM_DEMO_USERS` (concurrent
+ * visitors, 1-64, default 4), `PRSM_DEMO_STAY` (`1`: keep the server up after the
+ * report until Ctrl-C; `0`: stop at once; default: stay when the output is a
+ * terminal), `PRSM_DEMO_DATA_DIR` (write the SQLite file and the audit log there, and
+ * keep them, instead of a temporary directory removed at exit).
+ *
+ * Ctrl-C at any time stops the load, closes the service and the server, removes the
+ * temporary directory, and exits 0.
  */
-import { Monitor, type BoundTimer, setGlobalMonitor } from '@prsm/core';
+import { JsonlFileSink, Monitor, setGlobalMonitor } from '@prsm/core';
+import { restAuditSink, restExporter } from '@prsm/exporters/rest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
-  demoAlerting,
-  ERROR_RATE_RULE,
-  runAlertingDemo,
+  channelTo,
+  SERVER_RULE,
+  SERVICE_RULE,
+  serviceAlerting,
   startWebhookReceiver,
-  type WebhookReceiver,
 } from './alerting.js';
-import { startPrometheusServer } from '@prsm/exporters/prometheus';
-import { runDecoratedService } from './decorated-service.js';
-import { runBusinessDemo } from './business.js';
-import { runSecurityDemo } from './security.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { apiClient, startBackend } from './backend.js';
+import { createOutcomes, sendBusinessMetrics } from './business.js';
+import { LoadGenerator } from './load.js';
+import {
+  layoutOf,
+  printAnalytics,
+  printBusiness,
+  printHealth,
+  printLinks,
+  printServerAlerts,
+  printTrace,
+} from './report.js';
+import { runScenario } from './scenario.js';
+import { AUDIT_SOURCE, printAuditOnServer, printSecurity } from './security.js';
+import { startService } from './service.js';
 
-interface Operation {
-  readonly name: string;
-  readonly component: string;
-  /** Median duration in ms. */
-  readonly medianMs: number;
-  /** Spread of the lognormal (sigma). */
-  readonly sigma: number;
-  /** Probability that a call fails. */
-  readonly errorRate: number;
+function setting(name: string, fallback: number, min: number, max: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new TypeError(`${name} must be a number from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
 }
 
-const OPERATIONS: readonly Operation[] = [
-  {
-    name: 'marketplace_search',
-    component: 'marketplace',
-    medianMs: 6,
-    sigma: 0.6,
-    errorRate: 0.01,
-  },
-  {
-    name: 'recommendation_generation',
-    component: 'recommendation',
-    medianMs: 12,
-    sigma: 0.5,
-    errorRate: 0.02,
-  },
-  { name: 'checkout', component: 'marketplace', medianMs: 9, sigma: 0.8, errorRate: 0.05 },
-];
-const CALLS = Number(process.env.DEMO_CALLS ?? 12000);
-const CONCURRENCY = 128;
+/** Closers run once, last added first; a failing one does not stop the others. */
+class Cleanup {
+  readonly #steps: { name: string; run: () => unknown }[] = [];
+  #done: Promise<void> | undefined;
 
-// A seeded generator, so every run draws the same workload.
-let seed = 20240115;
-function random(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-function gaussian(): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
+  add(name: string, run: () => unknown): void {
+    this.#steps.push({ name, run });
+  }
 
-class PaymentDeclined extends Error {}
-
-async function call(op: Operation, timer: BoundTimer, exact: number[]): Promise<void> {
-  const durationMs = op.medianMs * Math.exp(op.sigma * gaussian());
-  const fails = random() < op.errorRate;
-  const stop = timer.startTimer();
-  try {
-    await sleep(durationMs);
-    if (fails) throw new PaymentDeclined(`${op.name} failed`);
-    exact.push(stop());
-  } catch {
-    exact.push(stop({ error: true }));
+  run(): Promise<void> {
+    this.#done ??= (async () => {
+      for (const step of this.#steps.reverse()) {
+        try {
+          await step.run();
+        } catch (error) {
+          console.error(
+            `cleanup: ${step.name}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+      }
+    })();
+    return this.#done;
   }
 }
 
-function exactQuantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+const cleanup = new Cleanup();
+const interrupt = new AbortController();
+let tempDir: string | undefined;
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupt.signal.aborted) {
+    // A second Ctrl-C: no more waiting.
+    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+    process.exit(1);
+  }
+  console.log(`\n${signal}: stopping the load, the service and the server`);
+  interrupt.abort();
+  // Whatever the main flow was awaiting, cleanup is bounded.
+  setTimeout(() => {
+    if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+    console.error('cleanup took more than 15 s: exiting');
+    process.exit(1);
+  }, 15_000).unref();
 }
 
 async function main(): Promise<void> {
+  const SECONDS = setting('PRSM_DEMO_SECONDS', 30, 3, 600);
+  const USERS = Math.round(setting('PRSM_DEMO_USERS', 4, 1, 64));
+  const stay = process.env['PRSM_DEMO_STAY'];
+  const STAY = stay === undefined || stay === '' ? process.stdout.isTTY === true : stay === '1';
+  const KEEP_DIR = process.env['PRSM_DEMO_DATA_DIR'];
+  const signal = interrupt.signal;
+  let dataDir: string;
+  if (KEEP_DIR === undefined || KEEP_DIR === '') {
+    tempDir = mkdtempSync(join(tmpdir(), 'prsm-demo-'));
+    const dir = tempDir;
+    cleanup.add('temporary directory', () => rmSync(dir, { recursive: true, force: true }));
+    dataDir = dir;
+  } else {
+    dataDir = resolve(KEEP_DIR);
+    mkdirSync(dataDir, { recursive: true });
+    if (readdirSync(dataDir).length > 0) {
+      throw new TypeError(`PRSM_DEMO_DATA_DIR must be empty or absent: ${dataDir}`);
+    }
+  }
+  const db = join(dataDir, 'prsm-monitor.db');
+  const auditFile = join(dataDir, 'audit.jsonl');
+
+  console.log(
+    `PRSM Monitor demo: ${SECONDS} s of traffic from ${USERS} concurrent visitors against an instrumented\n` +
+      'Express service exporting to a PRSM monitoring server; then what the server saw, read back through its REST API.',
+  );
+  console.log('\n--- Setup ---\n');
+
   const receiver = await startWebhookReceiver();
-  // tracing: a minimal OpenTelemetry provider whose spans the monitor keeps.
-  // subWindowSeconds: 0.5 lets the alert rule read a half-second window (default 60).
+  cleanup.add('webhook receiver', () => receiver.close());
+  const backend = await startBackend(db, channelTo(receiver, 'server'));
+  cleanup.add('monitoring server', () => backend.close());
+  const { keys } = backend;
+  console.log(
+    `data:    ${dataDir} (SQLite prsm-monitor.db, audit log audit.jsonl; ${tempDir === undefined ? 'kept' : 'removed at exit'})`,
+  );
+  console.log(
+    `server:  ${backend.url} (@prsm/server, createServer; alert rules evaluated every 0.5 s)`,
+  );
+  console.log(
+    `keys:    ingest ${keys.ingest.id} (the exporter), admin ${keys.admin.id} (this script), enterprise ${keys.login.id} (for you: below)`,
+  );
+
   const monitor = new Monitor({
+    serviceName: 'marketplace-api',
     defaultComponent: 'marketplace',
     tracing: true,
+    // Every request's trace stays in the service too (about 150 a second), for the waterfall.
+    traceStore: { maxTraces: 20_000 },
+    // Half-second sub-windows, so the in-process rule can read a half-second window.
     subWindowSeconds: 0.5,
-    alerting: demoAlerting(receiver),
+    windows: [60, 300],
+    alerting: serviceAlerting(receiver),
+    exporters: [restExporter({ url: backend.url, apiKey: keys.ingest.key })],
+    exportIntervalSeconds: 1,
+    shutdownTimeoutSeconds: 5,
+    // The audit log: a local JSONL file (the chain's source of truth) and a copy on the
+    // server (POST /audit), both verifiable.
+    audit: {
+      sink: restAuditSink({
+        url: backend.url,
+        apiKey: keys.ingest.key,
+        source: AUDIT_SOURCE,
+        local: new JsonlFileSink({ path: auditFile }),
+        exportIntervalMs: 1000,
+      }),
+    },
   });
   setGlobalMonitor(monitor); // what the decorators record on
-  try {
-    await run(monitor, receiver);
-  } finally {
-    await monitor.shutdown(); // delivers what is in flight, then stops the channels
-    await receiver.close();
-  }
-}
-
-async function run(monitor: Monitor, receiver: WebhookReceiver): Promise<void> {
-  const rule = monitor.alerts.create(ERROR_RATE_RULE);
-  const timers = OPERATIONS.map((op) =>
-    monitor.timer(op.name, { component: op.component }).bind({ region: 'eu-west' }),
-  );
-  const exact = OPERATIONS.map(() => [] as number[]);
-
+  cleanup.add('service monitor', () => monitor.shutdown());
+  const outcomes = createOutcomes(monitor);
+  cleanup.add('business outcomes', () => outcomes.shutdown());
+  const service = await startService(monitor, outcomes);
+  cleanup.add('service', () => service.close());
   console.log(
-    `PRSM Monitor demo: ${CALLS} calls over ${OPERATIONS.length} operations, ${CONCURRENCY} at a time\n`,
+    `service: ${service.url} (Express 5 + prsmExpress, @monitorPerformance, @recordBusinessOutcome; REST exporter every 1 s)`,
   );
-  const began = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < CALLS) {
-        const i = next++ % OPERATIONS.length;
-        await call(OPERATIONS[i]!, timers[i]!, exact[i]!);
-      }
-    }),
+  console.log(
+    `webhook: ${receiver.url} (HMAC-signed notifications from the server and the service)`,
   );
-  const elapsed = (performance.now() - began) / 1000;
 
-  const rows = OPERATIONS.map((op, i) => {
-    const query = { component: op.component, tags: { region: 'eu-west' }, windowSeconds: 60 };
-    const [p50, p95, p99] = monitor.getPercentiles(op.name, [0.5, 0.95, 0.99], query);
-    const rates = monitor.getRates(op.name, query);
-    const sorted = exact[i]!.slice().sort((a, b) => a - b);
-    return {
-      operation: op.name,
-      component: op.component,
-      calls: rates?.count ?? 0,
-      'p50 ms': p50!.toFixed(2),
-      'p95 ms': p95!.toFixed(2),
-      'p99 ms': p99!.toFixed(2),
-      'exact p99 ms': exactQuantile(sorted, 0.99).toFixed(2),
-      'calls/s': rates?.perSecond.toFixed(1) ?? '0',
-      'error rate': `${((rates?.errorRate ?? 0) * 100).toFixed(2)}%`,
-    };
+  const created = await backend.client.post<{ alert_id: string }>('/alerts', SERVER_RULE);
+  if (created.status !== 201) {
+    throw new Error(`POST /alerts: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+  }
+  const serverRuleId = created.body.alert_id;
+  console.log(
+    `rule on the server  (POST /alerts -> ${created.status}, id ${serverRuleId}): "${SERVER_RULE.name}": ${SERVER_RULE.condition} for ${SERVER_RULE.duration_seconds} s on ${SERVER_RULE.component} -> webhook`,
+  );
+  const rule = monitor.alerts.create(SERVICE_RULE);
+  console.log(
+    `rule in the service (monitor.alerts.create, id ${rule.id}): "${rule.name}": ${rule.condition} over ${rule.windowSeconds} s, for ${rule.durationSeconds} s -> webhook`,
+  );
+
+  console.log('\n--- Traffic ---\n');
+  const load = new LoadGenerator(service.url, USERS);
+  cleanup.add('load generator', () => load.stop());
+  const result = await runScenario({
+    seconds: SECONDS,
+    load,
+    controls: service.controls,
+    monitor,
+    receiver,
+    admin: backend.client,
+    serverRuleId,
+    signal,
   });
-  console.table(rows);
-  console.log(`\nwall time ${elapsed.toFixed(2)} s`);
 
-  await runDecoratedService(monitor, Number(process.env.DEMO_REQUESTS ?? 400));
-  await runAlertingDemo(monitor, receiver, rule.id);
-  await runPrometheusDemo(monitor);
-  runBusinessDemo(monitor, Number(process.env.DEMO_VISITORS ?? 600));
-  await runSecurityDemo(monitor);
-  await runHealthDemo(monitor);
-  console.log("\nthe monitor's own diagnostics:", monitor.diagnostics.counts());
-}
+  const audit = await printSecurity(monitor);
 
-/** Samples the machine once more and prints the spec's health object, in brief. */
-async function runHealthDemo(monitor: Monitor): Promise<void> {
-  console.log('\n--- Health ---\n');
-  await monitor.resources?.sample();
-  const report = monitor.health();
-  const { cpu_usage, memory_usage, disk_usage, network_io } = report.system_metrics;
-  console.log(`overall health score: ${report.overall_health_score} / 100`);
-  console.log(
-    `system: cpu ${cpu_usage}%, memory ${memory_usage}%, disk ${disk_usage}%, ` +
-      `network ${network_io.bytes_sent} B sent / ${network_io.bytes_recv} B received`,
-  );
-  const recent = report.recent_performance;
-  console.log(
-    `recent: ${recent.total_metrics} measurements (${recent.metrics_per_minute.toFixed(0)}/min), ` +
-      `${recent.error_count} errors, mean ${recent.performance_average.toFixed(2)} ms; ` +
-      `${report.active_alerts.length} alerts firing, ${report.monitoring_status.active_traces} traces kept`,
-  );
-}
-
-/** Serves the monitor in Prometheus's format, scrapes it once, prints a few lines. */
-async function runPrometheusDemo(monitor: Monitor): Promise<void> {
-  console.log('\n--- Prometheus ---\n');
-  const server = await startPrometheusServer({ monitor, port: 0 });
-  try {
-    console.log(
-      `scrape endpoint: ${server.url} (text format; OpenMetrics with exemplars on request)`,
+  // The slowest successful checkout, by the exemplar of its request duration.
+  const checkout = monitor
+    .snapshot({ digests: false })
+    .series.find(
+      (s) =>
+        s.name === 'http.server.request.duration' &&
+        s.tags['http.route'] === '/api/checkout' &&
+        s.tags['http.response.status_code'] === '200',
     );
-    const text = await (await fetch(server.url)).text();
-    const samples = text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
-    console.log(`${samples.length} samples in ${text.length} bytes, for example:`);
-    for (const line of samples.filter((l) => l.includes('quantile="0.99"')).slice(0, 3)) {
-      console.log(`  ${line}`);
-    }
-  } finally {
-    await server.close();
+  const slowest = checkout?.type === 'timer' ? checkout.windows[0]?.exemplars[0] : undefined;
+  const layout = layoutOf(
+    slowest === undefined ? undefined : monitor.traces.spans(slowest.traceId),
+  );
+
+  console.log('\n--- Export ---\n');
+  // Shutting the service's monitor down delivers what is queued: the last series and spans.
+  await monitor.shutdown();
+  signal.throwIfAborted();
+  for (const s of monitor.exportStats()) {
+    const dropped = s.dropped.queueFull + s.dropped.failed + s.dropped.shutdown;
+    console.log(
+      `${s.name} exporter: ${s.exported} items in ${s.batches} batches to POST /api/v1/monitoring/batch, ${s.retries} retries, ${dropped} dropped`,
+    );
+  }
+  const ingest = apiClient(backend.api, keys.ingest.key);
+  const login = apiClient(backend.api, keys.login.key);
+  const posted = await sendBusinessMetrics(outcomes, ingest, login);
+  console.log(
+    posted === 0
+      ? 'business metrics: delivered by the exporter'
+      : `business metrics: ${posted} KPIs posted to POST /api/v1/monitoring/business-metrics (outcomes.businessMetricBodies())`,
+  );
+  console.log(
+    `audit log: ${audit.records} records in ${auditFile}${audit.verified ? ', verified' : ', NOT verified'}`,
+  );
+  await printAuditOnServer(backend.client, login, audit);
+  console.log(
+    `the service monitor's own diagnostics: ${JSON.stringify(monitor.diagnostics.counts())}`,
+  );
+
+  signal.throwIfAborted();
+  await printHealth(backend.client);
+  await printAnalytics(backend.client, ['marketplace', 'recommendation']);
+  await printBusiness(login);
+  await printServerAlerts(backend.client, serverRuleId);
+  if (slowest === undefined) {
+    console.log('\n--- Trace ---\n\nno exemplar recorded for POST /api/checkout');
+  } else {
+    await printTrace(
+      login,
+      slowest.traceId,
+      `the slowest successful POST /api/checkout (${slowest.value.toFixed(1)} ms), from the exemplar of its request duration`,
+      layout,
+    );
+  }
+  signal.throwIfAborted();
+
+  printLinks(backend.url, backend.api, keys.login, STAY);
+  if (!result.serverFired || !result.serviceFired || !result.serviceResolved) {
+    console.log(
+      `\nnote: server rule fired: ${result.serverFired}; service rule fired: ${result.serviceFired}, resolved: ${result.serviceResolved}`,
+    );
+  }
+  if (STAY) {
+    await new Promise<void>((resolve) =>
+      signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+let exitCode = 0;
+try {
+  await main();
+} catch (error) {
+  if (!interrupt.signal.aborted) {
+    console.error(error instanceof TypeError ? `demo: ${error.message}` : error);
+    exitCode = 1;
+  }
+} finally {
+  await cleanup.run();
+  if (tempDir !== undefined && existsSync(tempDir)) exitCode = 1;
+  if (interrupt.signal.aborted) {
+    console.log(
+      `stopped: service and server closed${tempDir === undefined ? '' : `, ${tempDir} removed`}`,
+    );
+  }
+}
+process.exit(exitCode);
