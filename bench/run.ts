@@ -29,6 +29,8 @@ const SUITES = {
   http: () => import('./suites/http.js'),
   health: () => import('./suites/health.js'),
   security: () => import('./suites/security.js'),
+  cluster: () => import('./suites/cluster.js'),
+  fleet: () => import('./suites/fleet.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 
@@ -59,6 +61,7 @@ const PACKAGES = [
   'decorators',
   'exporters',
   'business-outcomes',
+  'http',
   'express',
   'fastify',
 ] as const;

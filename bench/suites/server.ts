@@ -10,6 +10,12 @@
  * p50/p99 latency, under `--synchronous full` (the default: survives power loss)
  * and `normal` (survives a crash of the process; see the server's README). Target:
  * ≥ 100,000 points/s on the 2-core machine with nothing lost.
+ *
+ * Then the reads: a fresh file seeded through `POST /batch` with 10,000 series (20
+ * components of 400 timers with 15 minutes of sub-windows, 90 counters and 10 gauges,
+ * from 4 processes of 2 services), and autocannon on `GET /health` and
+ * `GET /analytics` (kept answers), then each after a write (computed from the store).
+ * Target: p99 ≤ 20 ms. `PRSM_BENCH_SERVER=reads` (or `=ingest`) runs one half only.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -84,8 +90,8 @@ function checkBuild(): void {
   }
 }
 
-function createKey(db: string): string {
-  const out = spawnSync(process.execPath, [CLI, 'keys', 'create', '--role', 'ingest', '--db', db]);
+function createKey(db: string, role = 'ingest'): string {
+  const out = spawnSync(process.execPath, [CLI, 'keys', 'create', '--role', role, '--db', db]);
   if (out.status !== 0) throw new Error(`keys create failed: ${out.stderr.toString()}`);
   const lines = out.stdout.toString().trim().split('\n');
   return lines[lines.length - 1]!.trim();
@@ -256,11 +262,290 @@ async function measure(dir: string, synchronous: string): Promise<Row[]> {
   return rows;
 }
 
+// ---- GET /health and GET /analytics with 10,000 series stored (issue 6's read target) ----
+
+const READ_TARGET_MS = 20;
+const READ_COMPONENTS = 20;
+const READ_TIMERS = 400;
+const READ_COUNTERS = 90;
+const READ_GAUGES = 10;
+const READ_MINUTES = 15;
+const READ_SECONDS = 10;
+const READ_INSTANCES = 4;
+const READ_CONNECTIONS = 8;
+const READ_COLD_ROUNDS = 20;
+
+/** Base64 centroids of 8 samples from `low` up (sorted, weight 1 each). */
+function centroids(low: number): { text: string; sum: number; min: number; max: number } {
+  const n = 8;
+  const pairs = new Float32Array(2 * n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    pairs[2 * i] = low + i * i;
+    pairs[2 * i + 1] = 1;
+    sum += low + i * i;
+  }
+  return {
+    text: Buffer.from(pairs.buffer).toString('base64'),
+    sum,
+    min: low,
+    max: low + (n - 1) * (n - 1),
+  };
+}
+
+/**
+ * The batches of one process: its components' series (timers with a sub-window per
+ * minute of the last `READ_MINUTES`, counters, gauges) and its resource gauges.
+ */
+function seedBatches(instance: number, now: number): string[] {
+  const service = `svc${instance % 2}`;
+  const source = {
+    instance_id: `00000000-0000-4000-8000-${String(instance).padStart(12, '0')}`,
+    resource: { 'service.name': service },
+  };
+  const at = new Date(now).toISOString();
+  const minute = Math.floor(now / 60_000) * 60_000;
+  const metrics: Record<string, unknown>[] = [];
+  const base = (name: string, component: string, tags: Record<string, string> = {}) => ({
+    metric_name: name,
+    component,
+    tags,
+    labels: {},
+    timestamp: at,
+  });
+  for (let c = instance; c < READ_COMPONENTS; c += READ_INSTANCES) {
+    const component = `c${c}`;
+    for (let t = 0; t < READ_TIMERS; t++) {
+      const subWindows = [];
+      for (let m = READ_MINUTES - 1; m >= 0; m--) {
+        const d = centroids(20 + ((t * 7 + m) % 50));
+        subWindows.push({
+          start_time: new Date(minute - m * 60_000).toISOString(),
+          seconds: 60,
+          partial: false,
+          count: 8,
+          sum: d.sum,
+          min: d.min,
+          max: d.max,
+          error_count: t % 10 === 0 ? 1 : 0,
+          centroids: d.text,
+        });
+      }
+      metrics.push({
+        ...base(`op${t % 20}`, component, { route: `r${Math.floor(t / 20)}` }),
+        metric_type: 'timer',
+        value: 0,
+        unit: 'ms',
+        count: 8 * READ_MINUTES,
+        sum: 0,
+        windows: [],
+        sub_windows: subWindows,
+      });
+    }
+    for (let k = 0; k < READ_COUNTERS; k++) {
+      metrics.push({
+        ...base(`events.${k}`, component),
+        metric_type: 'counter',
+        value: 100 + k,
+        windows: [],
+      });
+    }
+    for (let g = 0; g < READ_GAUGES; g++) {
+      metrics.push({ ...base(`level.${g}`, component), metric_type: 'gauge', value: g / 10 });
+    }
+  }
+  for (const [name, value] of [
+    ['cpu_usage', 0.3 + instance / 10],
+    ['memory_usage', 0.5],
+    ['disk_usage', 0.4],
+  ] as const) {
+    metrics.push({ ...base(name, 'system'), metric_type: 'gauge', value });
+  }
+  const batches: string[] = [];
+  for (let i = 0; i < metrics.length; i += 250) {
+    batches.push(
+      JSON.stringify({
+        batch_id: `seed-${instance}-${i}`,
+        source,
+        sent_at: at,
+        metrics: metrics.slice(i, i + 250),
+        traces: [],
+        alerts: [],
+      }),
+    );
+  }
+  return batches;
+}
+
+async function post(url: string, key: string, body: string): Promise<void> {
+  const response = await fetch(`${url}/api/v1/monitoring/batch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body,
+  });
+  if (response.status !== 200) throw new Error(`seed: ${response.status} ${await response.text()}`);
+}
+
+async function timedGet(url: string, key: string): Promise<number> {
+  const start = performance.now();
+  const response = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`${url}: ${response.status}`);
+  return performance.now() - start;
+}
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+}
+
+async function readBench(dir: string): Promise<void> {
+  heading('Server reads: GET /health and GET /analytics with 10,000 series stored');
+  const db = join(dir, 'bench-read.db');
+  const ingestKey = createKey(db);
+  const readKey = createKey(db, 'read');
+  const server = await startServer(db, 'normal');
+  try {
+    const now = Date.now();
+    const seedStart = performance.now();
+    for (let i = 0; i < READ_INSTANCES; i++) {
+      for (const body of seedBatches(i, now)) await post(server.url, ingestKey, body);
+    }
+    const seedMs = performance.now() - seedStart;
+    const sqlite = new Database(db, { readonly: true });
+    let series = 0;
+    let points = 0;
+    try {
+      series = sqlite.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM series').get()!.n;
+      points = sqlite.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM points').get()!.n;
+    } finally {
+      sqlite.close();
+    }
+    const headers = { authorization: `Bearer ${readKey}` };
+    const api = '/api/v1/monitoring';
+    let n = 0;
+    const runs: [string, AutocannonRequest][] = [
+      ['GET /health (fleet, 15m)', { method: 'GET', path: `${api}/health`, headers }],
+      [
+        'GET /health?service=svc1&window=1h',
+        { method: 'GET', path: `${api}/health?service=svc1&window=1h`, headers },
+      ],
+      [
+        'GET /analytics?component=c0',
+        { method: 'GET', path: `${api}/analytics?component=c0`, headers },
+      ],
+      [
+        'GET /analytics, 20 components x 3 windows in turn (each read once before)',
+        {
+          method: 'GET',
+          path: `${api}/analytics`,
+          headers,
+          setupRequest: (req) => {
+            const i = n++;
+            const window = ['15m', '1h', '24h'][Math.floor(i / READ_COMPONENTS) % 3]!;
+            return {
+              ...req,
+              path: `${api}/analytics?component=c${i % READ_COMPONENTS}&window=${window}`,
+            };
+          },
+        },
+      ],
+    ];
+    // First reads: nothing parsed yet (each component's digests are read and parsed
+    // at its first analytics); then every key the rows below ask is read once.
+    const firstHealth = await timedGet(`${server.url}${api}/health`, readKey);
+    const firstAnalytics: number[] = [];
+    for (let c = 0; c < READ_COMPONENTS; c++) {
+      firstAnalytics.push(await timedGet(`${server.url}${api}/analytics?component=c${c}`, readKey));
+    }
+    for (const window of ['1h', '24h']) {
+      for (let c = 0; c < READ_COMPONENTS; c++) {
+        await timedGet(`${server.url}${api}/analytics?component=c${c}&window=${window}`, readKey);
+      }
+    }
+    const rows: string[][] = [];
+    for (const [name, request] of runs) {
+      const r = await autocannon({
+        url: server.url,
+        connections: READ_CONNECTIONS,
+        duration: READ_SECONDS,
+        requests: [request],
+      });
+      rows.push([
+        name,
+        fixed(r.requests.average, 0),
+        fixed(r.latency.p50, 1),
+        fixed(r.latency.p99, 1),
+        fixed(r.latency.max, 1),
+        String(r.non2xx + r.errors + r.timeouts),
+        r.latency.p99 <= READ_TARGET_MS && r.non2xx === 0 ? 'met' : 'MISSED',
+      ]);
+    }
+    // Cold: a write before each read drops every kept answer.
+    const health: number[] = [];
+    const analytics: number[] = [];
+    for (let i = 0; i < READ_COLD_ROUNDS; i++) {
+      await post(
+        server.url,
+        ingestKey,
+        JSON.stringify({
+          batch_id: `cold-${i}`,
+          sent_at: new Date().toISOString(),
+          metrics: [],
+          traces: [],
+          alerts: [],
+        }),
+      );
+      health.push(await timedGet(`${server.url}${api}/health`, readKey));
+      await post(
+        server.url,
+        ingestKey,
+        JSON.stringify({
+          batch_id: `cold-a-${i}`,
+          sent_at: new Date().toISOString(),
+          metrics: [],
+          traces: [],
+          alerts: [],
+        }),
+      );
+      analytics.push(
+        await timedGet(`${server.url}${api}/analytics?component=c${i % READ_COMPONENTS}`, readKey),
+      );
+    }
+    paragraph(
+      `${series.toLocaleString('en')} series and ${points.toLocaleString('en')} minute rows stored (${READ_COMPONENTS} components of ${READ_TIMERS} timers, ${READ_COUNTERS} counters and ${READ_GAUGES} gauges, ${READ_MINUTES} minutes of timer sub-windows, from ${READ_INSTANCES} processes of 2 services; seeded through POST /batch in ${fixed(seedMs / 1000, 1)} s). ` +
+        `\`prsm-monitor serve --synchronous normal\` (the key-use audit writes a row per request), autocannon ${READ_CONNECTIONS} connections for ${READ_SECONDS} s per row. Answers are kept for the rest of their minute until the next write. Target: p99 ≤ ${READ_TARGET_MS} ms.`,
+    );
+    console.log(
+      table(
+        ['route', 'requests/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx/errors', 'target'],
+        rows,
+      ),
+    );
+    paragraph(
+      `First reads, one request at a time: GET /health ${fixed(firstHealth, 1)} ms; GET /analytics of each of the ${READ_COMPONENTS} components (its ${(READ_TIMERS * READ_MINUTES).toLocaleString('en')} minute digests read and parsed) p50 ${fixed(quantile(firstAnalytics, 0.5), 1)} ms, max ${fixed(Math.max(...firstAnalytics), 1)} ms.`,
+    );
+    paragraph(
+      `After a write (nothing kept: computed from the store), one request at a time, ${READ_COLD_ROUNDS} rounds: ` +
+        `GET /health p50 ${fixed(quantile(health, 0.5), 1)} ms, max ${fixed(Math.max(...health), 1)} ms; ` +
+        `GET /analytics (a different component each round; its digests parsed already, kept while their rows are unchanged) p50 ${fixed(quantile(analytics, 0.5), 1)} ms, max ${fixed(Math.max(...analytics), 1)} ms.`,
+    );
+  } finally {
+    await stop(server.child);
+  }
+}
+
 export async function run(): Promise<void> {
   checkBuild();
   heading('Server ingest');
   const dir = mkdtempSync(join(tmpdir(), 'prsm-bench-server-'));
   try {
+    // PRSM_BENCH_SERVER=reads (or =ingest) runs one half only.
+    const part = process.env['PRSM_BENCH_SERVER'] ?? 'all';
+    if (part === 'reads') {
+      await readBench(dir);
+      return;
+    }
     const rows: Row[] = [];
     for (const mode of ['full', 'normal']) rows.push(...(await measure(dir, mode)));
     paragraph(
@@ -309,6 +594,7 @@ export async function run(): Promise<void> {
         }),
       ),
     );
+    if (part !== 'ingest') await readBench(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
