@@ -28,6 +28,19 @@ function setup(): { monitor: Monitor; clock: ManualClock } {
 }
 
 describe('Monitor analytics', () => {
+  it('names the decorators’ operations by their operation tag, not by the shared timer', () => {
+    const { monitor } = setup();
+    const timer = monitor.timer('operation.duration', { component: 'shop' });
+    for (let i = 0; i < 30; i++) timer.bind({ operation: 'checkout' }).record(100);
+    for (let i = 0; i < 10; i++) timer.bind({ operation: 'search' }).record(5);
+    monitor.timer('http.duration', { component: 'shop' }).bind({ route: '/a' }).record(20);
+    const ops = monitor.analytics({ component: 'shop' }).top_operations;
+    const byName = new Map(ops.map((o) => [o.operation, o]));
+    expect([...byName.keys()].sort()).toEqual(['checkout', 'http.duration', 'search']);
+    expect(byName.get('checkout')?.request_count).toBe(30);
+    expect(byName.get('search')?.request_count).toBe(10);
+  });
+
   it('carries the keys other packages add to component_specific, and survives a failing reader', () => {
     const { monitor } = setup();
     monitor.timer('checkout').record(120);

@@ -15,7 +15,8 @@ import { type DigestPart, quantilesOfParts } from '../sketch/centroids.js';
 import { TDigest } from '../sketch/tdigest.js';
 
 /**
- * One operation (a timer, all its tag sets together) of a component.
+ * One operation of a component: a timer with all its tag sets together, or, for a
+ * timer tagged `operation` (the decorators' `operation.duration`), each value of that tag.
  *
  * @example
  * ```ts
@@ -114,6 +115,17 @@ const SELF = 'prsm';
 const QS: readonly number[] = [0.5, 0.99];
 const Q99: readonly number[] = [0.99];
 
+/** An operation's sums while its series are read. */
+interface OperationWork {
+  totalCount: number;
+  totalErrors: number;
+  totalSum: number;
+  count: number;
+  errors: number;
+  sum: number;
+  readonly parts: DigestPart[];
+}
+
 /**
  * An {@link AnalyticsSource} over the metric families the Monitor hands its alert
  * engine: a component index rebuilt only when series were added, and one pass over a
@@ -172,39 +184,52 @@ export function familiesSource(
       let startMs = now;
       for (const [name, { type, series }] of indexed().get(component) ?? []) {
         if (type === 'timer') {
-          let totalCount = 0;
-          let totalErrors = 0;
-          let totalSum = 0;
-          let count = 0;
-          let errors = 0;
-          let sum = 0;
-          const parts: DigestPart[] = [];
+          // An operation is a timer, or one `operation` tag of a timer that carries it
+          // (the decorators' `operation.duration`): named by the tag's value.
+          const byOperation = new Map<string, OperationWork>();
           for (const s of series) {
             if (!(s instanceof HistogramSeries)) continue;
+            const opName = s.identity.tags['operation'] ?? name;
+            let op = byOperation.get(opName);
+            if (op === undefined) {
+              op = {
+                totalCount: 0,
+                totalErrors: 0,
+                totalSum: 0,
+                count: 0,
+                errors: 0,
+                sum: 0,
+                parts: [],
+              };
+              byOperation.set(opName, op);
+            }
             const w = s.read(slots, withParts);
-            count += w.count;
-            errors += w.errors;
-            sum += w.sum;
+            op.count += w.count;
+            op.errors += w.errors;
+            op.sum += w.sum;
             if (w.startMs < startMs) startMs = w.startMs;
-            for (const p of w.parts) parts.push(p);
+            for (const p of w.parts) op.parts.push(p);
             const c = s.read(-1, false);
-            totalCount += c.count;
-            totalErrors += c.errors;
-            totalSum += c.sum;
+            op.totalCount += c.count;
+            op.totalErrors += c.errors;
+            op.totalSum += c.sum;
           }
-          const [p50, p99] = opQuantiles && count > 0 ? quantilesOfParts(parts, QS) : [NaN, NaN];
-          if (componentP99) for (const p of parts) allParts.push(p);
-          operations.push({
-            name,
-            totalCount,
-            totalErrors,
-            totalSum,
-            count,
-            errors,
-            sum,
-            p50: p50 ?? NaN,
-            p99: p99 ?? NaN,
-          });
+          for (const [opName, op] of byOperation) {
+            const [p50, p99] =
+              opQuantiles && op.count > 0 ? quantilesOfParts(op.parts, QS) : [NaN, NaN];
+            if (componentP99) for (const p of op.parts) allParts.push(p);
+            operations.push({
+              name: opName,
+              totalCount: op.totalCount,
+              totalErrors: op.totalErrors,
+              totalSum: op.totalSum,
+              count: op.count,
+              errors: op.errors,
+              sum: op.sum,
+              p50: p50 ?? NaN,
+              p99: p99 ?? NaN,
+            });
+          }
         } else if (type === 'counter') {
           let total = 0;
           for (const s of series) if (s instanceof CounterSeries) total += s.total;
@@ -288,11 +313,12 @@ export function snapshotSource(monitor: SnapshotReadable): AnalyticsSource {
       for (const s of snapshot.series) {
         if (s.component !== component || s.name.startsWith('prsm.')) continue;
         if (s.type === 'timer') {
-          let op = ops.get(s.name);
+          const opName = s.tags['operation'] ?? s.name;
+          let op = ops.get(opName);
           if (op === undefined) {
             op = {
               reading: {
-                name: s.name,
+                name: opName,
                 totalCount: 0,
                 totalErrors: 0,
                 totalSum: 0,
@@ -304,7 +330,7 @@ export function snapshotSource(monitor: SnapshotReadable): AnalyticsSource {
               },
               digests: [],
             };
-            ops.set(s.name, op);
+            ops.set(opName, op);
           }
           const w = s.windows[0];
           op.reading.totalCount += s.cumulative.count;

@@ -1798,7 +1798,9 @@ export class MonitorStore {
 
   /**
    * The minute rows of a component's histograms and timers from `fromBucket` on, with
-   * their digests when `digests`. @internal
+   * their digests when `digests`. `name` is the operation: a series' `operation` tag
+   * when it has one (the decorators' `operation.duration`), else its metric name, as
+   * core's analytics name operations. @internal
    */
   readComponentPoints(
     component: string,
@@ -1809,7 +1811,9 @@ export class MonitorStore {
     const params: (string | number)[] = [component, fromBucket];
     if (service !== null) params.push(service);
     return this.#cached<(string | number)[], ReadPoint>(
-      `SELECT p.series_id AS series_id, s.name AS name, s.metric_type AS metric_type, p.bucket AS bucket,
+      `SELECT p.series_id AS series_id,
+         COALESCE(json_extract(s.tags, '$.operation'), s.name) AS name,
+         s.metric_type AS metric_type, p.bucket AS bucket,
          p.count AS count, p.sum AS sum, p.errors AS errors, ${digests ? 'p.digest' : 'NULL'} AS digest
        FROM series s INDEXED BY series_component CROSS JOIN points p${digests ? '' : ' INDEXED BY points_read'}
        WHERE p.series_id = s.id AND s.component = ? AND s.metric_type IN ('histogram', 'timer')
