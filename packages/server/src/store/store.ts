@@ -464,7 +464,9 @@ export class MonitorStore {
     this.#db = new Database(path);
     try {
       this.#db.pragma('busy_timeout = 5000');
-      this.#db.pragma('journal_mode = WAL');
+      // Switching a new file to WAL can answer SQLITE_BUSY at once, without the busy
+      // handler, while another process opens the same new file: try again shortly.
+      retryBusy(() => this.#db.pragma('journal_mode = WAL'));
       this.#db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       // Immediate: two processes opening a new file at once (the server and a
       // `keys create`) take turns instead of racing on the schema.
@@ -499,8 +501,13 @@ export class MonitorStore {
       this.#db.close();
       throw error;
     }
-    this.#db.exec(SOURCE_SERIES_SQL);
-    openAuditStore(this, this.#db, this.#clock); // audit copies: store/audit.ts
+    // Their tables too in one immediate transaction: processes opening at once take turns.
+    this.#db
+      .transaction(() => {
+        this.#db.exec(SOURCE_SERIES_SQL);
+        openAuditStore(this, this.#db, this.#clock); // audit copies: store/audit.ts
+      })
+      .immediate();
     const db = this.#db;
     this.#stmt = {
       seriesByKey: db.prepare('SELECT * FROM series WHERE name = ? AND component = ? AND tags = ?'),
@@ -2312,4 +2319,20 @@ function keyInfo(row: KeyRowDb): KeyInfo {
  */
 export function openStore(path: string, options: StoreOptions = {}): MonitorStore {
   return new MonitorStore(path, options);
+}
+
+/** Runs `fn`, again after 20 ms while SQLite answers SQLITE_BUSY, for up to 5 s. */
+function retryBusy<T>(fn: () => T): T {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return fn();
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() > deadline) {
+        throw error;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }
