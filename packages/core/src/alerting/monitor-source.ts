@@ -99,7 +99,6 @@ export class EvaluationPass implements SignalSource {
     this.#cache = cache;
     this.#index = index;
     this.#now = now;
-    reader.sync();
   }
 
   /**

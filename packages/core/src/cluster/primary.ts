@@ -3,7 +3,6 @@ import { GaugeSeries } from '../metrics/gauge-series.js';
 import { HistogramSeries } from '../metrics/histogram-series.js';
 import type { Labels, Tags } from '../metrics/types.js';
 import type { Monitor } from '../monitor.js';
-import { mergeIntoOpen } from './merge-open.js';
 import { checkEntry, decodeCentroids, isWireMessage, type WireEntry } from './protocol.js';
 
 /**
@@ -234,7 +233,7 @@ export class ClusterPrimaryReceiver {
       if (Math.abs(weight - count) > 1e-6 * Math.max(1, count) || errors < 0 || errors > count) {
         return 'centroid weights do not add up to the count';
       }
-      mergeIntoOpen(handle, centroids, length, count, sum, min, max, errors);
+      handle.mergeCentroids(centroids, length, count, sum, min, max, errors);
     }
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { type DigestPart, mergePass, type Scale } from '../sketch/centroids.js';
+import { type CentroidArray, type DigestPart, mergePass, type Scale } from '../sketch/centroids.js';
 import { trace } from '@opentelemetry/api';
 import { sortFloat64 } from '../sketch/radix-sort.js';
 import { DiagnosticCode } from '../diagnostics/diagnostics.js';
@@ -193,14 +193,44 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     this.activeSum += sum;
     if (buffer[0]! < this.activeMin) this.activeMin = buffer[0]!;
     if (buffer[n - 1]! > this.activeMax) this.activeMax = buffer[n - 1]!;
-    const total = this.activeWeight + n;
+    this.#mergeActive(buffer, n, false, n);
+    // A loop that never yields keeps the timer from firing: check the time here too.
+    if (!this.ticker.poll) this.ticker.read();
+  }
+
+  /**
+   * Merges a digest (centroids with exact totals: another process's sub-window) into
+   * the open sub-window, as if its values had been recorded now: one merge pass, never
+   * an average.
+   */
+  mergeCentroids(
+    centroids: CentroidArray,
+    length: number,
+    count: number,
+    sum: number,
+    min: number,
+    max: number,
+    errors: number,
+  ): void {
+    if (length === 0 || !(count > 0)) return;
+    this.syncOpen();
+    this.#mergeActive(centroids, length, true, count);
+    this.activeSum += sum;
+    if (min < this.activeMin) this.activeMin = min;
+    if (max > this.activeMax) this.activeMax = max;
+    this.errors += errors;
+  }
+
+  /** One merge pass of `n` values (or `n` centroids weighing `weight`) into the open digest. */
+  #mergeActive(input: CentroidArray, n: number, centroids: boolean, weight: number): void {
+    const total = this.activeWeight + weight;
     mergeScratch = grow(mergeScratch, 2 * (this.activeLength + n));
     const length = mergePass(
       this.active,
       this.activeLength,
-      buffer,
+      input,
       n,
-      false,
+      centroids,
       total,
       this.scale,
       mergeScratch,
@@ -211,8 +241,6 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     this.active.set(mergeScratch.subarray(0, 2 * length));
     this.activeLength = length;
     this.activeWeight = total;
-    // A loop that never yields keeps the timer from firing: check the time here too.
-    if (!this.ticker.poll) this.ticker.read();
   }
 
   rotate(slot: number): void {
