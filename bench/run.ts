@@ -31,6 +31,7 @@ const SUITES = {
   security: () => import('./suites/security.js'),
   cluster: () => import('./suites/cluster.js'),
   fleet: () => import('./suites/fleet.js'),
+  dashboard: () => import('./suites/dashboard.js'),
 } as const;
 type SuiteName = keyof typeof SUITES;
 

@@ -126,6 +126,16 @@ async function serve(name: VariantName): Promise<void> {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     port = Number(new URL(address).port);
   }
+  // CPU used by this server from the parent's `mark` to its `report`: per request, a
+  // measure that contention on a shared machine disturbs far less than requests/s.
+  let mark: NodeJS.CpuUsage | undefined;
+  process.on('message', (message: unknown) => {
+    if (message === 'mark') mark = process.cpuUsage();
+    else if (message === 'report') {
+      const used = process.cpuUsage(mark);
+      process.send?.({ cpuMicros: used.user + used.system });
+    }
+  });
   process.stdout.write(`${JSON.stringify({ port })}\n`);
 }
 
@@ -144,11 +154,13 @@ type Autocannon = (options: {
 async function startServer(name: VariantName): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
     env: { ...process.env, [SERVER_ENV]: name },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
+  const stdout = child.stdout;
+  if (stdout === null) throw new Error(`${name} server has no stdout`);
   const port = await new Promise<number>((resolve, reject) => {
     let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const line = buffered.split('\n')[0];
       if (buffered.includes('\n') && line !== undefined) {
@@ -160,12 +172,25 @@ async function startServer(name: VariantName): Promise<{ child: ChildProcess; ur
   return { child, url: `http://127.0.0.1:${port}/` };
 }
 
-async function measure(name: VariantName): Promise<AutocannonResult> {
+/** Asks the server for its CPU time (µs) since the last `mark`. */
+function serverCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (m: unknown) => resolve((m as { cpuMicros: number }).cpuMicros));
+    child.send('report');
+  });
+}
+
+async function measure(
+  name: VariantName,
+): Promise<{ result: AutocannonResult; cpuPerRequest: number }> {
   const autocannon = require('autocannon') as Autocannon;
   const { child, url } = await startServer(name);
   try {
     await autocannon({ url, connections: CONNECTIONS, duration: WARMUP_SECONDS });
-    return await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
+    child.send('mark');
+    const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
+    const cpu = await serverCpu(child);
+    return { result, cpuPerRequest: cpu / Math.max(1, result.requests.total) };
   } finally {
     child.kill();
     await new Promise((resolve) => child.once('exit', resolve));
@@ -178,10 +203,12 @@ export async function run(): Promise<void> {
   const names = Object.keys(VARIANTS) as VariantName[];
   const samples = new Map<VariantName, number[]>(names.map((n) => [n, []]));
   const latency = new Map<VariantName, number[]>(names.map((n) => [n, []]));
+  const cpu = new Map<VariantName, number[]>(names.map((n) => [n, []]));
   let failures = 0;
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of names) {
-      const result = await measure(name);
+      const { result, cpuPerRequest } = await measure(name);
+      cpu.get(name)!.push(cpuPerRequest);
       failures += result.errors + result.non2xx;
       samples.get(name)!.push(result.requests.average);
       latency.get(name)!.push(result.latency.p99);
@@ -195,6 +222,8 @@ export async function run(): Promise<void> {
     const bare = median(samples.get(`${framework} bare` as VariantName)!);
     const ratio = rps / bare;
     if (kind === 'prsm' && ratio < TARGET) missed = true;
+    const cpuUs = median(cpu.get(name)!);
+    const cpuRatio = median(cpu.get(`${framework} bare` as VariantName)!) / cpuUs;
     rows.push([
       name,
       fixed(rps, 0),
@@ -204,6 +233,8 @@ export async function run(): Promise<void> {
         .join(', '),
       `${fixed(ratio * 100, 1)}%`,
       fixed(median(latency.get(name)!), 1),
+      fixed(cpuUs, 1),
+      `${fixed(cpuRatio * 100, 1)}%`,
     ]);
   }
   paragraph(
@@ -211,10 +242,24 @@ export async function run(): Promise<void> {
       `${ROUNDS} rounds interleaved; each variant a fresh server process (Express ${String(
         (require('express/package.json') as { version: string }).version,
       )}, Fastify ${(require('fastify/package.json') as { version: string }).version}). ` +
-      `Median requests/s of the rounds; ratio to the bare app of the same framework.`,
+      `Median requests/s of the rounds; ratio to the bare app of the same framework. ` +
+      `Server CPU µs/request: the server process's CPU time over the measured seconds ÷ ` +
+      `requests answered (median of the rounds), and bare's ÷ this: the requests/s ratio ` +
+      `a CPU-bound server would reach, less disturbed by other load on the machine.`,
   );
   console.log(
-    table(['variant', 'requests/s (median)', 'rounds', 'of bare', 'p99 ms (median)'], rows),
+    table(
+      [
+        'variant',
+        'requests/s (median)',
+        'rounds',
+        'of bare',
+        'p99 ms (median)',
+        'server CPU µs/req',
+        'bare CPU ÷ this',
+      ],
+      rows,
+    ),
   );
   paragraph(
     `\nTarget: prsm ≥ ${TARGET * 100}% of bare for both frameworks: ${missed ? 'MISSED' : 'met'}. ` +

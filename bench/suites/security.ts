@@ -90,6 +90,7 @@ async function benchAudit(): Promise<{
   perSecond: number;
   pureChainPerSecond: number;
   fileBytes: number;
+  refused: number;
 }> {
   const dir = mkdtempSync(join(tmpdir(), 'prsm-bench-audit-'));
   try {
@@ -125,6 +126,8 @@ async function benchAudit(): Promise<{
     await audit.flush();
     const flushed = nowNs();
     const fileBytes = statSync(path).size;
+    // Refused: the sink's buffer was full (the disk lagged by more than 16 MiB).
+    const refused = audit.stats().rejected;
 
     const times: number[] = [];
     let records = 0;
@@ -153,6 +156,7 @@ async function benchAudit(): Promise<{
       perSecond: records / (median(times) / 1e9),
       pureChainPerSecond: lines.length / (median(pure) / 1e9),
       fileBytes,
+      refused,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -179,6 +183,12 @@ export async function run(): Promise<void> {
           `${fixed(audit.recordUs, 2)} µs`,
           '≤ 5 µs',
           verdict(audit.recordUs <= 5),
+        ],
+        [
+          'audit records refused (the sink buffer full: the disk lagged)',
+          audit.refused.toLocaleString('en'),
+          '0',
+          audit.refused === 0 ? '' : 'timing includes refusals',
         ],
         [
           'audit.record including the final flush to disk',

@@ -14,8 +14,11 @@
  * Then the reads: a fresh file seeded through `POST /batch` with 10,000 series (20
  * components of 400 timers with 15 minutes of sub-windows, 90 counters and 10 gauges,
  * from 4 processes of 2 services), and autocannon on `GET /health` and
- * `GET /analytics` (kept answers), then each after a write (computed from the store).
- * Target: p99 ≤ 20 ms. `PRSM_BENCH_SERVER=reads` (or `=ingest`) runs one half only.
+ * `GET /analytics` (kept answers), then each after a write (computed answers: before
+ * each read a process's batch of the current minute, 100 timer sub-windows and 20
+ * counter totals, `PRSM_BENCH_READ_ROUNDS` reads of each route, default 60).
+ * Target: p99 ≤ 20 ms. `PRSM_BENCH_SERVER=reads` (or `=ingest`) runs one half only;
+ * `PRSM_BENCH_SERVER_CLI` runs another build of the server (an A/B comparison).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -36,7 +39,10 @@ const BATCH_SECONDS = 5;
 const BATCH_SERIES = 200;
 const CONNECTIONS = 16;
 
-const CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
+/** The server's bundle; `PRSM_BENCH_SERVER_CLI` names another build (an A/B run). */
+const CLI =
+  process.env['PRSM_BENCH_SERVER_CLI'] ??
+  fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
 const SRC = fileURLToPath(new URL('../../packages/server/src', import.meta.url));
 
 interface AutocannonResult {
@@ -273,7 +279,10 @@ const READ_MINUTES = 15;
 const READ_SECONDS = 10;
 const READ_INSTANCES = 4;
 const READ_CONNECTIONS = 8;
-const READ_COLD_ROUNDS = 20;
+const READ_COLD_ROUNDS = Number(process.env['PRSM_BENCH_READ_ROUNDS'] ?? 60);
+/** Series of a write between two reads (timers of the current minute, and counters). */
+const WRITE_TIMERS = 100;
+const WRITE_COUNTERS = 20;
 
 /** Base64 centroids of 8 samples from `low` up (sorted, weight 1 each). */
 function centroids(low: number): { text: string; sum: number; min: number; max: number } {
@@ -375,6 +384,72 @@ function seedBatches(instance: number, now: number): string[] {
     );
   }
   return batches;
+}
+
+/**
+ * What one process sends each interval while the reads are measured: the current
+ * minute's sub-window of `WRITE_TIMERS` of its timers (of one of its components) and
+ * new totals of `WRITE_COUNTERS` counters, as the seed's series.
+ */
+function liveBatch(round: number, now: number): string {
+  const instance = round % READ_INSTANCES;
+  const component = `c${instance + READ_INSTANCES * (Math.floor(round / READ_INSTANCES) % (READ_COMPONENTS / READ_INSTANCES))}`;
+  const at = new Date(now).toISOString();
+  const minute = Math.floor(now / 60_000) * 60_000;
+  const metrics: Record<string, unknown>[] = [];
+  for (let i = 0; i < WRITE_TIMERS; i++) {
+    const t = (round * WRITE_TIMERS + i) % READ_TIMERS;
+    const d = centroids(20 + ((t * 7 + round) % 50));
+    metrics.push({
+      metric_name: `op${t % 20}`,
+      component,
+      tags: { route: `r${Math.floor(t / 20)}` },
+      labels: {},
+      timestamp: at,
+      metric_type: 'timer',
+      value: 0,
+      unit: 'ms',
+      count: 8,
+      sum: 0,
+      windows: [],
+      sub_windows: [
+        {
+          start_time: new Date(minute).toISOString(),
+          seconds: 60,
+          partial: true,
+          count: 8,
+          sum: d.sum,
+          min: d.min,
+          max: d.max,
+          error_count: t % 10 === 0 ? 1 : 0,
+          centroids: d.text,
+        },
+      ],
+    });
+  }
+  for (let k = 0; k < WRITE_COUNTERS; k++) {
+    metrics.push({
+      metric_name: `events.${k}`,
+      component,
+      tags: {},
+      labels: {},
+      timestamp: at,
+      metric_type: 'counter',
+      value: 1000 + round * 10 + k,
+      windows: [],
+    });
+  }
+  return JSON.stringify({
+    batch_id: `live-${round}-${now}`,
+    source: {
+      instance_id: `00000000-0000-4000-8000-${String(instance).padStart(12, '0')}`,
+      resource: { 'service.name': `svc${instance % 2}` },
+    },
+    sent_at: at,
+    metrics,
+    traces: [],
+    alerts: [],
+  });
 }
 
 async function post(url: string, key: string, body: string): Promise<void> {
@@ -481,33 +556,20 @@ async function readBench(dir: string): Promise<void> {
         r.latency.p99 <= READ_TARGET_MS && r.non2xx === 0 ? 'met' : 'MISSED',
       ]);
     }
-    // Cold: a write before each read drops every kept answer.
+    // Computed answers while writes keep arriving: before each read, a process's batch
+    // (current-minute sub-windows of 100 timers and 20 counter totals) is stored, so
+    // no kept answer serves it. Writes come back to back, not a second apart: the
+    // reads' cost depends on what the write touched, not on the time between them.
     const health: number[] = [];
+    const healthService: number[] = [];
     const analytics: number[] = [];
+    let round = 0;
     for (let i = 0; i < READ_COLD_ROUNDS; i++) {
-      await post(
-        server.url,
-        ingestKey,
-        JSON.stringify({
-          batch_id: `cold-${i}`,
-          sent_at: new Date().toISOString(),
-          metrics: [],
-          traces: [],
-          alerts: [],
-        }),
-      );
+      await post(server.url, ingestKey, liveBatch(round++, Date.now()));
       health.push(await timedGet(`${server.url}${api}/health`, readKey));
-      await post(
-        server.url,
-        ingestKey,
-        JSON.stringify({
-          batch_id: `cold-a-${i}`,
-          sent_at: new Date().toISOString(),
-          metrics: [],
-          traces: [],
-          alerts: [],
-        }),
-      );
+      await post(server.url, ingestKey, liveBatch(round++, Date.now()));
+      healthService.push(await timedGet(`${server.url}${api}/health?service=svc1`, readKey));
+      await post(server.url, ingestKey, liveBatch(round++, Date.now()));
       analytics.push(
         await timedGet(`${server.url}${api}/analytics?component=c${i % READ_COMPONENTS}`, readKey),
       );
@@ -526,9 +588,24 @@ async function readBench(dir: string): Promise<void> {
       `First reads, one request at a time: GET /health ${fixed(firstHealth, 1)} ms; GET /analytics of each of the ${READ_COMPONENTS} components (its ${(READ_TIMERS * READ_MINUTES).toLocaleString('en')} minute digests read and parsed) p50 ${fixed(quantile(firstAnalytics, 0.5), 1)} ms, max ${fixed(Math.max(...firstAnalytics), 1)} ms.`,
     );
     paragraph(
-      `After a write (nothing kept: computed from the store), one request at a time, ${READ_COLD_ROUNDS} rounds: ` +
-        `GET /health p50 ${fixed(quantile(health, 0.5), 1)} ms, max ${fixed(Math.max(...health), 1)} ms; ` +
-        `GET /analytics (a different component each round; its digests parsed already, kept while their rows are unchanged) p50 ${fixed(quantile(analytics, 0.5), 1)} ms, max ${fixed(Math.max(...analytics), 1)} ms.`,
+      `Computed answers: a write before each read (a process's batch of the current minute: ${WRITE_TIMERS} timer sub-windows and ${WRITE_COUNTERS} counter totals, so no kept answer serves the read), one request at a time, ${READ_COLD_ROUNDS} reads of each route. Target: p99 ≤ ${READ_TARGET_MS} ms.`,
+    );
+    const computed = (name: string, ms: readonly number[]): string[] => [
+      name,
+      fixed(quantile(ms, 0.5), 1),
+      fixed(quantile(ms, 0.99), 1),
+      fixed(Math.max(...ms), 1),
+      quantile(ms, 0.99) <= READ_TARGET_MS ? 'met' : 'MISSED',
+    ];
+    console.log(
+      table(
+        ['route (after a write)', 'p50 ms', 'p99 ms', 'max ms', 'target'],
+        [
+          computed('GET /health (fleet, 15m)', health),
+          computed('GET /health?service=svc1', healthService),
+          computed('GET /analytics?component=cN (20 in turn)', analytics),
+        ],
+      ),
     );
   } finally {
     await stop(server.child);

@@ -10,7 +10,12 @@
  * of the previous minute, fires later and stays firing until the minute turns. In
  * production both windows are minutes.
  */
-import type { AlertRuleInput, AlertingOptions, NotificationChannel } from '@prsm/core';
+import {
+  type AlertRuleInput,
+  type AlertingOptions,
+  MonitoringComponent,
+  type NotificationChannel,
+} from '@prsm/core';
 import {
   type WebhookPayload,
   verifyWebhookSignature,
@@ -110,7 +115,7 @@ export const SERVICE_RULE: AlertRuleInput = {
   name: 'Recommendation Error Rate High',
   description: 'More than 10% of recommendation calls fail (evaluated by the service)',
   severity: 'high',
-  component: 'recommendation',
+  component: MonitoringComponent.RECOMMENDATION,
   condition: 'error_rate > 10%',
   threshold: 0.1,
   durationSeconds: 0.5,
@@ -124,7 +129,7 @@ export const SERVER_RULE = {
   description:
     'More than 10% of recommendation calls fail, over what every service exported (evaluated by the server)',
   severity: 'high',
-  component: 'recommendation',
+  component: MonitoringComponent.RECOMMENDATION,
   condition: 'error_rate > 0.1',
   threshold: 0.1,
   duration_seconds: 1,

@@ -22,7 +22,13 @@ export interface Backend {
   readonly url: string;
   /** `${url}/api/v1/monitoring`. */
   readonly api: string;
-  readonly keys: { readonly ingest: DemoKey; readonly admin: DemoKey; readonly login: DemoKey };
+  readonly keys: {
+    readonly ingest: DemoKey;
+    readonly admin: DemoKey;
+    readonly login: DemoKey;
+    /** A one-time login key for the dashboard (spent by its first login). */
+    readonly dashboard: DemoKey;
+  };
   /** The REST API as the admin key sees it. */
   readonly client: ApiClient;
   close(): Promise<void>;
@@ -89,6 +95,7 @@ export async function startBackend(db: string, webhook: NotificationChannel): Pr
       ingest: created('ingest'),
       admin: created('admin'),
       login: created('enterprise'),
+      dashboard: (({ id, key }) => ({ id, key }))(server.store.createOneTimeKey('enterprise')),
     };
     const api = `${url}${API_PREFIX}`;
     return {

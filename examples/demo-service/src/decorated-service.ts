@@ -34,7 +34,7 @@ class ModelServer {
   /** Every `timeoutEvery`-th call times out. */
   timeoutEvery = HEALTHY_TIMEOUT_EVERY;
 
-  @monitorPerformance(MonitoringComponent.RECOMMENDATION, 'recommendation_model_inference', {
+  @monitorPerformance(MonitoringComponent.RECOMMENDATION, 'recommendation_model_scoring', {
     attributes: ([, candidates]) => ({
       model_version: 'v2.1',
       candidate_count: Number(candidates),

@@ -106,6 +106,7 @@ describe('npm run demo', () => {
   let serverUrl = '';
   let serviceUrl = '';
   let loginKey = '';
+  let oneTimeKey = '';
   const live: Record<string, number> = {};
   let server: PrsmServer | undefined;
   let api = '';
@@ -140,6 +141,24 @@ describe('npm run demo', () => {
       live['business'] = (await fetch(`${base}/business-dashboard`, { headers: bearer })).status;
       live['health'] = (await fetch(`${base}/health`, { headers: bearer })).status;
       live['anonymous'] = (await fetch(`${base}/business-dashboard`)).status;
+      // The printed one-time login key: a dashboard session once, then refused.
+      oneTimeKey = /^ {2}(prsmo_[A-Za-z0-9_-]{43})$/m.exec(stdout)![1]!;
+      const login = (): Promise<Response> =>
+        fetch(`${base}/dashboard/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ key: oneTimeKey }),
+        });
+      const first = await login();
+      live['one-time login'] = first.status;
+      const session = ((await first.json()) as { session?: string }).session ?? '';
+      live['one-time session'] = (
+        await fetch(`${base}/health`, { headers: { authorization: `Bearer ${session}` } })
+      ).status;
+      live['one-time login again'] = (await login()).status;
+      live['one-time as API key'] = (
+        await fetch(`${base}/health`, { headers: { authorization: `Bearer ${oneTimeKey}` } })
+      ).status;
     } finally {
       run.interrupt();
       exitCode = await run.exit;
@@ -166,7 +185,10 @@ describe('npm run demo', () => {
     expect(stderr).toBe('');
     expect(exitCode).toBe(0);
     expect(stdout).toMatch(/^PRSM Monitor demo: 6 s of traffic from 4 concurrent visitors/);
-    expect(stdout).toContain(`dashboard:  ${serverUrl}/  (log in with the key below)`);
+    expect(stdout).toContain(
+      `dashboard:  ${serverUrl}/  (log in with the one-time key below: it works once, the page keeps a session)`,
+    );
+    expect(stdout).toContain(`\n  ${oneTimeKey}\n`);
     expect(stdout).toContain(`OpenAPI:    ${serverUrl}/api/v1/monitoring/openapi.json`);
     expect(stdout).toContain(`Prometheus: ${serverUrl}/api/v1/monitoring/metrics`);
     expect(live).toEqual({
@@ -176,6 +198,10 @@ describe('npm run demo', () => {
       business: 200,
       health: 200,
       anonymous: 401,
+      'one-time login': 201,
+      'one-time session': 200,
+      'one-time login again': 401,
+      'one-time as API key': 401,
     });
     expect(stdout).toMatch(
       /SIGINT: stopping the load, the service and the server\nstopped: service and server closed\n?$/,
@@ -333,6 +359,27 @@ describe('npm run demo', () => {
     );
   });
 
+  it('component matrix: the distillation job, recommendation, caches, costs and efficiency from the service', () => {
+    const matrix = section(stdout, 'Component matrix');
+    expect(matrix).toMatch(
+      /job distill_recsys_v3 \(distillation, multi_teacher\): success after [\d.]+ s, 12000\/12000 steps/,
+    );
+    expect(matrix).toMatch(/GPU (\d+%|unavailable \(.+\))/);
+    expect(matrix).toMatch(/ETA at 50% of the run: ([\d.]+ s|unknown) \(it took [\d.]+ s more\)/);
+    expect(matrix).toContain('quality retention 0.96, efficiency gain 3.2x');
+    expect(matrix).toContain('distillation component_specific: success rate 1.00, jobs 1 started');
+    expect(matrix).toMatch(
+      /recommendation component_specific: inference p95 [\d.]+ ms, accuracy 0.87/,
+    );
+    expect(matrix).toMatch(/cache recommendation\/recommendation: hit rate [\d.]+% of \d+/);
+    expect(matrix).toMatch(
+      /costs \(USD\): API \$[\d.]+ per request, ML inference \$[\d.]+ per prediction/,
+    );
+    expect(matrix).toMatch(
+      /efficiency api_gateway: [\d.]+ requests per CPU-second \((increasing|decreasing|stable)\)/,
+    );
+  });
+
   it('analytics: summary, bottlenecks and recommendations are what GET /analytics answers', async () => {
     const analytics = section(stdout, 'Analytics');
     for (const component of ['marketplace', 'recommendation']) {
@@ -351,7 +398,7 @@ describe('npm run demo', () => {
     // The slow dependency and the degraded model are what the server points at.
     expect(analytics).toMatch(/marketplace:[\s\S]*bottlenecks: .*external_api_dependencies/);
     expect(analytics).toMatch(
-      /recommendation:[\s\S]*bottlenecks: .*recommendation_model_inference/,
+      /recommendation:[\s\S]*bottlenecks: .*recommendation_model_(inference|scoring)/,
     );
   });
 

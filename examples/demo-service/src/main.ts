@@ -23,9 +23,9 @@
  * Ctrl-C at any time stops the load, closes the service and the server, removes the
  * temporary directory, and exits 0.
  */
-import { JsonlFileSink, Monitor, setGlobalMonitor } from '@prsm/core';
+import { JsonlFileSink, Monitor, MonitoringComponent, setGlobalMonitor } from '@prsm/core';
 import { restAuditSink, restExporter } from '@prsm/exporters/rest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -38,6 +38,7 @@ import {
 import { apiClient, startBackend } from './backend.js';
 import { createOutcomes, sendBusinessMetrics } from './business.js';
 import { LoadGenerator } from './load.js';
+import { printMatrix, startDistillation } from './matrix.js';
 import {
   layoutOf,
   printAnalytics,
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
 
   const monitor = new Monitor({
     serviceName: 'marketplace-api',
-    defaultComponent: 'marketplace',
+    defaultComponent: MonitoringComponent.MARKETPLACE,
     tracing: true,
     // Every request's trace stays in the service too (about 150 a second), for the waterfall.
     traceStore: { maxTraces: 20_000 },
@@ -163,6 +164,18 @@ async function main(): Promise<void> {
     exporters: [restExporter({ url: backend.url, apiKey: keys.ingest.key })],
     exportIntervalSeconds: 1,
     shutdownTimeoutSeconds: 5,
+    // The demo's distillation job lasts seconds, not hours: a short half-life for its rate.
+    jobs: { halfLifeSeconds: 3 },
+    // The spec's cost metrics from unit prices; efficiency periods short enough for a
+    // short run to show a trend.
+    costs: {
+      computePerHour: 0.68,
+      inferencePerHour: 1.2,
+      storagePerGbMonth: 0.1,
+      bandwidthPerGb: 0.05,
+      otherPerMonth: 150,
+      efficiency: { periodSeconds: Math.max(1, SECONDS / 10), minPeriods: 4 },
+    },
     // The audit log: a local JSONL file (the chain's source of truth) and a copy on the
     // server (POST /audit), both verifiable.
     audit: {
@@ -202,6 +215,10 @@ async function main(): Promise<void> {
   );
 
   console.log('\n--- Traffic ---\n');
+  // A distillation job alongside the traffic, for about 70% of the run.
+  const job = startDistillation(monitor, SECONDS * 0.7);
+  cleanup.add('distillation job', () => job.stop());
+  monitor.costs.setActiveUsers(USERS);
   const load = new LoadGenerator(service.url, USERS);
   cleanup.add('load generator', () => load.stop());
   const result = await runScenario({
@@ -216,6 +233,9 @@ async function main(): Promise<void> {
   });
 
   const audit = await printSecurity(monitor);
+  await job.done;
+  if (existsSync(db)) monitor.costs.setStorage(statSync(db).size / 1e9);
+  printMatrix(monitor, job);
 
   // The slowest successful checkout, by the exemplar of its request duration.
   const checkout = monitor
@@ -259,7 +279,10 @@ async function main(): Promise<void> {
 
   signal.throwIfAborted();
   await printHealth(backend.client);
-  await printAnalytics(backend.client, ['marketplace', 'recommendation']);
+  await printAnalytics(backend.client, [
+    MonitoringComponent.MARKETPLACE,
+    MonitoringComponent.RECOMMENDATION,
+  ]);
   await printBusiness(login);
   await printServerAlerts(backend.client, serverRuleId);
   if (slowest === undefined) {
@@ -274,7 +297,7 @@ async function main(): Promise<void> {
   }
   signal.throwIfAborted();
 
-  printLinks(backend.url, backend.api, keys.login, STAY);
+  printLinks(backend.url, backend.api, keys.login, STAY, keys.dashboard);
   if (!result.serverFired || !result.serviceFired || !result.serviceResolved) {
     console.log(
       `\nnote: server rule fired: ${result.serverFired}; service rule fired: ${result.serviceFired}, resolved: ${result.serviceResolved}`,

@@ -293,12 +293,23 @@ export function printLinks(
   api: string,
   loginKey: { id: string; key: string },
   staying: boolean,
+  dashboardKey?: { id: string; key: string },
 ): void {
   console.log('\n--- Look around ---\n');
-  console.log(`dashboard:  ${url}/  (log in with the key below)`);
+  console.log(
+    dashboardKey === undefined
+      ? `dashboard:  ${url}/  (log in with the key below)`
+      : `dashboard:  ${url}/  (log in with the one-time key below: it works once, the page keeps a session)`,
+  );
   console.log(`API:        ${api}  (Authorization: Bearer <key>)`);
   console.log(`Prometheus: ${api}/metrics`);
   console.log(`OpenAPI:    ${api}/openapi.json`);
+  if (dashboardKey !== undefined) {
+    console.log(
+      `one-time login key (${dashboardKey.id}, role enterprise, spent by the first login):`,
+    );
+    console.log(`  ${dashboardKey.key}`);
+  }
   console.log(
     `login key (${loginKey.id}, role enterprise: read + business dashboard, made for this run):`,
   );

@@ -161,7 +161,7 @@ export function createMarketplace(
   app.use(
     prsmExpress({
       monitor,
-      component: 'api_gateway',
+      component: MonitoringComponent.API_GATEWAY,
       ignorePaths: ['/healthz'],
       user: (req) => req.headers['x-user-id']?.toString(),
     }),
@@ -256,13 +256,37 @@ export function createMarketplace(
   app.get(
     '/api/recommendations',
     route(async (req, res) => {
-      const picks = await recommendations.generate(req.header('x-user-id') ?? 'anonymous');
+      const userId = req.header('x-user-id') ?? 'anonymous';
+      // The component matrix's recommendation metrics: inference latency (the whole
+      // inference, the preference cache included: users ending in 7 are cached; the
+      // model call alone is the decorated recommendation_model_scoring), predictions
+      // (the cost per prediction's volume), impressions for the click-through rate.
+      const started = performance.now();
+      const cacheHit = userId.endsWith('7');
+      let picks: string[];
+      try {
+        picks = await recommendations.generate(userId);
+      } catch (error) {
+        monitor.recommendation.inference({
+          latencyMs: performance.now() - started,
+          cacheHit,
+          error: true,
+        });
+        throw error;
+      }
+      monitor.recommendation.inference({
+        latencyMs: performance.now() - started,
+        cacheHit,
+        predictions: picks.length,
+      });
+      monitor.recommendation.interaction({ impressions: picks.length });
       outcomes.recordImpression('recommendation', picks.length);
       res.json(picks);
     }),
   );
 
   app.post('/api/recommendations/click', (_req, res) => {
+    monitor.recommendation.interaction({ clicks: 1 });
     outcomes.recordClick('recommendation');
     res.status(204).end();
   });

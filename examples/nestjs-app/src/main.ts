@@ -3,13 +3,13 @@
  * decorators record on, then the Nest app on `PORT` (default 3000) and `HOST`
  * (default 127.0.0.1). `npm run start --workspace examples/nestjs-app`.
  */
-import { Monitor, setGlobalMonitor } from '@prsm/core';
+import { Monitor, MonitoringComponent, setGlobalMonitor } from '@prsm/core';
 import { createApp } from './app.js';
 
 // `tracing: true` registers a minimal OpenTelemetry tracer provider and an
 // AsyncLocalStorage context manager, so decorated calls nest across `await`. Create
 // the monitor before the app serves anything: spans started earlier go nowhere.
-const monitor = new Monitor({ defaultComponent: 'marketplace', tracing: true });
+const monitor = new Monitor({ defaultComponent: MonitoringComponent.MARKETPLACE, tracing: true });
 setGlobalMonitor(monitor);
 
 const app = await createApp({ monitor, apiKey: process.env.API_KEY ?? 'demo-key' });

@@ -491,8 +491,15 @@ describe('business metadata is redacted with the monitor redaction; KPIs are an 
       target: 150000,
     });
     await monitor.forceFlush(1);
+    const d = new Date(T);
     expect(pulled.at(-1)).toEqual([
-      { metric_name: 'mrr', value: 125000, dimension: 'monthly', target: 150000 },
+      {
+        metric_name: 'mrr',
+        value: 125000,
+        dimension: 'monthly',
+        target: 150000,
+        metadata: { prsm_period: d.getUTCFullYear() * 12 + d.getUTCMonth() },
+      },
     ]);
     outcomes.shutdown();
     await monitor.shutdown();

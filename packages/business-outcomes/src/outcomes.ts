@@ -10,6 +10,8 @@ import {
   DiagnosticCode,
   type DiagnosticCodeValue,
   getGlobalMonitor,
+  KPI_AGGREGATION_KEY,
+  KPI_PERIOD_KEY,
   type MonitorApi,
   type MonitorSnapshot,
   type Redactor,
@@ -316,6 +318,28 @@ export interface BusinessOutcomesStats {
   readonly bytes: number;
 }
 
+/** The dashboard's four groups of derived metrics. */
+interface DashboardGroups {
+  readonly user_metrics: UserMetrics;
+  readonly revenue_metrics: RevenueMetrics;
+  readonly growth_metrics: GrowthMetrics;
+  readonly quality_metrics: QualityMetrics;
+}
+
+/**
+ * The period each derived metric is measured over, as its body's `dimension`; the
+ * ones missing are measured over the `engagementDimension` option's period.
+ */
+const GROUP_DIMENSIONS: Readonly<Partial<Record<string, Dimension>>> = {
+  return_user_rate: 'daily',
+  average_revenue_per_user: 'monthly',
+  customer_lifetime_value: 'monthly',
+  user_growth_rate: 'monthly',
+  revenue_growth_rate: 'monthly',
+  market_penetration: 'monthly',
+  system_reliability: 'daily',
+};
+
 /** Metric names recorded into the monitor (in the `component` option's component). */
 const METRIC = {
   outcomeCount: 'business.outcome.count',
@@ -391,6 +415,8 @@ interface KpiSource {
   readonly dimension: Dimension;
   readonly aggregation: Aggregation | 'ratio';
   current(currentOrdinal: number): number | undefined;
+  /** The ordinal of the period `current()` reads (undefined when it reads none). */
+  currentPeriod(currentOrdinal: number): number | undefined;
   points(currentOrdinal: number, n: number): Points;
 }
 
@@ -414,6 +440,12 @@ class RingSource implements KpiSource {
       return ring.valueAt(i, this.aggregation);
     }
     return undefined;
+  }
+  currentPeriod(currentOrdinal: number): number | undefined {
+    if (this.ring.size === 0) return undefined;
+    if (this.aggregation === 'sum') return currentOrdinal;
+    const o = latestOrdinal(this.ring, currentOrdinal);
+    return Number.isNaN(o) ? undefined : o;
   }
   points(currentOrdinal: number, n: number): Points {
     return pointsOf(this.ring, this.aggregation, currentOrdinal, n);
@@ -442,6 +474,15 @@ class RatioSource implements KpiSource {
       const i = den.index(k);
       if (den.ordinalAt(i) > currentOrdinal || den.sumAt(i) <= 0) continue;
       return this.#ratioAt(i);
+    }
+    return undefined;
+  }
+  currentPeriod(currentOrdinal: number): number | undefined {
+    const den = this.denominator;
+    for (let k = 0; k < den.size; k++) {
+      const i = den.index(k);
+      if (den.ordinalAt(i) > currentOrdinal || den.sumAt(i) <= 0) continue;
+      return den.ordinalAt(i);
     }
     return undefined;
   }
@@ -563,6 +604,8 @@ export class BusinessOutcomes {
   readonly #sessionsActive: BoundGauge;
   readonly #sessionsEvictedCounter: BoundCounter;
   readonly #groupGauges = new Map<string, BoundGauge>();
+  /** Derived metrics offered to exporters so far (at most the dashboard's 12 names). */
+  readonly #offered = new Set<string>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   readonly #redactor: Pick<Redactor, 'redactAttributes'> | undefined;
@@ -1511,25 +1554,22 @@ export class BusinessOutcomes {
         kpi.achievementGauge?.set(achievement);
       }
     }
-    const user_metrics = this.#userMetrics(now);
-    const revenue_metrics = this.#revenueMetrics(now);
-    const growth_metrics = this.#growthMetrics(now);
-    const quality_metrics = this.#qualityMetrics(now);
-    const groups = { user_metrics, revenue_metrics, growth_metrics, quality_metrics };
+    const groups = this.#groups(now);
     for (const [group, values] of Object.entries(groups)) {
       for (const [metric, value] of Object.entries(values as unknown as Record<string, number>)) {
         this.#groupGauge(group, metric).set(value);
       }
     }
+    return { kpis, trends, targets, ...groups, generated_at: isoSeconds(now) };
+  }
+
+  /** The dashboard's four groups of derived metrics at `now` (after `#refresh`). */
+  #groups(now: number): DashboardGroups {
     return {
-      kpis,
-      trends,
-      targets,
-      user_metrics,
-      revenue_metrics,
-      growth_metrics,
-      quality_metrics,
-      generated_at: isoSeconds(now),
+      user_metrics: this.#userMetrics(now),
+      revenue_metrics: this.#revenueMetrics(now),
+      growth_metrics: this.#growthMetrics(now),
+      quality_metrics: this.#qualityMetrics(now),
     };
   }
 
@@ -1635,8 +1675,25 @@ export class BusinessOutcomes {
   }
 
   /**
-   * The listed KPIs in the spec's `POST /business-metrics` body, for a server that
-   * stores business metrics.
+   * The dashboard as the spec's `POST /business-metrics` bodies, for a server that
+   * stores business metrics and builds its own `GET /business-dashboard` from them
+   * (`@prsm/server` does; the REST exporter posts these, each only when it changed):
+   *
+   * - every listed KPI with a current value, with its dimension, target and metadata,
+   *   plus two metadata entries for the server's trend (`@prsm/core`'s keys; left out
+   *   when the metadata has no room for them under 64 keys): `prsm_period`, the
+   *   ordinal of the period the value belongs to (so a KPI's body changes, and is
+   *   posted again, in each period it has a value for), and for a KPI of aggregation
+   *   `sum` (outcome counts) `prsm_aggregation: 'sum'`, so the server fits its trend
+   *   over the complete periods before the current one, a period without a sample
+   *   counting 0, as this package does;
+   * - the derived metrics of `user_metrics`, `revenue_metrics`, `growth_metrics` and
+   *   `quality_metrics` under their dashboard names (`session_duration_avg`,
+   *   `average_revenue_per_user`, `user_growth_rate`, `system_reliability`...), with
+   *   the dimension they are measured over (no target), from the first time each is
+   *   not 0 (before that the dashboard shows 0, as the server does for a missing
+   *   one). `monthly_recurring_revenue` is its KPI's body; a listed KPI named like a
+   *   derived metric replaces it.
    *
    * @example
    * ```ts
@@ -1649,15 +1706,41 @@ export class BusinessOutcomes {
     const out: BusinessMetricBody[] = [];
     for (const kpi of this.#kpis.values()) {
       if (!kpi.listed) continue;
-      const value = kpi.source.current(this.#cursors[kpi.source.dimension].at(now).ordinal);
+      const ordinal = this.#cursors[kpi.source.dimension].at(now).ordinal;
+      const value = kpi.source.current(ordinal);
+      const period = kpi.source.currentPeriod(ordinal);
       if (value === undefined) continue;
+      let metadata = kpi.metadata;
+      const sum = kpi.source.aggregation === 'sum';
+      if (
+        period !== undefined &&
+        Object.keys(metadata ?? {}).length + (sum ? 2 : 1) <= METADATA_MAX_KEYS
+      ) {
+        metadata = {
+          ...metadata,
+          [KPI_PERIOD_KEY]: period,
+          ...(sum && { [KPI_AGGREGATION_KEY]: 'sum' }),
+        };
+      }
       out.push({
         metric_name: kpi.name,
         value,
         dimension: kpi.source.dimension,
         ...(kpi.target !== undefined && { target: kpi.target }),
-        ...(kpi.metadata !== undefined && { metadata: kpi.metadata }),
+        ...(metadata !== undefined && { metadata }),
       });
+    }
+    const groups = this.#groups(now);
+    for (const values of Object.values(groups)) {
+      for (const [metric, value] of Object.entries(values as unknown as Record<string, number>)) {
+        if (metric === 'monthly_recurring_revenue' || this.#kpis.get(metric)?.listed === true) {
+          continue;
+        }
+        if (value === 0 && !this.#offered.has(metric)) continue;
+        this.#offered.add(metric);
+        const dimension = GROUP_DIMENSIONS[metric] ?? this.#engagementDimension;
+        out.push({ metric_name: metric, value, dimension });
+      }
     }
     return out;
   }

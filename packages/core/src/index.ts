@@ -40,6 +40,15 @@ export { nvidiaSmiProbe, parseNvidiaSmi } from './components/gpu.js';
 export type { GpuProbe, GpuReading, GpuSample } from './components/gpu.js';
 export { CostTracker, HOURS_PER_MONTH } from './components/costs.js';
 export type { CostOptions, CostReport, CostSources } from './components/costs.js';
+export { EfficiencyTracker, efficiencyTrend } from './components/efficiency.js';
+export type {
+  ComponentEfficiency,
+  EfficiencyFigure,
+  EfficiencyOptions,
+  EfficiencySources,
+  EfficiencyTrend,
+  EfficiencyTrendFit,
+} from './components/efficiency.js';
 export { securitySpecific } from './components/security.js';
 export type { SecuritySources } from './components/security.js';
 export type { ComponentHost } from './components/host.js';
@@ -192,6 +201,15 @@ export { fitLine, median, medianAndMad } from './analytics/stats.js';
 export type { LineFit } from './analytics/stats.js';
 export { classifyTrend, classifyUsagePattern, hourlyProfile } from './analytics/trends.js';
 export type { TrendOptions, UsagePatternOptions } from './analytics/trends.js';
+export {
+  classifyKpiTrend,
+  DEFAULT_KPI_TREND_RULE,
+  KPI_AGGREGATION_KEY,
+  KPI_PERIOD_KEY,
+  kpiTrendTCritical,
+  resolveKpiTrendRule,
+} from './analytics/kpi-trend.js';
+export type { KpiTrend, KpiTrendRule, ResolvedKpiTrendRule } from './analytics/kpi-trend.js';
 export type {
   AnalyticsInsights,
   AnalyticsReport,

@@ -25,9 +25,11 @@ import {
 } from './metrics/instruments.js';
 import type {
   DistributionSnapshot,
+  HistogramSnapshot,
   MonitorSnapshot,
   SeriesSnapshot,
   SnapshotOptions,
+  SubWindowSnapshot,
   WindowRates,
   WindowStats,
 } from './metrics/snapshot.js';
@@ -920,6 +922,7 @@ export class Monitor implements MonitorApi {
         monitor: this,
         readComponent: (component, windowSeconds) =>
           source.read(component, windowSeconds, 'none', clock.now()),
+        components: () => source.components(),
         security: this.security,
         audit: this.audit,
         networkBytes: () => {
@@ -1164,7 +1167,7 @@ export class Monitor implements MonitorApi {
         const id = s.identity;
         // Object literals, not spreads of a shared base: a spread builds slower objects.
         if (s instanceof HistogramSeries) {
-          series.push({
+          const snapshot: HistogramSnapshot = {
             name: id.name,
             component: id.component,
             tags: id.tags,
@@ -1184,10 +1187,15 @@ export class Monitor implements MonitorApi {
             windows: slotsPerWindow.map((slots, i) =>
               this.#distributionSnapshot(s, windows[i]!, slots, timestamp, true, digests),
             ),
-            ...(subWindows !== undefined && {
-              subWindows: s.subWindows(fromSlot, subWindows.open === true),
-            }),
-          });
+          };
+          // Added after the literal (not spread into it): every series keeps one shape.
+          if (subWindows !== undefined) {
+            (snapshot as { subWindows?: readonly SubWindowSnapshot[] }).subWindows = s.subWindows(
+              fromSlot,
+              subWindows.open === true,
+            );
+          }
+          series.push(snapshot);
         } else if (s instanceof CounterSeries) {
           series.push({
             name: id.name,

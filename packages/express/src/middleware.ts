@@ -94,82 +94,100 @@ export type ExpressErrorMiddleware = (
   next: (error?: unknown) => void,
 ) => void;
 
-/** The per-request record (in {@link LIVES}, by response). */
-interface Live {
+/**
+ * The per-request record (in {@link LIVES}, by response). It holds nothing that leads
+ * back to the request or the response: with a WeakMap value that did (the request,
+ * whose `res` is the key), a hello-world Express request cost about 10 µs more CPU,
+ * mostly in garbage collection (the key and its value form a cycle through the
+ * WeakMap, which V8's collectors handle far more slowly than plain references). What
+ * needs the request gets it from the `close` listener's closure instead.
+ */
+class Live {
   readonly state: RequestState;
   readonly metrics: HttpMetrics<ExpressRequestLike>;
   readonly tracing: HttpTracing;
-  readonly req: ExpressRequestLike;
   readonly span: RequestSpan | undefined;
   readonly counting: boolean;
-  /** The response's own methods we wrapped, when we wrapped them (not Express's prototype). */
-  write: ((...args: unknown[]) => unknown) | undefined;
-  end: ((...args: unknown[]) => unknown) | undefined;
+  /** Whether the response's own methods were wrapped (not Express's prototype). */
+  ownWrapped = false;
   /** The route label, once read (at `res.end`, or when the response closes). */
-  route: string | undefined;
+  route: string | undefined = undefined;
+
+  constructor(
+    state: RequestState,
+    metrics: HttpMetrics<ExpressRequestLike>,
+    tracing: HttpTracing,
+    span: RequestSpan | undefined,
+    counting: boolean,
+  ) {
+    this.state = state;
+    this.metrics = metrics;
+    this.tracing = tracing;
+    this.span = span;
+    this.counting = counting;
+  }
 }
 
 /**
  * The record of each response in flight. Not a property of the response: Express
  * changes every response's prototype, after which adding a property costs
  * microseconds (V8 gives the object a map of its own); a WeakMap entry costs a
- * fraction of that.
+ * fraction of that, as long as its value leads back to neither request nor response.
  */
 const LIVES = new WeakMap<ServerResponse, Live>();
 type Carrier = ServerResponse & { locals?: Record<string, unknown> };
+type Method = (...args: unknown[]) => unknown;
 
-/** The prototype's methods, in case a response lost its record (it cannot, but must not throw). */
-// eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
-const PROTO_WRITE = ServerResponse.prototype.write as (...args: unknown[]) => unknown;
-// eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
-const PROTO_END = ServerResponse.prototype.end as (...args: unknown[]) => unknown;
+/** Counts a chunk about to be written through Express's shared prototype. */
+function beforeSharedWrite(res: Carrier, chunk: unknown, encoding: unknown): void {
+  const live = LIVES.get(res);
+  // A response whose own methods we wrapped counts there (and may reach these too).
+  if (live === undefined || !live.counting || live.ownWrapped || live.state.ended) return;
+  try {
+    if (typeof chunk !== 'function') live.state.bytesWritten += chunkLength(chunk, encoding);
+  } catch (error) {
+    live.metrics.internalError(error, 'counting response bytes');
+  }
+}
 
 /**
- * Counts a chunk about to be written. `shared`: called from Express's prototype,
- * which leaves a response whose own methods we wrapped to those wrappers (they may
- * reach the prototype's too: counted once).
+ * Wraps the response's own `write` and `end`: when another middleware wrapped them
+ * already (they would skip the prototype's), when we adopt another instrumentation's
+ * span (named before its owner ends it, at `res.end`), and outside Express.
  */
-function beforeWrite(res: Carrier, args: unknown[], shared: boolean): void {
-  const live = LIVES.get(res);
-  if (
-    live !== undefined &&
-    live.counting &&
-    !live.state.ended &&
-    !(shared && live.end !== undefined)
-  ) {
-    try {
-      live.state.bytesWritten += chunkLength(args[0], args[1]);
-    } catch (error) {
-      live.metrics.internalError(error, 'counting response bytes');
+function wrapOwn(live: Live, req: ExpressRequestLike, res: Carrier): void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
+  const write = res.write as Method;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
+  const end = res.end as Method;
+  live.ownWrapped = true;
+  const methods = res as unknown as Record<'write' | 'end', Method>;
+  methods.write = function countingWrite(this: Carrier, ...args: unknown[]): unknown {
+    if (live.counting && !live.state.ended) {
+      try {
+        live.state.bytesWritten += chunkLength(args[0], args[1]);
+      } catch (error) {
+        live.metrics.internalError(error, 'counting response bytes');
+      }
     }
-  }
-}
-
-/** Counts the last chunk, and names an adopted span before its owner ends it. */
-function beforeEnd(res: Carrier, args: unknown[], shared: boolean): void {
-  const live = LIVES.get(res);
-  if (live === undefined || live.state.ended || (shared && live.end !== undefined)) return;
-  try {
-    if (live.counting && typeof args[0] !== 'function') {
-      live.state.bytesWritten += chunkLength(args[0], args[1]);
+    return Reflect.apply(write, this, args);
+  };
+  methods.end = function countingEnd(this: Carrier, ...args: unknown[]): unknown {
+    if (!live.state.ended) {
+      try {
+        if (live.counting && typeof args[0] !== 'function') {
+          live.state.bytesWritten += chunkLength(args[0], args[1]);
+        }
+        // Another instrumentation's span ends when the response finishes: named before that.
+        if (live.span !== undefined && !live.span.own && live.route === undefined) {
+          live.tracing.name(live.span, live.state.method, routeOf(live, req));
+        }
+      } catch (error) {
+        live.metrics.internalError(error, 'ending a response');
+      }
     }
-    // Another instrumentation's span ends when the response finishes: named before that.
-    if (live.span !== undefined && !live.span.own && live.route === undefined) {
-      live.tracing.name(live.span, live.state.method, routeOf(live));
-    }
-  } catch (error) {
-    live.metrics.internalError(error, 'ending a response');
-  }
-}
-
-function countingWrite(this: Carrier, ...args: unknown[]): unknown {
-  beforeWrite(this, args, false);
-  return Reflect.apply(LIVES.get(this)?.write ?? PROTO_WRITE, this, args);
-}
-
-function countingEnd(this: Carrier, ...args: unknown[]): unknown {
-  beforeEnd(this, args, false);
-  return Reflect.apply(LIVES.get(this)?.end ?? PROTO_END, this, args);
+    return Reflect.apply(end, this, args);
+  };
 }
 
 /**
@@ -205,7 +223,6 @@ function sharedPrototype(res: ServerResponse): object | undefined {
 }
 
 function install(target: object): void {
-  type Method = (...args: unknown[]) => unknown;
   const base = ServerResponse.prototype as unknown as Record<'write' | 'end', Method>;
   const own = target as Record<string, unknown>;
   const ownWrite = Object.hasOwn(target, 'write') ? (own['write'] as Method) : undefined;
@@ -216,7 +233,7 @@ function install(target: object): void {
       configurable: true,
       writable: true,
       value: function write(this: Carrier, ...args: unknown[]): unknown {
-        beforeWrite(this, args, true);
+        beforeSharedWrite(this, args[0], args[1]);
         return Reflect.apply(ownWrite ?? base.write, this, args);
       },
     },
@@ -224,7 +241,7 @@ function install(target: object): void {
       configurable: true,
       writable: true,
       value: function end(this: Carrier, ...args: unknown[]): unknown {
-        beforeEnd(this, args, true);
+        beforeSharedWrite(this, args[0], args[1]);
         return Reflect.apply(ownEnd ?? base.end, this, args);
       },
     },
@@ -240,33 +257,35 @@ function clientAddress(req: ExpressRequestLike): string | undefined {
   return req.ip ?? req.socket?.remoteAddress;
 }
 
-function routeOf(live: Live): string {
-  live.route ??= live.metrics.route(live.req, expressRoute);
+/** The request's URL path, without the query. */
+function pathOf(req: ExpressRequestLike): string {
+  const url = req.originalUrl ?? req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function routeOf(live: Live, req: ExpressRequestLike): string {
+  live.route ??= live.metrics.route(req, expressRoute);
   return live.route;
 }
 
-function finish(res: Carrier): void {
-  const live = LIVES.get(res);
-  if (live === undefined || live.state.ended) return;
+function finish(live: Live, req: ExpressRequestLike, res: Carrier): void {
+  if (live.state.ended) return;
   live.metrics.finish(
     live.state,
-    live.req,
+    req,
     {
-      route: routeOf(live),
+      route: routeOf(live, req),
       statusCode: res.statusCode,
       aborted: !res.writableFinished,
       contentLength: res.getHeader('content-length'),
       countedBytes: live.counting,
-      clientAddress: clientAddress(live.req),
+      clientAddress: clientAddress(req),
       headers: res,
     },
     live.tracing,
     live.span,
   );
-}
-
-function onClose(this: Carrier): void {
-  finish(this);
 }
 
 /**
@@ -307,36 +326,24 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
     const res = response as Carrier;
     let live: Live | undefined;
     try {
-      const url = req.originalUrl ?? req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q < 0 ? url : url.slice(0, q);
-      if (!LIVES.has(res) && !metrics.ignored(path)) {
+      if (!LIVES.has(res) && (metrics.ignoresNothing || !metrics.ignored(pathOf(req)))) {
         const state = metrics.begin(req.method, req.headers['content-length']);
         const span =
-          tracing.enabled && state !== undefined
+          state !== undefined && tracing.wanted()
             ? tracing.start({
                 method: state.method,
                 rawMethod: req.method,
                 headers: req.headers,
-                path,
+                path: pathOf(req),
                 scheme:
                   (request.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
                 clientAddress: clientAddress(req),
               })
             : undefined;
         if (state !== undefined) {
-          live = {
-            state,
-            metrics,
-            tracing,
-            req,
-            span,
-            counting,
-            write: undefined,
-            end: undefined,
-            route: undefined,
-          };
-          LIVES.set(res, live);
+          const record = new Live(state, metrics, tracing, span, counting);
+          live = record;
+          LIVES.set(res, record);
           if (span !== undefined) {
             state.traceId = span.traceId;
             if (res.locals !== undefined) res.locals['prsmTraceId'] = span.traceId;
@@ -354,14 +361,11 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
               Object.hasOwn(res, 'end') ||
               sharedPrototype(res) === undefined)
           ) {
-            // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
-            live.write = res.write as Live['write'];
-            // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
-            live.end = res.end as Live['end'];
-            res.write = countingWrite as ServerResponse['write'];
-            res.end = countingEnd as ServerResponse['end'];
+            wrapOwn(record, req, res);
           }
-          res.on('close', onClose);
+          res.on('close', () => {
+            finish(record, req, res);
+          });
         }
       }
     } catch (error) {

@@ -105,6 +105,15 @@ function mountPiece(layer: LayerLike, m: MatchLike): string | undefined {
   return piece.endsWith('/') ? piece.slice(0, -1) : piece;
 }
 
+/**
+ * Templates of routes declared on an app's own router (`app.get(...)`), which has one
+ * place only: found once, then read from here. Routes of routers are walked to each
+ * time (a router may be mounted at several paths).
+ */
+const ROOT_ROUTES = new WeakMap<object, string>();
+/** Routes found directly in an app's top router stack by the last walk. */
+const ROOT_ROUTES_DIRECT = new WeakSet<object>();
+
 /** The mount-path template leading to `target` in `stack`, given the path left to match. */
 function findMount(
   stack: readonly LayerLike[],
@@ -115,7 +124,12 @@ function findMount(
   if (depth > 32) return undefined;
   for (const layer of stack) {
     if (layer.route !== undefined) {
-      if (layer.route === target) return '';
+      if (layer.route === target) {
+        if (depth === 0 && typeof target === 'object' && target !== null) {
+          ROOT_ROUTES_DIRECT.add(target);
+        }
+        return '';
+      }
       continue;
     }
     const inner = stackOf(layer.handle);
@@ -162,6 +176,8 @@ function appPrefix(app: unknown): string {
 export function expressRoute(req: RouteSource): string | undefined {
   const route = req.route;
   if (route === undefined || route === null) return undefined;
+  const cached = ROOT_ROUTES.get(route);
+  if (cached !== undefined) return cached;
   const own = routePath(route.path);
   const app = req.app as { parent?: unknown } | undefined;
   let mount: string | undefined;
@@ -177,5 +193,7 @@ export function expressRoute(req: RouteSource): string | undefined {
   const prefix = mount ?? appPrefix(req.app);
   // A router's own root (`router.get('/')` under `/books`) is the mount path itself.
   const t = prefix !== '' && own === '/' ? prefix : prefix + own;
-  return t === '' ? '/' : t;
+  const template = t === '' ? '/' : t;
+  if (mount === '' && ROOT_ROUTES_DIRECT.has(route)) ROOT_ROUTES.set(route, template);
+  return template;
 }

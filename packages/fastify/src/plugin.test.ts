@@ -36,9 +36,23 @@ function newMonitor(tracing = false): { monitor: Monitor; clock: ManualClock } {
   return resources.monitor({ tracing });
 }
 
-function newApp(): FastifyInstance {
-  return resources.track(Fastify({ forceCloseConnections: true }));
-}
+/**
+ * The majors tested: Fastify 5, and Fastify 4 from the `fastify4` alias
+ * (`"fastify4": "npm:fastify@^4.29.1"` in the root devDependencies), skipped with a
+ * printed reason when the alias is not installed. Fastify 4's factory is typed as
+ * Fastify 5's: the plugin and these tests use what both majors have in common.
+ */
+const fastify4 = await import('fastify4').then(
+  (m) => m.default as unknown as typeof Fastify,
+  (error: unknown) => {
+    console.warn(
+      `@prsm/fastify: Fastify 4 tests skipped: the "fastify4" alias (npm:fastify@^4.29.1) is not installed (${String(error)})`,
+    );
+    return undefined;
+  },
+);
+const majors: [string, typeof Fastify][] = [['fastify 5', Fastify]];
+if (fastify4 !== undefined) majors.push(['fastify 4', fastify4]);
 
 async function serve(app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -47,7 +61,11 @@ async function serve(app: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${address.port}`;
 }
 
-describe('prsmFastify', () => {
+describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
+  function newApp(): FastifyInstance {
+    return resources.track(Fastify({ forceCloseConnections: true }));
+  }
+
   it('tags requests by route template with plugin prefixes, never by raw URL', async () => {
     const { monitor } = newMonitor();
     const app = newApp();
@@ -298,6 +316,13 @@ describe('prsmFastify', () => {
   it('fails registration on bad options', async () => {
     const app = newApp();
     await expect(app.register(prsmFastify, { component: '' })).rejects.toThrow(TypeError);
+  });
+
+  it('declares the Fastify majors it supports to fastify-plugin checks', () => {
+    const meta = (prsmFastify as unknown as Record<symbol, { fastify?: string } | undefined>)[
+      Symbol.for('plugin-meta')
+    ];
+    expect(meta?.fastify).toBe('4.x || 5.x');
   });
 
   it('keeps VERSION equal to package.json', () => {

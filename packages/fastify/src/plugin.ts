@@ -113,6 +113,13 @@ function routeUrl(request: FastifyRequest): string | undefined {
   return typeof url === 'string' && url !== '' ? url : undefined;
 }
 
+/** The request's URL path, without the query. */
+function pathOf(request: FastifyRequest): string {
+  const url = request.url;
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
 function onPipe(this: Carrier): void {
   const live = this[LIVE];
   if (live === undefined || live.write !== undefined) return;
@@ -183,18 +190,15 @@ function plugin(
       try {
         const raw = reply.raw as Carrier;
         if (raw[LIVE] === undefined && routeConfig(request)?.prsm !== false) {
-          const url = request.url;
-          const q = url.indexOf('?');
-          const path = q < 0 ? url : url.slice(0, q);
-          if (!metrics.ignored(path)) {
+          if (metrics.ignoresNothing || !metrics.ignored(pathOf(request))) {
             const state = metrics.begin(request.method, request.headers['content-length']);
             if (state !== undefined) {
-              const span = tracing.enabled
+              const span = tracing.wanted()
                 ? tracing.start({
                     method: state.method,
                     rawMethod: request.method,
                     headers: request.headers,
-                    path,
+                    path: pathOf(request),
                     scheme: request.protocol,
                     clientAddress: request.ip,
                   })
@@ -213,7 +217,7 @@ function plugin(
               raw[LIVE] = live;
               if (span !== undefined) {
                 // Another instrumentation's span ends when the response finishes, before
-                // onResponse: it is named now (Fastify knows the route already).
+                // it closes: it is named now (Fastify knows the route already).
                 if (!span.own) {
                   tracing.name(span, state.method, routeUrl(request) ?? metrics.unmatchedRoute);
                 }
@@ -273,30 +277,21 @@ function plugin(
     },
   );
 
-  fastify.addHook(
-    'onResponse',
-    function prsmOnResponse(
-      _request: FastifyRequest,
-      reply: FastifyReply,
-      next: HookHandlerDoneFunction,
-    ) {
-      const live = (reply.raw as Carrier)[LIVE];
-      if (live !== undefined) finish(live);
-      next();
-    },
-  );
+  // Recorded when the raw response closes (after it finished, or when the client went
+  // away): an `onResponse` hook would cost every request a hook runner of its own.
   done();
 }
 
 /**
- * The Fastify 5 plugin recording every request into a monitor (`MonitorApi`):
+ * The Fastify plugin (Fastify 4.29+ and 5) recording every request into a monitor (`MonitorApi`):
  * `http.server.request.duration` (a timer: percentiles, rate, error rate),
  * `http.server.requests`, `http.server.active_requests`, request and response body
  * sizes, tagged by method, route template (`request.routeOptions.url`, prefixes
  * included), status code and class; 401/403/429 answers fed to `monitor.security`
  * (failed logins, authorization denials, rate limiting: its threat detection sees
- * them); the rate-limit quota from `RateLimit-*` headers. Recorded in `onResponse`, errors in
- * `onError`; a route opts out with `config: { prsm: false }`. With a tracer provider
+ * them); the rate-limit quota from `RateLimit-*` headers. Recorded when the raw response
+ * closes (right after it finished, where `onResponse` runs, without the cost of a hook;
+ * or when the client went away), errors seen in `onError`; a route opts out with `config: { prsm: false }`. With a tracer provider
  * registered, a SERVER span per request continues the incoming `traceparent` and is
  * active in the handler; its trace id is `request.prsmTraceId`.
  *
@@ -322,5 +317,5 @@ function plugin(
 export const prsmFastify: FastifyPluginCallback<PrsmFastifyOptions> = Object.assign(plugin, {
   [Symbol.for('skip-override')]: true,
   [Symbol.for('fastify.display-name')]: '@prsm/fastify',
-  [Symbol.for('plugin-meta')]: { name: '@prsm/fastify', fastify: '5.x' },
+  [Symbol.for('plugin-meta')]: { name: '@prsm/fastify', fastify: '4.x || 5.x' },
 });

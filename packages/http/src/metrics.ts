@@ -21,6 +21,7 @@ import {
   type Tags,
   type Timer,
 } from '@prsm/core';
+import { performance } from 'node:perf_hooks';
 import {
   ABORTED_STATUS,
   DEFAULT_UNMATCHED_ROUTE,
@@ -360,6 +361,8 @@ export class HttpMetrics<Req> {
   readonly unmatchedRoute: string;
   /** Whether `monitor.security` is fed. */
   readonly security: boolean;
+  /** True when `ignorePaths` is empty: adapters need not read the path to call {@link HttpMetrics.ignored}. */
+  readonly ignoresNothing: boolean;
   readonly #ignore: readonly (string | RegExp)[];
   #last: HttpInstruments | undefined;
 
@@ -388,6 +391,7 @@ export class HttpMetrics<Req> {
       throw new TypeError(`${adapter}: ignorePaths must be an array of strings and RegExps`);
     }
     this.#ignore = ignore;
+    this.ignoresNothing = ignore.length === 0;
     for (const key of ['routeLabel', 'tags', 'user'] as const) {
       if (opts[key] !== undefined && typeof opts[key] !== 'function') {
         throw new TypeError(`${adapter}: ${key} must be a function`);

@@ -26,8 +26,11 @@ function start(headers: SpanStart['headers'], method = 'GET'): SpanStart {
 
 describe('HttpTracing', () => {
   it('starts no span without a tracer provider, nor with tracing: false', () => {
+    expect(new HttpTracing('t', '1', {}).wanted()).toBe(false);
     expect(new HttpTracing('t', '1', {}).start(start({}))).toBeUndefined();
     tracedMonitor();
+    expect(new HttpTracing('t', '1', {}).wanted()).toBe(true);
+    expect(new HttpTracing('t', '1', { tracing: false }).wanted()).toBe(false);
     expect(new HttpTracing('t', '1', { tracing: false }).start(start({}))).toBeUndefined();
   });
 

@@ -159,6 +159,18 @@ export class HttpTracing {
     this.serverTimingHeader = options.serverTimingHeader === true;
   }
 
+  /**
+   * Whether {@link HttpTracing.start} would give a span now (tracing on, and a server
+   * span active or a tracer provider registered): adapters skip describing a request
+   * when it would not.
+   */
+  wanted(): boolean {
+    if (!this.enabled) return false;
+    const current = trace.getSpan(context.active());
+    if (current !== undefined && isServerSpan(current)) return true;
+    return this.#tracers.get() !== undefined;
+  }
+
   /** The request's span, or undefined when tracing is off or no provider is registered. */
   start(info: SpanStart): RequestSpan | undefined {
     if (!this.enabled) return undefined;

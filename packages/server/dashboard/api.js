@@ -1,34 +1,52 @@
 /* global fetch, sessionStorage */
-// The REST API client: the key lives in sessionStorage (this tab only) and goes in
-// the Authorization header, never in a URL.
-const KEY = 'prsm.apiKey';
+// The REST API client. Logging in exchanges the key (an API key, or a one-time login
+// key, spent by it) for a session token (POST /dashboard/session): the token, never
+// the key, lives in sessionStorage (this tab only) and goes in the Authorization
+// header, never in a URL.
+const SESSION = 'prsm.session';
 export const BASE = '/api/v1/monitoring';
 
-export function getKey() {
-  return sessionStorage.getItem(KEY);
+export function getSession() {
+  return sessionStorage.getItem(SESSION);
 }
 
-export function setKey(key) {
-  sessionStorage.setItem(KEY, key);
+export function clearSession() {
+  const token = getSession();
+  sessionStorage.removeItem(SESSION);
+  if (token) {
+    // Ends it on the server too; nothing to do if that fails (it ends when unused).
+    void fetch(BASE + '/dashboard/session', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    }).catch(() => undefined);
+  }
 }
 
-export function clearKey() {
-  sessionStorage.removeItem(KEY);
+/** Exchanges `key` for a session (kept in sessionStorage); throws an ApiError. */
+export async function login(key) {
+  const body = await api('/dashboard/session', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key }),
+  });
+  sessionStorage.setItem(SESSION, body.session);
+  return body;
 }
 
-/** An answer that is not 2xx: `status`, and the server's error code and message. */
+/** An answer that is not 2xx: `status`, and the server's error code, message and field. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, field = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field;
   }
 }
 
 export async function api(path, init = {}) {
   const headers = { accept: 'application/json', ...(init.headers ?? {}) };
-  const key = getKey();
-  if (key) headers.authorization = `Bearer ${key}`;
+  const token = getSession();
+  if (token && !headers.authorization) headers.authorization = `Bearer ${token}`;
   let res;
   try {
     res = await fetch(BASE + path, { ...init, headers, cache: 'no-store' });
@@ -44,7 +62,12 @@ export async function api(path, init = {}) {
   }
   if (!res.ok) {
     const e = body && body.error ? body.error : {};
-    throw new ApiError(res.status, e.code ?? 'http_' + res.status, e.message ?? res.statusText);
+    throw new ApiError(
+      res.status,
+      e.code ?? 'http_' + res.status,
+      e.message ?? res.statusText,
+      e.field ?? null,
+    );
   }
   return body;
 }

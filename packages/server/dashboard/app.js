@@ -1,8 +1,11 @@
-/* global document, performance, setTimeout, clearTimeout, Node */
+/* global document, performance, setTimeout, clearTimeout, Node, history, location, window */
 // The PRSM Monitor dashboard: plain ES modules, no framework. Every panel polls its
 // endpoint of the REST API every POLL_MS while the tab is visible and redraws in place;
-// a panel whose endpoint fails shows why and the others carry on.
-import { api, ApiError, clearKey, explain, getKey, setKey } from './api.js';
+// a panel whose endpoint fails shows why and the others carry on. The service selector
+// scopes every panel with a service dimension (health, the component charts, top
+// operations, analytics) to one service or the whole fleet; it is kept in the page's
+// state and in the URL's hash (`#service=<name>`, never the key).
+import { api, ApiError, clearSession, explain, getSession, login } from './api.js';
 import { lineChart } from './charts.js';
 
 /** How often the panels refresh (ms). Documented in the page footer and the README. */
@@ -61,8 +64,40 @@ function setMsg(section, text, attr = 'data-msg') {
   el.classList.toggle('shown', Boolean(text));
 }
 
+/** How many components the analytics table reads (the busiest of the window). */
+const MAX_ANALYTICS = 6;
+
+/**
+ * What the series and analytics show (service and window): an answer to a request made
+ * for another scope is dropped (the selection changed while it was on its way).
+ */
+function scopeKey() {
+  return `${state.service}\u0000${state.window}`;
+}
+
+/** `?service=` (or `&service=`) of the selected service; '' for the fleet. */
+function svc(sep) {
+  return state.service === '' ? '' : `${sep}service=${encodeURIComponent(state.service)}`;
+}
+
+function quoted(name) {
+  return `\u201c${name}\u201d`;
+}
+
+/** True when `error` is the API's 404 for a service that never sent a batch. */
+function unknownService(error) {
+  return error instanceof ApiError && error.status === 404 && error.field === 'service';
+}
+
+const NO_SERVICE = (name) =>
+  `Service ${quoted(name)} has sent no data (no process of it sent a batch).`;
+
 const state = {
   window: '1h',
+  /** The selected service; '' is the whole fleet. */
+  service: '',
+  /** The services `GET /health` of the fleet lists (JSON, to redraw only on change). */
+  servicesKey: '',
   timer: 0,
   running: false,
   firstPaint: false,
@@ -71,10 +106,58 @@ const state = {
 
 // ---- panels --------------------------------------------------------------------
 
+/** Fills the service selector from the fleet's `services` (keeps the selection). */
+function showServices(services) {
+  const names = [...new Set(services.map((s) => s.service).filter((n) => n !== ''))].sort();
+  const stale = new Set(services.filter((s) => s.stale).map((s) => s.service));
+  const key = JSON.stringify([names, [...stale].sort(), state.service]);
+  if (key === state.servicesKey) return;
+  state.servicesKey = key;
+  const select = $('#service');
+  const options = [h('option', { value: '' }, 'All services (fleet)')];
+  for (const name of names) {
+    options.push(
+      h('option', { value: name }, stale.has(name) ? `${name} (stopped sending)` : name),
+    );
+  }
+  if (state.service !== '' && !names.includes(state.service)) {
+    options.push(h('option', { value: state.service }, `${state.service} (no data)`));
+  }
+  select.replaceChildren(...options);
+  select.value = state.service;
+  select.dataset.count = String(names.length);
+}
+
+function clearHealth() {
+  const out = $('#health-score');
+  out.textContent = '–';
+  out.className = '';
+  delete out.dataset.value;
+  $('#gauges').replaceChildren();
+}
+
 async function loadHealth() {
   const section = $('#health');
+  const service = state.service;
   try {
-    const body = await api('/health');
+    // The selector's list comes from the fleet's answer: of one service, read both.
+    const [body, fleet] = await Promise.all([
+      api('/health' + svc('?')).catch((error) => {
+        if (unknownService(error)) return null;
+        throw error;
+      }),
+      state.service === '' ? null : api('/health').catch(() => null),
+    ]);
+    if (service !== state.service) return;
+    const list = (fleet ?? body)?.services;
+    if (Array.isArray(list)) showServices(list);
+    else showServices([]);
+    section.dataset.service = state.service;
+    if (body === null) {
+      clearHealth();
+      setMsg(section, NO_SERVICE(state.service));
+      return;
+    }
     setMsg(section, '');
     const score = body.overall_health_score;
     const out = $('#health-score');
@@ -236,9 +319,9 @@ function componentCard(c) {
     const id = `comp-${c.component.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
     const summary = h('p', { class: 'summary' });
     const lat = h('div', {
-      class: 'chart',
+      class: 'chart linked',
       role: 'img',
-      'aria-label': `${c.component} latency p50, p95 and p99 in milliseconds`,
+      'aria-label': `${c.component} latency p50, p95 and p99 in milliseconds; click a minute to open the trace of its slowest exemplar`,
     });
     const thr = h('div', {
       class: 'chart',
@@ -257,7 +340,12 @@ function componentCard(c) {
     entry = {
       card,
       summary,
+      exemplars: [],
       latency: lineChart(lat, {
+        onPoint: (i) => {
+          const ex = entry.exemplars[i];
+          if (ex) void openTrace(ex.trace_id);
+        },
         series: [
           { label: 'p50', unit: ' ms' },
           { label: 'p95', unit: ' ms' },
@@ -282,7 +370,9 @@ function componentCard(c) {
     h('span', { dataset: { errors: String(c.errors) } }, `${num(c.errors, 0)} errors`),
     ' · ',
     h('span', { dataset: { p99: String(last(c.p99)) } }, `latest p99 ${num(last(c.p99))} ms`),
+    ...exemplarLink(slowest(c.exemplars ?? []), 'slowest exemplar'),
   );
+  entry.exemplars = c.exemplars ?? [];
   entry.latency.update(c.t, c.p50, c.p95, c.p99);
   entry.throughput.update(c.t, c.throughput, pct(c.error_rate));
   return c.component;
@@ -290,12 +380,50 @@ function componentCard(c) {
 
 let resourceChart;
 
+/** The slowest of a component's per-step exemplars, or null. */
+function slowest(exemplars) {
+  let best = null;
+  for (const e of exemplars) if (e && (best === null || e.value > best.value)) best = e;
+  return best;
+}
+
+/** A button opening the trace of an exemplar (` · label: 12 ms`), or nothing. */
+function exemplarLink(e, text) {
+  if (!e) return [];
+  return [
+    ' · ',
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'link',
+        dataset: { exemplar: e.trace_id },
+        title: `trace ${e.trace_id}`,
+        onclick: () => openTrace(e.trace_id),
+      },
+      `${text} ${num(e.value)} ms`,
+    ),
+  ];
+}
+
+/** The components of the window, busiest first: what the analytics table reads; null on error. */
 async function loadSeries() {
   const perf = $('#performance');
   const ops = $('#operations');
+  const scope = scopeKey();
   try {
-    const body = await api(`/dashboard/series?window=${state.window}`);
-    setMsg(perf, body.components.length === 0 ? 'No latency data in this window.' : '');
+    const body = await api(`/dashboard/series?window=${state.window}${svc('&')}`);
+    if (scope !== scopeKey()) return null;
+    perf.dataset.service = state.service;
+    ops.dataset.service = state.service;
+    setMsg(
+      perf,
+      body.components.length === 0
+        ? state.service === ''
+          ? 'No latency data in this window.'
+          : `No latency data from service ${quoted(state.service)} in this window.`
+        : '',
+    );
     setMsg(ops, '');
     const seen = new Set(body.components.map(componentCard));
     for (const [name, entry] of state.charts) {
@@ -343,8 +471,9 @@ async function loadSeries() {
           h(
             'td',
             {},
+            o.trace_id === null && !o.exemplar ? '–' : null,
             o.trace_id === null
-              ? '–'
+              ? null
               : h(
                   'button',
                   {
@@ -355,13 +484,24 @@ async function loadSeries() {
                   },
                   `${num(o.trace_duration_ms)} ms`,
                 ),
+            ...exemplarLink(o.exemplar, 'exemplar'),
           ),
         ),
       ),
     );
     if (body.top_operations.length === 0) {
       tbody.append(
-        h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No operations in this window.')),
+        h(
+          'tr',
+          {},
+          h(
+            'td',
+            { colspan: 6, class: 'empty' },
+            state.service === ''
+              ? 'No operations in this window.'
+              : `No operations of service ${quoted(state.service)} in this window.`,
+          ),
+        ),
       );
     }
     $('#slow-traces').replaceChildren(
@@ -383,11 +523,39 @@ async function loadSeries() {
         ),
       ),
     );
+    const exemplars = body.exemplars ?? [];
+    $('#exemplars').replaceChildren(
+      ...exemplars.map((e) =>
+        h(
+          'li',
+          {},
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'link',
+              dataset: { exemplar: e.trace_id, operation: e.operation },
+              onclick: () => openTrace(e.trace_id),
+            },
+            e.operation,
+          ),
+          ` ${e.component} · ${num(e.value)} ms · ${time(e.timestamp)}${e.trace_stored ? '' : ' · trace not stored'}`,
+        ),
+      ),
+    );
+    if (exemplars.length === 0) {
+      $('#exemplars').append(h('li', { class: 'empty' }, 'No exemplars in this window.'));
+    }
     performance.mark('prsm:series-painted');
+    return [...body.components]
+      .sort((a, b) => b.calls - a.calls)
+      .slice(0, MAX_ANALYTICS)
+      .map((c) => c.component);
   } catch (error) {
-    if (handleAuth(error)) return;
+    if (scope !== scopeKey() || handleAuth(error)) return null;
     setMsg(perf, explain(error, 'Series'));
     setMsg(ops, explain(error, 'Operations'));
+    return null;
   }
 }
 
@@ -405,23 +573,91 @@ function describe(item) {
   );
 }
 
-async function loadAnalytics() {
+function rate(v) {
+  return Number.isFinite(v) ? `${num(v * 100, 2)}\u00a0%` : '–';
+}
+
+/**
+ * `GET /analytics` of each component the series showed (of the selected service, or
+ * the fleet): the table of requests, error rate and percentiles, and the bottlenecks
+ * and recommendations of them all. `components` null: the series failed.
+ */
+async function loadAnalytics(components) {
   const section = $('#operations');
-  try {
-    const body = await api(`/analytics?window=${state.window}`);
+  const scope = scopeKey();
+  const tbody = $('#analytics-table tbody');
+  const list = (sel, items) =>
+    $(sel).replaceChildren(
+      ...(items.length === 0
+        ? [h('li', { class: 'empty' }, 'None found.')]
+        : items.map((i) => h('li', {}, i))),
+    );
+  if (components === null) return;
+  if (components.length === 0) {
+    section.dataset.analyticsService = state.service;
     setMsg(section, '', 'data-msg-analytics');
-    const list = (sel, items) =>
-      $(sel).replaceChildren(
-        ...(items.length === 0
-          ? [h('li', { class: 'empty' }, 'None found.')]
-          : items.map((i) => h('li', {}, describe(i)))),
-      );
-    list('#bottlenecks', body.bottlenecks ?? []);
-    list('#recommendations', body.recommendations ?? []);
-  } catch (error) {
-    if (handleAuth(error)) return;
-    setMsg(section, explain(error, 'Bottlenecks and recommendations'), 'data-msg-analytics');
+    tbody.replaceChildren(
+      h(
+        'tr',
+        {},
+        h(
+          'td',
+          { colspan: 6, class: 'empty' },
+          state.service === ''
+            ? 'No component has data in this window.'
+            : `No component of service ${quoted(state.service)} has data in this window.`,
+        ),
+      ),
+    );
+    list('#bottlenecks', []);
+    list('#recommendations', []);
+    return;
   }
+  const answers = await Promise.all(
+    components.map((c) =>
+      api(`/analytics?window=${state.window}&component=${encodeURIComponent(c)}${svc('&')}`).then(
+        (body) => ({ component: c, body }),
+        (error) => ({ component: c, error }),
+      ),
+    ),
+  );
+  if (scope !== scopeKey()) return;
+  const failed = answers.filter((a) => a.error !== undefined);
+  for (const a of failed) if (handleAuth(a.error)) return;
+  setMsg(
+    section,
+    failed.length === 0
+      ? ''
+      : failed.some((a) => unknownService(a.error))
+        ? NO_SERVICE(state.service)
+        : explain(failed[0].error, `Analytics of ${failed[0].component}`),
+    'data-msg-analytics',
+  );
+  const ok = answers.filter((a) => a.body !== undefined);
+  const cell = (v, text) => h('td', { class: 'num', dataset: { value: String(v) } }, text);
+  tbody.replaceChildren(
+    ...ok.map(({ component, body }) => {
+      const p = body.latency_percentiles ?? {};
+      const s = body.summary ?? {};
+      return h(
+        'tr',
+        { dataset: { component, service: body.service ?? '' } },
+        h('th', { scope: 'row' }, component),
+        cell(s.total_requests, num(s.total_requests, 0)),
+        cell(s.error_rate, rate(s.error_rate)),
+        cell(p.p50, num(p.p50)),
+        cell(p.p95, num(p.p95)),
+        cell(p.p99, num(p.p99)),
+      );
+    }),
+  );
+  section.dataset.analyticsService = state.service;
+  const each = (key) =>
+    ok.flatMap(({ component, body }) =>
+      (body[key] ?? []).map((i) => `${component}: ${describe(i)}`),
+    );
+  list('#bottlenecks', each('bottlenecks'));
+  list('#recommendations', each('recommendations'));
 }
 
 const TREND = { increasing: '▲ increasing', decreasing: '▼ decreasing', stable: '▶ stable' };
@@ -614,7 +850,7 @@ async function openTrace(id) {
 
 function handleAuth(error) {
   if (error instanceof ApiError && error.status === 401) {
-    logout('Your key was refused (401): log in again.');
+    logout('Your session ended or its key was refused (401): log in again.');
     return true;
   }
   return false;
@@ -625,8 +861,7 @@ async function refresh() {
   await Promise.all([
     loadHealth(),
     loadAlerts(),
-    loadSeries(),
-    loadAnalytics(),
+    loadSeries().then(loadAnalytics),
     loadBusiness(),
     loadAudit(),
   ]);
@@ -665,7 +900,7 @@ async function start() {
 function logout(message = '') {
   state.running = false;
   clearTimeout(state.timer);
-  clearKey();
+  clearSession();
   show(false);
   $('#login-error').textContent = message;
   $('#api-key').focus();
@@ -676,16 +911,16 @@ $('#login-form').addEventListener('submit', async (event) => {
   const input = $('#api-key');
   const key = input.value.trim();
   if (key === '') return;
-  setKey(key);
   input.value = '';
   try {
-    await api('/alerts');
+    await login(key);
   } catch (error) {
-    clearKey();
     $('#login-error').textContent =
       error instanceof ApiError && error.status === 401
-        ? 'This key is not valid.'
-        : explain(error, 'Log in');
+        ? 'This key is not valid (a one-time key works once).'
+        : error instanceof ApiError && error.status === 403
+          ? `This key may not read: ${error.message}.`
+          : explain(error, 'Log in');
     return;
   }
   $('#login-error').textContent = '';
@@ -696,7 +931,53 @@ $('#logout').addEventListener('click', () => logout());
 
 $('#window').addEventListener('change', async (event) => {
   state.window = event.currentTarget.value;
-  await Promise.all([loadSeries(), loadAnalytics()]);
+  await loadSeries().then(loadAnalytics);
+});
+
+/** The service named by the URL's hash (`#service=<name>`), '' for none; undefined: another hash. */
+function hashService() {
+  const hash = location.hash;
+  if (hash === '' || hash === '#') return '';
+  if (!hash.startsWith('#service=')) return undefined;
+  try {
+    return decodeURIComponent(hash.slice('#service='.length)).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function showScope() {
+  const el = $('#scope');
+  el.dataset.service = state.service;
+  el.textContent =
+    state.service === ''
+      ? 'Showing all services (the fleet: digests merged). Alerts, business KPIs and the audit trail are always the fleet\u2019s.'
+      : `Showing service ${quoted(state.service)}: health, component charts, operations and analytics. Alerts, business KPIs and the audit trail are the fleet\u2019s.`;
+}
+
+/** Scopes the panels to `name` ('' for the fleet) and reloads those it changes. */
+async function selectService(name, updateHash) {
+  if (name === state.service) return;
+  state.service = name;
+  $('#service').value = name;
+  if ($('#service').value !== name) state.servicesKey = ''; // an option to add: redraw
+  if (updateHash) {
+    const url =
+      name === '' ? location.pathname + location.search : `#service=${encodeURIComponent(name)}`;
+    history.replaceState(null, '', url);
+  }
+  showScope();
+  if (!state.running) return;
+  await Promise.all([loadHealth(), loadSeries().then(loadAnalytics)]);
+}
+
+$('#service').addEventListener('change', (event) => {
+  void selectService(event.currentTarget.value, true);
+});
+
+window.addEventListener('hashchange', () => {
+  const name = hashService();
+  if (name !== undefined) void selectService(name, false);
 });
 
 $('#trace-form').addEventListener('submit', (event) => {
@@ -709,5 +990,7 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden && state.running) void refresh();
 });
 
-if (getKey()) void start();
+state.service = hashService() ?? '';
+showScope();
+if (getSession()) void start();
 else $('#api-key').focus();

@@ -10,9 +10,10 @@ function widthOf(el) {
 
 /**
  * A chart in `el`: `series` is [{ label, scale?, unit? }], `axes` the y axes by
- * scale. Returns { update(t, ...ys) } with t in ms.
+ * scale; `onPoint(i)`, when given, is called with the index of the step clicked.
+ * Returns { update(t, ...ys) } with t in ms.
  */
-export function lineChart(el, { series, axes, height = 180 }) {
+export function lineChart(el, { series, axes, height = 180, onPoint }) {
   let plot;
   const scales = { x: { time: true } };
   for (const a of axes) scales[a.scale] = { auto: true, range: a.range };
@@ -22,6 +23,16 @@ export function lineChart(el, { series, axes, height = 180 }) {
     legend: { live: false },
     cursor: { drag: { x: false, y: false } },
     scales,
+    hooks: onPoint
+      ? {
+          ready: [
+            (u) =>
+              u.over.addEventListener('click', () => {
+                if (u.cursor.idx !== null && u.cursor.idx !== undefined) onPoint(u.cursor.idx);
+              }),
+          ],
+        }
+      : {},
     series: [
       {},
       ...series.map((s, i) => ({

@@ -12,6 +12,7 @@ import type { NotificationChannel } from '@prsm/core';
 import { isRole, ROLES } from './auth/keys.js';
 import { backupCommand, DATA_USAGE, exportCommand, restoreCommand } from './backup/commands.js';
 import { createServer } from './server.js';
+import { parseAuditRetention } from './store/audit.js';
 import { openStore } from './store/store.js';
 
 const USAGE = `Usage: prsm-monitor <command> [options]
@@ -38,10 +39,16 @@ Options of serve:
   --archive-dir <dir>  Write rows past retention to JSONL files here (one per day
                     per dataset) before deleting them (env PRSM_ARCHIVE_DIR)
   --archive-gzip    Gzip the archive files
+  --audit-retention <spec>  Retention of stored audit records by compliance tag, e.g.
+                    SOC2=400d,GDPR=30d,default=365d (units ms, s, m, h, d; tags left
+                    out keep core's defaults); each cut is recorded in the server's own
+                    audit chain (env PRSM_AUDIT_RETENTION; default: records are kept)
 
 Options of keys:
   --db <file>       SQLite file (env PRSM_DB; default ./prsm-monitor.db)
   --role <role>     One of ${ROLES.join(', ')} (keys create)
+  --one-time        keys create: a one-time login key for the web dashboard, spent by
+                    its first login (never accepted as an API key)
 
   -h, --help        This help
 `;
@@ -98,6 +105,7 @@ async function serve(args: string[]): Promise<void> {
       synchronous: { type: 'string' },
       'archive-dir': { type: 'string' },
       'archive-gzip': { type: 'boolean' },
+      'audit-retention': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -145,6 +153,14 @@ async function serve(args: string[]): Promise<void> {
   );
   const rate = integer('--rate', values.rate, 50, 0, 1_000_000);
   const burst = integer('--burst', values.burst, Math.max(1, 2 * rate), 1, 1_000_000);
+  const auditRetention = values['audit-retention'] ?? env('PRSM_AUDIT_RETENTION');
+  let auditRecordRetentionMs: ReturnType<typeof parseAuditRetention> | undefined;
+  try {
+    auditRecordRetentionMs =
+      auditRetention === undefined ? undefined : parseAuditRetention(auditRetention);
+  } catch (error) {
+    throw new UsageError(`--audit-retention: ${(error as Error).message}`);
+  }
   const dev = values.dev === true;
   if (dev) {
     err('');
@@ -170,6 +186,7 @@ async function serve(args: string[]): Promise<void> {
     rateLimit: rate === 0 ? false : { perSecond: rate, burst },
     storeOptions: {
       synchronous,
+      ...(auditRecordRetentionMs !== undefined && { auditRecordRetentionMs }),
       ...((values['archive-dir'] ?? env('PRSM_ARCHIVE_DIR')) !== undefined && {
         archive: {
           dir: (values['archive-dir'] ?? env('PRSM_ARCHIVE_DIR'))!,
@@ -209,6 +226,7 @@ function keys(args: string[]): void {
     options: {
       db: { type: 'string' },
       role: { type: 'string' },
+      'one-time': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -226,8 +244,13 @@ function keys(args: string[]): void {
       throw new UsageError(`--role must be one of ${ROLES.join(', ')}, got '${values.role}'`);
     const store = openStore(db);
     try {
-      const created = store.createKey(values.role);
-      out(`Created key ${created.id} with role ${created.role}. It is shown once: store it now.`);
+      const oneTime = values['one-time'] === true;
+      const created = oneTime ? store.createOneTimeKey(values.role) : store.createKey(values.role);
+      out(
+        oneTime
+          ? `Created one-time login key ${created.id} with role ${created.role}: log in once at the dashboard with it.`
+          : `Created key ${created.id} with role ${created.role}. It is shown once: store it now.`,
+      );
       out(created.key);
     } finally {
       store.close();
@@ -235,6 +258,7 @@ function keys(args: string[]): void {
     return;
   }
   if (values.role !== undefined) throw new UsageError('--role is only for keys create');
+  if (values['one-time'] !== undefined) throw new UsageError('--one-time is only for keys create');
   if (action === 'list') {
     if (rest.length > 0) throw new UsageError(`keys list takes no argument, got '${rest[0]}'`);
     const store = openStore(db);

@@ -4,8 +4,9 @@
  * the service `checkout`, each with its own `restExporter` (so its own
  * `source.instance_id`), and one of the service `billing`, record different latency
  * distributions into the same component over two minutes and export their
- * sub-window digests. The server merges them per series and minute (the instance is
- * never a key of a stored series: it is aggregated away at ingest), and the fleet's
+ * sub-window digests. The server merges them per series, service and minute (the
+ * instance is never a key of a stored series: it is aggregated away at ingest; the
+ * service is, so a series two services send is one per service), and the fleet's
  * p99 read back through `GET /analytics` (the fleet, and one service) and
  * `GET /metrics` (the latest minute) must be within 1% of the exact p99 of every
  * value sent, with every sample counted once. One instance's own view (its monitor's
@@ -13,8 +14,8 @@
  * instances' p99s (what averaging per-process quantiles gives) is not the fleet's p99
  * either. A late batch of one instance (an older, lower counter total arriving after
  * a newer one) is not counted twice. The clocks of the monitors are manual; nothing
- * sleeps. The last test asserts what issue 13 asks of `?service=` for a series key two
- * services share, and is expected to fail (a documented limit of the store).
+ * sleeps. The last test reads a series two services send (`shared.op`): `?service=`
+ * holds that service's samples only, the fleet both.
  */
 import { join } from 'node:path';
 
@@ -253,13 +254,18 @@ describe('many services, one server: digests merged across instances', () => {
     const text = await response.text();
     const latest = sent.flatMap((byMinute) => byMinute[1]!);
     expect(text).toContain(
-      `api_latency_seconds_count{component="${COMPONENT}"} ${checkoutAll().length}`,
+      `api_latency_seconds_count{component="${COMPONENT}",service="checkout"} ${checkoutAll().length}`,
     );
     // Counters: each instance's totals, added up.
-    expect(text).toContain(`api_calls_total{component="${COMPONENT}"} ${checkoutAll().length}`);
+    expect(text).toContain(
+      `api_calls_total{component="${COMPONENT}",service="checkout"} ${checkoutAll().length}`,
+    );
+    // A series two services send: a row each, told apart by the service.
+    expect(text).toContain(`shared_op_seconds_count{component="shared",service="checkout"} 1000`);
+    expect(text).toContain(`shared_op_seconds_count{component="shared",service="billing"} 200`);
     for (const q of ['0.5', '0.99']) {
       const m = new RegExp(
-        `^api_latency_seconds\\{component="${COMPONENT}",quantile="${q}"\\} (\\S+)$`,
+        `^api_latency_seconds\\{component="${COMPONENT}",service="checkout",quantile="${q}"\\} (\\S+)$`,
         'm',
       ).exec(text);
       expect(m, `quantile ${q} in:\n${text}`).not.toBeNull();
@@ -313,17 +319,92 @@ describe('many services, one server: digests merged across instances', () => {
     ).toEqual([{ value: 50 }]);
   });
 
-  // KNOWN LIMITATION (documented in the README, "Health and analytics from stored
-  // data"; reported on issue 13): series are keyed by name, component and tags only,
-  // so two services reporting the same series share its minute rows, and `?service=`
-  // cannot take the other service's samples out (here: 1,200 samples instead of
-  // checkout's 1,000). This asserts what issue 13 asks for and is expected to fail
-  // until the store keys series by service too; drop `.fails` then.
-  it.fails(
-    'KNOWN LIMITATION: ?service= on a series key two services share holds only that service',
-    async () => {
-      const r = await read<FleetAnalyticsReport>('/analytics?component=shared&service=checkout');
-      expect(r.latency_percentiles.count).toBe(CHECKOUT.length * 2 * 100);
-    },
-  );
+  it('concurrent POST /batch (group commit): every good batch stored once, a bad one alone refused', async () => {
+    const post = (body: unknown): Promise<Response> =>
+      fetch(`${server.api}/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const at = new Date().toISOString();
+    const body = (i: number, metric: Record<string, unknown>): Record<string, unknown> => ({
+      batch_id: `group-${i}`,
+      source: {
+        instance_id: `9a000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        resource: { 'service.name': 'grouped' },
+      },
+      sent_at: at,
+      metrics: [
+        {
+          metric_name: 'grouped.orders',
+          component: 'grouped',
+          tags: {},
+          labels: {},
+          timestamp: at,
+          ...metric,
+        },
+      ],
+      traces: [],
+      alerts: [],
+    });
+    const counter = { metric_type: 'counter', value: 3, windows: [] };
+    // The series exists (a counter) before the burst: the gauge below conflicts with it
+    // whatever the order the burst is handled in.
+    expect((await post(body(100, counter))).status).toBe(200);
+    const replies = await Promise.all([
+      ...Array.from({ length: 30 }, (_, i) => post(body(i, counter))),
+      // A gauge where the others send a counter: a type conflict, refused alone.
+      post(body(99, { metric_type: 'gauge', value: 1 })),
+      post(body(100, counter)), // a retry: a duplicate, stored once
+    ]);
+    const statuses = replies.map((r) => r.status);
+    expect(statuses.slice(0, 30)).toEqual(Array(30).fill(200));
+    expect(statuses[30]).toBe(409);
+    expect(statuses[31]).toBe(200);
+    const stored = query<{ metric_type: string; value: number }>(
+      db,
+      "SELECT metric_type, value FROM series WHERE name = 'grouped.orders'",
+    );
+    expect(stored).toEqual([{ metric_type: 'counter', value: 93 }]);
+    expect(
+      query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM batches WHERE batch_id LIKE 'group-%'"),
+    ).toEqual([{ n: 31 }]);
+    expect(await replies[31]!.json()).toMatchObject({ duplicate: true });
+  });
+
+  // Series are keyed by service too (schema version 4): two services sending the same
+  // series name, component and tags are two series, and `?service=` merges only that
+  // service's digests (1,000 samples of checkout, 200 of billing), the fleet all.
+  it('?service= on a series key two services share holds only that service; the fleet both', async () => {
+    const ofCheckout = sent.flatMap((byMinute) => byMinute.flatMap((vs) => vs.slice(0, 100)));
+    const ofBilling = [billingSent.slice(0, 100), billingSent.slice(1000, 1100)].flat();
+    const checkout = await read<FleetAnalyticsReport>(
+      '/analytics?component=shared&service=checkout',
+    );
+    // 1,000 and 200 samples: the tail is a few values, so the p99 is checked by rank
+    // (within half a percent of the rank of the exact p99), the median by value.
+    const withinRank = (value: number, values: readonly number[], q: number): void => {
+      expect(value).toBeGreaterThanOrEqual(exact(values, q - 0.005));
+      expect(value).toBeLessThanOrEqual(exact(values, q + 0.005));
+    };
+    expect(checkout.latency_percentiles.count).toBe(CHECKOUT.length * 2 * 100);
+    withinRank(checkout.latency_percentiles.p99!, ofCheckout, 0.99);
+    expect(relative(checkout.latency_percentiles.p50!, exact(ofCheckout, 0.5))).toBeLessThan(0.01);
+    const billing = await read<FleetAnalyticsReport>('/analytics?component=shared&service=billing');
+    expect(billing.latency_percentiles.count).toBe(200);
+    expect(relative(billing.latency_percentiles.p50!, exact(ofBilling, 0.5))).toBeLessThan(0.01);
+    const fleet = await read<FleetAnalyticsReport>('/analytics?component=shared');
+    const all = [...ofCheckout, ...ofBilling];
+    expect(fleet.latency_percentiles.count).toBe(all.length);
+    withinRank(fleet.latency_percentiles.p99!, all, 0.99);
+    withinRank(billing.latency_percentiles.p99!, ofBilling, 0.99);
+    expect(relative(fleet.latency_percentiles.p50!, exact(all, 0.5))).toBeLessThan(0.01);
+    // The stored rows: one series per service, whatever the number of instances.
+    expect(
+      query<{ service: string }>(
+        db,
+        "SELECT service FROM series WHERE name = 'shared.op' ORDER BY service",
+      ).map((r) => r.service),
+    ).toEqual(['billing', 'checkout']);
+  });
 });

@@ -19,7 +19,7 @@ export type {
 } from './alerting/server-alerting.js';
 
 export { MonitorStore, openStore } from './store/store.js';
-export type { StoreOptions } from './store/store.js';
+export type { BatchResult, StoreOptions } from './store/store.js';
 export type {
   AlertEventRecord,
   AlertRuleBody,

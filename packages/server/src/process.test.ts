@@ -142,10 +142,17 @@ describe('the REST exporter, end to end', () => {
       await monitor.shutdown();
     }
     const text = await (await get(`${server.api}/metrics`, readKey)).text();
-    expect(text).toContain('orders_total{component="shop",tier="gold"} 3');
-    expect(text).toContain('queue_depth{component="shop"} 42');
-    expect(text).toContain('checkout_seconds_count{component="shop"} 5');
-    expect(text).toMatch(/checkout_seconds\{component="shop",quantile="0\.5"\} 0\.03/);
+    // The batches' service is a label (series are keyed by service: schema version 4).
+    expect(text).toContain(
+      'orders_total{component="shop",service="unknown_service:node",tier="gold"} 3',
+    );
+    expect(text).toContain('queue_depth{component="shop",service="unknown_service:node"} 42');
+    expect(text).toContain(
+      'checkout_seconds_count{component="shop",service="unknown_service:node"} 5',
+    );
+    expect(text).toMatch(
+      /checkout_seconds\{component="shop",service="unknown_service:node",quantile="0\.5"\} 0\.03/,
+    );
     const audit = query<{ route: string; status: number }>(
       db,
       "SELECT route, status FROM key_use WHERE route LIKE '%/batch'",
@@ -250,7 +257,8 @@ function latencies(n: number, seed: number, median: number): number[] {
 /** A quantile of a summary in the Prometheus text, back in ms. */
 function promQuantile(text: string, series: string, component: string, q: string): number {
   const m = new RegExp(
-    `^${series}\\{component="${component}",quantile="${q}"\\} (\\S+)$`,
+    // Any service label (series are keyed by service: schema version 4).
+    `^${series}\\{component="${component}",(?:service="[^"]*",)?quantile="${q}"\\} (\\S+)$`,
     'm',
   ).exec(text);
   expect(m, `${series} ${component} ${q} in:\n${text}`).not.toBeNull();
@@ -317,7 +325,7 @@ describe('sub-windows, end to end: percentiles merged by the server', () => {
     });
     // GET /metrics: the latest minute's merged digest, and every sample counted once.
     const text = await metricsText();
-    expect(text).toContain('api_latency_seconds_count{component="shop"} 6000');
+    expect(text).toContain('api_latency_seconds_count{component="shop",service="checkout"} 6000');
     expectClose(
       promQuantile(text, 'api_latency_seconds', 'shop', '0.5'),
       last50!,
@@ -377,8 +385,8 @@ describe('sub-windows, end to end: percentiles merged by the server', () => {
     orders(c).inc(1);
     await flush();
     const text = await metricsText();
-    expect(text).toContain('orders_total{component="fleet"} 19');
-    expect(text).toContain('api_latency_seconds_count{component="fleet"} 2000');
+    expect(text).toContain('orders_total{component="fleet",service="checkout"} 19');
+    expect(text).toContain('api_latency_seconds_count{component="fleet",service="checkout"} 2000');
     const all = new TDigest();
     for (const v of [...valuesB, ...valuesC]) all.add(v);
     expectClose(

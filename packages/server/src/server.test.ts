@@ -1188,8 +1188,11 @@ describe('the endpoints', () => {
       { bucket: Date.parse(T) + 60_000, count: 3, errors: 0 },
     ]);
     const text = (await call('GET', '/metrics', { key: keys['read']! })).text;
-    expect(text).toContain('subwindowed_seconds_count{component="c"} 6');
-    expect(text).toContain('subwindowed_seconds{component="c",quantile="0.5"} 0.002');
+    // The batch's service is a label (series are keyed by service: schema version 4).
+    expect(text).toContain('subwindowed_seconds_count{component="c",service="checkout"} 6');
+    expect(text).toContain(
+      'subwindowed_seconds{component="c",service="checkout",quantile="0.5"} 0.002',
+    );
     expect(query(db, 'SELECT instance_id, service_name FROM sources')).toEqual([
       { instance_id: goodSource.instance_id, service_name: 'checkout' },
     ]);
@@ -1219,6 +1222,8 @@ describe('the endpoints', () => {
         'GET /api/v1/monitoring/analytics',
         'GET /api/v1/monitoring/dashboard/series',
         'GET /api/v1/monitoring/dashboard/waterfall/{trace_id}',
+        'POST /api/v1/monitoring/dashboard/session',
+        'DELETE /api/v1/monitoring/dashboard/session',
         'POST /api/v1/monitoring/alerts',
         'POST /api/v1/monitoring/alerts/{id}/acknowledge',
         'DELETE /api/v1/monitoring/alerts/{id}',
@@ -1273,12 +1278,22 @@ describe('the endpoints', () => {
       monthly_recurring_revenue: 125000,
     });
     expect(d['revenue_metrics']).toMatchObject({ monthly_recurring_revenue: 125000 });
-    expect(d['user_metrics']).toEqual({ bounce_rate: 0.23 });
-    expect(d['quality_metrics']).toEqual({ system_reliability: 0.998 });
-    expect(d['trends']).toMatchObject({
-      daily_active_users: 'increasing',
-      system_reliability: 'stable',
+    // The spec's keys of each group, 0 until stored.
+    expect(d['user_metrics']).toEqual({
+      session_duration_avg: 0,
+      pages_per_session: 0,
+      bounce_rate: 0.23,
+      return_user_rate: 0,
     });
+    expect(d['quality_metrics']).toEqual({
+      model_accuracy_avg: 0,
+      recommendation_relevance: 0,
+      system_reliability: 0.998,
+    });
+    // Trends are of KPIs, by a least-squares slope over periods (3 at least): two
+    // values of today are not a trend (the multi-day rule is in store/business.test.ts).
+    expect(d['trends']).toMatchObject({ daily_active_users: 'stable' });
+    expect(d['trends']).not.toHaveProperty('system_reliability');
     expect(d['targets']!['daily_active_users']).toEqual({
       current: 12500,
       target: 15000,

@@ -16,6 +16,7 @@ import type { RestBatchBody, RestSpan } from '@prsm/exporters/rest';
 
 import { ServerAlerting, type ServerAlertingOptions } from './alerting/server-alerting.js';
 import { looksLikeKey, roleAllows, type Permission, type Role } from './auth/keys.js';
+import { DashboardSessions } from './auth/sessions.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { InputError } from './errors.js';
 import { useJsonBodies } from './http/body.js';
@@ -257,6 +258,8 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
   useJsonBodies(app, bodyLimit);
 
   const principals = new WeakMap<FastifyRequest, Principal | null>();
+  // The dashboard's login sessions (auth/sessions.ts): a token stands for its key.
+  const sessions = new DashboardSessions(clock);
 
   app.addHook('onRequest', async (request, reply) => {
     const permission = (request.routeOptions.config as RouteConfig).permission;
@@ -276,7 +279,13 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
         'authorization',
       );
     }
-    const info = looksLikeKey(key) ? store.findKey(key) : undefined;
+    const sessionKey = sessions.find(key);
+    const info =
+      sessionKey !== undefined
+        ? store.keyById(sessionKey)
+        : looksLikeKey(key)
+          ? store.findKey(key)
+          : undefined;
     if (info === undefined) {
       return sendError(reply, 401, 'invalid_key', 'the API key is not valid', 'authorization');
     }
@@ -411,7 +420,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
             response: { 200: batchResponseSchema, ...errors(...ingest, 409) },
           },
         },
-        (request) => {
+        async (request) => {
           const header = request.headers['x-prsm-batch-id'];
           if (header !== undefined && header !== request.body.batch_id) {
             throw new HttpError(
@@ -421,7 +430,9 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
               'the x-prsm-batch-id header must equal batch_id',
             );
           }
-          const result = store.ingestBatch(request.body);
+          // Group commit: the batches of one turn share a transaction (one fsync);
+          // answered once it is committed. A bad batch fails alone.
+          const result = await store.ingestBatchGrouped(request.body);
           return {
             success: true,
             duplicate: result.duplicate,
@@ -491,7 +502,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
             permission: 'enterprise',
             summary: 'The business dashboard (enterprise role)',
             description:
-              'Built from the stored business metrics: latest values, trends (a change of more than 1% against the value before) and progress towards targets. The spec groups user, revenue, growth and quality metrics by their names.',
+              'Built from the stored business metrics: latest values, the trend of each KPI (a least-squares slope over its last 7 periods, significant at the 5% level and at least a 2% change, as `@prsm/business-outcomes` computes it) and progress towards targets. The spec groups user, revenue, growth and quality metrics by their names (0 until stored).',
           },
           schema: {
             querystring: noQuerySchema,
@@ -734,7 +745,7 @@ export async function createServer(options: ServerOptions = {}): Promise<PrsmSer
 
   // The web dashboard: `/` and `/dashboard/*` are public static files (no data in
   // them); its series and waterfall routes under API_PREFIX need the `read` role.
-  await registerDashboard(app, { store, clock, prefix: API_PREFIX });
+  await registerDashboard(app, { store, clock, prefix: API_PREFIX, sessions });
 
   const timer =
     compactIntervalMs > 0

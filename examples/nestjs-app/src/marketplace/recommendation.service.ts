@@ -3,6 +3,7 @@
  * steps are decorated, so a request's trace shows where its time went.
  */
 import { Injectable } from '@nestjs/common';
+import { MonitoringComponent } from '@prsm/core';
 import { monitorPerformance } from '@prsm/decorators';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CatalogRepository, type Product } from './catalog.repository.js';
@@ -20,7 +21,9 @@ export class RecommendationService {
   constructor(private readonly catalog: CatalogRepository) {}
 
   /** The user's `limit` best recommendations, best first. */
-  @monitorPerformance('recommendation', 'generate_recommendations', { slowThresholdMs: 250 })
+  @monitorPerformance(MonitoringComponent.RECOMMENDATION, 'generate_recommendations', {
+    slowThresholdMs: 250,
+  })
   async generate(userId: string, limit: number): Promise<Recommendation[]> {
     const { candidates, categories } = await this.catalog.findCandidates(userId);
     const scored = await this.score(candidates, categories);
@@ -28,7 +31,7 @@ export class RecommendationService {
   }
 
   /** The model: same-category products first, cheaper ones before dearer ones. */
-  @monitorPerformance('recommendation', 'recommendation_model_inference', {
+  @monitorPerformance(MonitoringComponent.RECOMMENDATION, 'recommendation_model_inference', {
     attributes: ([candidates]) => ({ candidate_count: (candidates as Product[]).length }),
   })
   async score(candidates: Product[], categories: ReadonlySet<string>): Promise<Recommendation[]> {

@@ -23,6 +23,7 @@ import {
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
+import { MonitoringComponent } from '@prsm/core';
 import { monitorPerformance } from '@prsm/decorators';
 import { ApiKeyGuard } from '../http/api-key.guard.js';
 import { RequestSpanInterceptor } from '../http/request-span.interceptor.js';
@@ -50,7 +51,7 @@ export class RecommendationsController {
   /** The user's best recommendations (`?limit=`, default 5). */
   @Get('recommendations/:userId')
   @UseGuards(ApiKeyGuard)
-  @monitorPerformance('api_gateway', 'get_recommendations')
+  @monitorPerformance(MonitoringComponent.API_GATEWAY, 'get_recommendations')
   async getRecommendations(
     @Param('userId') userId: string,
     @Query('limit', new DefaultValuePipe(5), ParseIntPipe) limit: number,
@@ -59,7 +60,7 @@ export class RecommendationsController {
   }
 
   /** Places an order: 202 with a receipt, 404 for an unknown product, 409 when out of stock. */
-  @monitorPerformance('api_gateway', 'place_order')
+  @monitorPerformance(MonitoringComponent.API_GATEWAY, 'place_order')
   @Post('orders')
   @HttpCode(HttpStatus.ACCEPTED)
   @UseGuards(ApiKeyGuard)

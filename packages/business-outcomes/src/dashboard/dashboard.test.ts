@@ -235,7 +235,98 @@ describe('dashboard()', () => {
       value: 125_000,
       dimension: 'monthly',
       target: 150_000,
+      // The period the value belongs to (January 2024), for the server's trend.
+      metadata: { prsm_period: 2024 * 12 },
     });
-    expect(bodies.map((b) => b.metric_name).sort()).toEqual(Object.keys(SPEC_EXAMPLE.kpis).sort());
+    // The KPIs, and every derived metric of the four groups under its dashboard name
+    // (monthly_recurring_revenue is the KPI's body), with the dashboard's values.
+    const d = outcomes.dashboard();
+    const derived: Record<string, number> = {
+      ...d.user_metrics,
+      ...d.revenue_metrics,
+      ...d.growth_metrics,
+      ...d.quality_metrics,
+    };
+    delete derived['monthly_recurring_revenue'];
+    expect(bodies.map((b) => b.metric_name).sort()).toEqual(
+      [...Object.keys(SPEC_EXAMPLE.kpis), ...Object.keys(derived)].sort(),
+    );
+    for (const body of bodies) {
+      expect(body.value, body.metric_name).toBe(
+        d.kpis[body.metric_name] ?? derived[body.metric_name],
+      );
+    }
+    const dimensions = Object.fromEntries(bodies.map((b) => [b.metric_name, b.dimension]));
+    expect(dimensions).toMatchObject({
+      session_duration_avg: 'daily',
+      return_user_rate: 'daily',
+      average_revenue_per_user: 'monthly',
+      user_growth_rate: 'monthly',
+      model_accuracy_avg: 'daily',
+      system_reliability: 'daily',
+    });
+    expect(bodies.filter((b) => !(b.metric_name in d.kpis)).every((b) => !('target' in b))).toBe(
+      true,
+    );
+  });
+
+  it('offers a derived metric from its first non-zero value on; marks sum KPIs', () => {
+    const clock = new ManualClock(Date.UTC(2024, 0, 15, 12));
+    const outcomes = new BusinessOutcomes({
+      monitor: new Monitor({ clock }),
+      publishIntervalSeconds: 0,
+      sessionTimeoutMinutes: 60,
+    });
+    // Nothing yet: no derived body (the server shows 0 for a missing one, as here).
+    expect(outcomes.businessMetricBodies()).toEqual([]);
+    outcomes.recordOutcome('purchase_completed', { value: 2, metadata: { channel: 'web' } });
+    outcomes.startSession('s1', 'u1');
+    outcomes.pageView('s1');
+    outcomes.pageView('s1');
+    clock.advance(10 * 60_000);
+    outcomes.endSession('s1');
+    const bodies = outcomes.businessMetricBodies();
+    expect(bodies.find((b) => b.metric_name === 'purchase_completed')).toEqual({
+      metric_name: 'purchase_completed',
+      value: 2,
+      dimension: 'daily',
+      metadata: { channel: 'web', prsm_period: 19737, prsm_aggregation: 'sum' },
+    });
+    const byName = Object.fromEntries(bodies.map((b) => [b.metric_name, b.value]));
+    expect(byName).toMatchObject({
+      session_duration_avg: 10,
+      pages_per_session: 2,
+      daily_active_users: 1,
+    });
+    expect(byName).not.toHaveProperty('bounce_rate'); // 0 so far
+    expect(byName).not.toHaveProperty('average_revenue_per_user');
+    // A bounced session: bounce_rate becomes 0.5 and stays offered when it is 0 again.
+    outcomes.startSession('s2', 'u2');
+    clock.advance(60_000);
+    outcomes.endSession('s2');
+    expect(
+      outcomes.businessMetricBodies().find((b) => b.metric_name === 'bounce_rate')?.value,
+    ).toBe(0.5);
+    clock.advance(86_400_000);
+    outcomes.startSession('s3', 'u1');
+    outcomes.pageView('s3');
+    outcomes.pageView('s3');
+    clock.advance(60_000);
+    outcomes.endSession('s3');
+    expect(
+      outcomes.businessMetricBodies().find((b) => b.metric_name === 'bounce_rate')?.value,
+    ).toBe(0);
+    // A listed KPI named like a derived metric replaces it.
+    outcomes.recordMetric({ metricName: 'bounce_rate', value: 0.3 });
+    const named = outcomes.businessMetricBodies().filter((b) => b.metric_name === 'bounce_rate');
+    expect(named).toEqual([
+      {
+        metric_name: 'bounce_rate',
+        value: 0.3,
+        dimension: 'daily',
+        metadata: { prsm_period: 19738 },
+      },
+    ]);
+    outcomes.shutdown();
   });
 });

@@ -43,6 +43,8 @@ export interface ComponentHelperDeps {
   readonly audit: AuditLog;
   /** Network bytes sent + received since boot, when the resource sampler runs. */
   readonly networkBytes?: () => number | undefined;
+  /** The components with series now (the efficiency trends read each one's operations). */
+  readonly components?: () => readonly string[];
 }
 
 /**
@@ -127,6 +129,7 @@ export function createComponentHelpers(
     () =>
       new CostTracker(host, options.costs ?? {}, {
         ...(deps.networkBytes !== undefined && { networkBytes: deps.networkBytes }),
+        ...(deps.components !== undefined && { components: deps.components }),
       }),
   );
   const marketplace = new MarketplaceMonitor(host, caches);
@@ -149,6 +152,7 @@ export function createComponentHelpers(
       );
     }
     if (component === MonitoringComponent.COSTS) Object.assign(out, costs.specific());
+    Object.assign(out, costs.efficiencySpecific(component));
     Object.assign(out, jobs.specific(component));
     return out;
   };
@@ -171,6 +175,7 @@ export function createComponentHelpers(
           components.add(recommendation.component);
         }
         if (costs.configured()) components.add(MonitoringComponent.COSTS);
+        for (const c of costs.efficiencyComponents()) components.add(c);
         const security = MonitoringComponent.SECURITY;
         const reading = deps.readComponent(security, readWindow(m.windows));
         if (reading.counters.size > 0) components.add(security);

@@ -6,6 +6,11 @@
  */
 import { type Clock, systemClock } from '../clock/clock.js';
 import { DiagnosticCode } from '../diagnostics/diagnostics.js';
+import {
+  type ComponentEfficiency,
+  type EfficiencyOptions,
+  EfficiencyTracker,
+} from './efficiency.js';
 import { type ComponentHost, isFiniteNumber, put, readWindow } from './host.js';
 import { type ComponentName, MonitoringComponent } from './names.js';
 
@@ -58,6 +63,11 @@ export interface CostOptions {
   readonly windowSeconds?: number;
   /** Seconds between refreshes of the cost gauges (system clock only). Default 60. */
   readonly refreshSeconds?: number;
+  /**
+   * The resource efficiency trends per component (`monitor.costs.efficiency()`); only
+   * at construction (`new Monitor({ costs: { efficiency } })`).
+   */
+  readonly efficiency?: EfficiencyOptions;
 }
 
 /**
@@ -99,6 +109,8 @@ export interface CostReport {
   readonly bandwidth_cost_per_gb: number | null;
   /** Bandwidth GB per hour × 730 × its price. */
   readonly bandwidth_cost_per_month: number | null;
+  /** Resource efficiency and its trend per component (see `monitor.costs.efficiency()`). */
+  readonly efficiency: readonly ComponentEfficiency[];
 }
 
 /**
@@ -112,6 +124,8 @@ export interface CostReport {
 export interface CostSources {
   /** Network bytes sent + received since boot (the resource sampler), when known. */
   readonly networkBytes?: () => number | undefined;
+  /** The components with series now (for the efficiency trends); none when absent. */
+  readonly components?: () => readonly string[];
 }
 
 const PRICE_KEYS = [
@@ -176,23 +190,32 @@ export class CostTracker {
   #users: number | undefined;
   #bandwidthRecorded = false;
   #netFirst: { at: number; bytes: number } | undefined;
+  readonly #efficiency: EfficiencyTracker;
 
   /** Throws a `TypeError` naming a bad option. */
   constructor(host: ComponentHost, options: CostOptions = {}, sources: CostSources = {}) {
     this.#host = host;
     this.#clock = host.clock;
     this.#sources = sources;
-    this.#config = this.#check(options, {
-      currency: 'USD',
-      computePerHour: undefined,
-      inferencePerHour: undefined,
-      storagePerGbMonth: undefined,
-      bandwidthPerGb: undefined,
-      otherPerMonth: undefined,
-      requestComponents: [MonitoringComponent.API_GATEWAY],
-      predictionComponents: [MonitoringComponent.RECOMMENDATION],
-      windowSeconds: readWindow(host.windows),
-      refreshSeconds: 60,
+    this.#config = this.#check(
+      options,
+      {
+        currency: 'USD',
+        computePerHour: undefined,
+        inferencePerHour: undefined,
+        storagePerGbMonth: undefined,
+        bandwidthPerGb: undefined,
+        otherPerMonth: undefined,
+        requestComponents: [MonitoringComponent.API_GATEWAY],
+        predictionComponents: [MonitoringComponent.RECOMMENDATION],
+        windowSeconds: readWindow(host.windows),
+        refreshSeconds: 60,
+      },
+      true,
+    );
+    this.#efficiency = new EfficiencyTracker(host, options.efficiency ?? {}, {
+      components: () => sources.components?.() ?? [],
+      computePerHour: () => this.#config.computePerHour,
     });
     this.#schedule();
   }
@@ -361,6 +384,7 @@ export class CostTracker {
       storage_cost_per_month: nil(storageMonthly),
       bandwidth_cost_per_gb: nil(price(c.bandwidthPerGb)),
       bandwidth_cost_per_month: nil(bandwidthMonthly),
+      efficiency: this.#efficiency.all(),
     };
     this.#setGauges(report);
     return report;
@@ -402,6 +426,52 @@ export class CostTracker {
   }
 
   /**
+   * Resource efficiency per component, each figure with its trend: operations per
+   * CPU-second of the process, per GB-second of its resident memory, and the compute
+   * price per 1,000 operations, period by period (`efficiency.periodSeconds`, default
+   * 60 s). With a component: that one, or `undefined` before its first closed period.
+   * Closes a due period first; never throws.
+   *
+   * @example
+   * ```ts
+   * const e = monitor.costs.efficiency('api_gateway');
+   * if (e?.requests_per_cpu_second.trend === 'decreasing') console.warn('each request costs more CPU');
+   * monitor.costs.efficiency().map((c) => [c.component, c.cost_per_1k_requests.latest]);
+   * ```
+   */
+  efficiency(): ComponentEfficiency[];
+  efficiency(component: string): ComponentEfficiency | undefined;
+  efficiency(component?: string): ComponentEfficiency[] | ComponentEfficiency | undefined {
+    return component === undefined ? this.#efficiency.all() : this.#efficiency.get(component);
+  }
+
+  /**
+   * The component's efficiency keys for `component_specific` (`efficiency_<figure>` and
+   * `efficiency_<figure>_trend`: 1 increasing, 0 stable, −1 decreasing).
+   *
+   * @example
+   * ```ts
+   * monitor.costs.efficiencySpecific('api_gateway').efficiency_requests_per_cpu_second;
+   * ```
+   */
+  efficiencySpecific(component: string): Record<string, number> {
+    return this.#efficiency.specific(component);
+  }
+
+  /**
+   * The components that have efficiency figures.
+   *
+   * @example
+   * ```ts
+   * monitor.costs.efficiencyComponents(); // ['api_gateway']
+   * ```
+   */
+  efficiencyComponents(): string[] {
+    this.#efficiency.sample();
+    return this.#efficiency.components();
+  }
+
+  /**
    * Whether any price is configured.
    *
    * @example
@@ -423,6 +493,7 @@ export class CostTracker {
    */
   stop(): void {
     this.#stopped = true;
+    this.#efficiency.stop();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -503,9 +574,12 @@ export class CostTracker {
     this.#timer.unref();
   }
 
-  #check(options: CostOptions, base: Config): Config {
+  #check(options: CostOptions, base: Config, initial = false): Config {
     if (options === null || typeof options !== 'object') {
       throw new TypeError('costs must be an object of prices');
+    }
+    if (options.efficiency !== undefined && !initial) {
+      throw new TypeError('costs.efficiency is set at construction only');
     }
     const next: Config = { ...base };
     for (const key of PRICE_KEYS) {

@@ -6,9 +6,27 @@
  * so it follows a job that speeds up or slows down instead of its lifetime average; a
  * job without progress for `max(minStallSeconds, stallFactor × its usual update
  * interval)` is stalled and has no ETA.
+ *
+ * A job whose rate changes steadily (its last 12 rate samples, each over 3 update
+ * intervals, at least 8, on a line that explains ≥ 90% of their variance: a step change
+ * explains at most 85%, noise around a steady rate far less) is projected on that line
+ * instead: the rate now without the average's lag, rising for at most as long as the
+ * ramp has been seen, then held (a slowing job is taken at its current rate).
+ *
+ * Bounds. A steady job: within 10% (tested, with and without noise). A noise-free linear
+ * ramp (tested: rate 1 + 0.02 t units/s, updates every 10 s): never an underestimate;
+ * within 10% of the true time left once 40% of the run time has passed, within 1% past
+ * half of it (the time left is then shorter than the ramp seen); before the ramp is
+ * seen (8 samples), the moving average's overestimate. When noise hides the ramp
+ * (R² < 0.9), the moving average holds: it assumes the current rate goes on, an
+ * overestimate that shrinks as the job ends (to about `1 + a·τ/r`, τ = halfLife ÷ ln 2,
+ * a the acceleration, r the rate; tested: never more than 10% under, within 15% over
+ * the last tenth of a ramp with ±10% noise). Choose `halfLifeSeconds` well below the
+ * jobs' length.
  */
 import { type Clock, systemClock } from '../clock/clock.js';
 import { DiagnosticCode } from '../diagnostics/diagnostics.js';
+import { fitLine } from '../analytics/stats.js';
 import { type GpuProbe, type GpuSample, nvidiaSmiProbe } from './gpu.js';
 import { CappedValues, type ComponentHost, isFiniteNumber, keyPart, put } from './host.js';
 import { type ComponentName, MonitoringComponent } from './names.js';
@@ -165,7 +183,7 @@ export interface JobStatus {
   readonly finishedAt: number | undefined;
   /** Seconds since it started (to its end when ended). */
   readonly elapsedSeconds: number;
-  /** The smoothed rate, units per second; NaN before the first update. */
+  /** The smoothed rate (on a steady ramp, the fitted rate now), units per second; NaN before the first update. */
   readonly ratePerSecond: number;
   /** Seconds left at the smoothed rate; `null` when unknown (no total, no rate, stalled, ended). */
   readonly etaSeconds: number | null;
@@ -214,8 +232,8 @@ export interface JobTrackerStats {
   readonly unknownUpdates: number;
 }
 
-/** The process's own CPU time and RSS. */
-const PROCESS_PROBES: JobProbes = {
+/** The process's own CPU time and RSS. @internal */
+export const PROCESS_PROBES: JobProbes = {
   cpuMicros: () => {
     const u = process.cpuUsage();
     return u.user + u.system;
@@ -239,6 +257,11 @@ interface Job {
   progressAt: number;
   rate: number;
   interval: number;
+  /** The last rate samples (seconds since start at the interval's middle, units/s), oldest first. */
+  readonly pointAt: number[];
+  readonly pointDone: number[];
+  /** The ramp the rate samples lie on, refit at each update; undefined when none. */
+  ramp: Ramp | undefined;
   readonly cpu0: number;
   cpuEnd: number;
   rss: number;
@@ -267,6 +290,75 @@ interface ComponentTotals {
 }
 
 const OUTCOMES: ReadonlySet<string> = new Set(['success', 'failure', 'cancelled']);
+
+/** Rate samples kept per job for the ramp fit. */
+const TREND_SAMPLES = 12;
+/**
+ * Updates each rate sample spans: a rate over 3 update intervals, so one late update
+ * (a busy event loop) does not read as a slow interval followed by a fast one.
+ */
+const TREND_STRIDE = 3;
+/** Rate samples needed before a ramp is believed. */
+const TREND_MIN_SAMPLES = 8;
+/** Share of the rate samples' variance a line must explain to be a ramp (a step explains ≤ 85%). */
+const TREND_MIN_R2 = 0.9;
+
+/** A steady change of rate: the rate at the last update (units/s), its change (units/s²), since when (s after start). */
+interface Ramp {
+  readonly rate: number;
+  readonly slope: number;
+  /** When the ramp was first seen in this unbroken run of fits (the window's first sample then). */
+  readonly since: number;
+  /** Seconds it has been seen over: from `since` to the latest sample. */
+  readonly span: number;
+}
+
+/**
+ * The job's rate as a line, when its last rate samples lie on one: at least
+ * {@link TREND_MIN_SAMPLES} samples whose least-squares line explains at least
+ * {@link TREND_MIN_R2} of their variance (R² = t² ÷ (t² + n − 2)). Noise around a steady
+ * rate and a step change both fail the test and keep the moving average.
+ */
+function rampOf(job: Job, now: number): Ramp | undefined {
+  const points = job.pointAt.length;
+  const n = points - TREND_STRIDE;
+  if (n < TREND_MIN_SAMPLES) return undefined;
+  const at = new Float64Array(n);
+  const of = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = job.pointAt[i]!;
+    const t1 = job.pointAt[i + TREND_STRIDE]!;
+    at[i] = (t0 + t1) / 2;
+    of[i] = (job.pointDone[i + TREND_STRIDE]! - job.pointDone[i]!) / (t1 - t0);
+  }
+  const fit = fitLine(at, of);
+  if (!(fit.slope !== 0 && Number.isFinite(fit.slope))) return undefined;
+  const t2 = fit.tStatistic * fit.tStatistic;
+  const r2 = Number.isFinite(t2) ? t2 / (t2 + n - 2) : 1;
+  if (r2 < TREND_MIN_R2) return undefined;
+  const rate = fit.intercept + fit.slope * ((now - job.startedAt) / 1000);
+  if (!(rate > 0)) return undefined;
+  // One unbroken run: the same direction at every update since it began.
+  const previous = job.ramp;
+  const since =
+    previous !== undefined && previous.slope > 0 === fit.slope > 0 ? previous.since : at[0]!;
+  return { rate, slope: fit.slope, since, span: at[n - 1]! - since };
+}
+
+/**
+ * Seconds to do `work` on a ramp: an accelerating rate keeps rising for at most as long
+ * as the ramp has been seen (a trend is not extrapolated further ahead than it was
+ * observed), then holds; a slowing one is taken at its current rate (a falling line
+ * would reach zero).
+ */
+function timeToDo(work: number, ramp: Ramp): number {
+  const { rate, slope } = ramp;
+  if (slope <= 0) return work / rate;
+  const h = Math.max(0, ramp.span);
+  const inRamp = rate * h + (slope * h * h) / 2;
+  if (work <= inRamp) return (2 * work) / (rate + Math.sqrt(rate * rate + 2 * slope * work));
+  return h + (work - inRamp) / (rate + slope * h);
+}
 
 function positive(value: unknown, fallback: number, name: string, integer = false): number {
   if (value === undefined) return fallback;
@@ -413,6 +505,9 @@ export class JobTracker {
         progressAt: now,
         rate: NaN,
         interval: NaN,
+        pointAt: [],
+        pointDone: [],
+        ramp: undefined,
         cpu0: this.#cpu(),
         cpuEnd: NaN,
         rss,
@@ -474,6 +569,13 @@ export class JobTracker {
         if (delta >= 0) {
           const r = delta / dt;
           job.rate = Number.isNaN(job.rate) ? r : job.rate + alpha * (r - job.rate);
+          job.pointAt.push((now - job.startedAt) / 1000);
+          job.pointDone.push(done);
+          if (job.pointAt.length > TREND_SAMPLES + TREND_STRIDE) {
+            job.pointAt.shift();
+            job.pointDone.shift();
+          }
+          job.ramp = rampOf(job, now);
         }
         job.interval = Number.isNaN(job.interval) ? dt : job.interval + alpha * (dt - job.interval);
         job.sampleAt = now;
@@ -735,10 +837,15 @@ export class JobTracker {
     const running = job.outcome === undefined;
     const stalled = running && sinceProgress > threshold;
     let eta: number | null = null;
+    let rate = job.rate;
     if (running && !stalled && job.total !== undefined) {
       const remaining = job.total - job.done;
+      const ramp = job.ramp;
       if (remaining <= 0) eta = 0;
-      else if (job.rate > 0) {
+      else if (ramp !== undefined) {
+        rate = ramp.rate;
+        eta = Math.max(0, timeToDo(remaining, ramp) - (now - job.sampleAt) / 1000);
+      } else if (job.rate > 0) {
         eta = Math.max(0, remaining / job.rate - (now - job.sampleAt) / 1000);
       }
     }
@@ -762,7 +869,7 @@ export class JobTracker {
       startedAt: job.startedAt,
       finishedAt: job.finishedAt,
       elapsedSeconds: (end - job.startedAt) / 1000,
-      ratePerSecond: job.rate,
+      ratePerSecond: rate,
       etaSeconds: eta,
       secondsSinceProgress: sinceProgress,
       cpuUsage: this.#cpuOf(job, end),

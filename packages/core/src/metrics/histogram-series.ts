@@ -52,6 +52,39 @@ const EMPTY = new Float64Array(0);
 
 let mergeScratch: Float64Array = new Float64Array(2048);
 
+/** Floats per block that snapshot copies of centroids are cut from (256 KiB). */
+const COPY_BLOCK = 65_536;
+let copyBlock = new Float32Array(COPY_BLOCK);
+let copyUsed = 0;
+
+/**
+ * A single-precision copy of `source[0, n)`, cut from a shared block: a snapshot of
+ * ten thousand sub-windows then allocates a few blocks instead of ten thousand
+ * buffers (each with its own backing store for the collector to track). A copy
+ * pins its block; a block is only ever cut into copies, so what a kept snapshot
+ * holds beyond its own data is at most one partly used block.
+ */
+function copyOut(source: Float32Array | Float64Array, n: number): Float32Array {
+  if (n > COPY_BLOCK >> 2) {
+    const own = new Float32Array(n);
+    own.set(source.subarray(0, n));
+    return own;
+  }
+  if (copyUsed + n > COPY_BLOCK) {
+    copyBlock = new Float32Array(COPY_BLOCK);
+    copyUsed = 0;
+  }
+  const copy = copyBlock.subarray(copyUsed, copyUsed + n);
+  copy.set(source.subarray(0, n));
+  copyUsed += n;
+  return copy;
+}
+
+/** A sub-window's exemplar, or undefined when none of its values was traced. */
+function exemplarOf(value: number, traceId: string | undefined): Exemplar | undefined {
+  return traceId === undefined ? undefined : { value, traceId };
+}
+
 /** Slot numbers can be negative under a test clock set before 1970. */
 export function ringIndex(slot: number, size: number): number {
   const i = slot % size;
@@ -59,6 +92,7 @@ export function ringIndex(slot: number, size: number): number {
 }
 
 const NO_PARTS: readonly DigestPart[] = Object.freeze([]);
+const NO_EXEMPLARS: readonly Exemplar[] = Object.freeze([]);
 
 function grow(array: Float64Array, numbers: number): Float64Array {
   if (array.length >= numbers) return array;
@@ -103,6 +137,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   /** The slowest traced value of the open sub-window, and its trace. */
   exemplarValue = -Infinity;
   exemplarTrace: string | undefined = undefined;
+  /** Whether a value was ever recorded with a trace id (no exemplar to look for if not). */
+  traced = false;
   readonly ringExemplars: (string | undefined)[];
   readonly scale: Scale;
   readonly ringSize: number;
@@ -407,7 +443,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         min: stats[base + 3]!,
         max: stats[base + 4]!,
         errors: stats[base + 5]!,
-        centroids: this.ring[i]!.slice(0, 2 * stats[base + 6]!),
+        centroids: copyOut(this.ring[i]!, 2 * stats[base + 6]!),
+        exemplar: exemplarOf(stats[base + 7]!, this.ringExemplars[i]),
       });
     }
     if (withOpen && this.activeWeight > 0 && this.slot >= fromSlot) {
@@ -420,7 +457,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         min: this.activeMin,
         max: this.activeMax,
         errors: this.errors,
-        centroids: Float32Array.from(this.active.subarray(0, 2 * this.activeLength)),
+        centroids: copyOut(this.active, 2 * this.activeLength),
+        exemplar: exemplarOf(this.exemplarValue, this.exemplarTrace),
       });
     }
     return out;
@@ -435,25 +473,29 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   }
 
   /** The exemplars (slowest traced value per sub-window) a window covers, slowest first. */
-  exemplars(slots: number): Exemplar[] {
+  exemplars(slots: number): readonly Exemplar[] {
     this.sync();
-    const out: Exemplar[] = [];
+    if (!this.traced) return NO_EXEMPLARS;
+    // Most series trace nothing: a snapshot of ten thousand of them then allocates no list.
+    let out: Exemplar[] | undefined;
     if (this.exemplarTrace !== undefined) {
-      out.push({ value: this.exemplarValue, traceId: this.exemplarTrace });
+      out = [{ value: this.exemplarValue, traceId: this.exemplarTrace }];
     }
     const from = slots < 0 ? this.slot - this.ringSize + 1 : this.slot - slots;
     for (let s = from; s < this.slot; s++) {
       const i = ringIndex(s, this.ringSize);
       const traceId = this.ringExemplars[i];
       if (this.ringStats[i * STATS] === s && traceId !== undefined) {
-        out.push({ value: this.ringStats[i * STATS + 7]!, traceId });
+        (out ??= []).push({ value: this.ringStats[i * STATS + 7]!, traceId });
       }
     }
-    return out.sort((a, b) => b.value - a.value);
+    if (out === undefined) return NO_EXEMPLARS;
+    return out.length > 1 ? out.sort((a, b) => b.value - a.value) : out;
   }
 
   #exemplar(value: number, traceId: string): void {
     if (typeof traceId !== 'string') return;
+    this.traced = true;
     this.exemplarValue = value;
     this.exemplarTrace = traceId;
   }

@@ -179,6 +179,11 @@ export interface SubWindowSnapshot {
    * precision (as closed sub-windows are kept). A copy.
    */
   readonly centroids: Float32Array;
+  /**
+   * The slowest value recorded in it with a trace id (an exemplar), absent when no
+   * value of it was traced.
+   */
+  readonly exemplar?: Exemplar;
 }
 
 /**

@@ -14,7 +14,8 @@ import {
   GENESIS_HASH,
   RETENTION_CUT_ACTION,
   canonicalJson,
-  sealCanonical,
+  quote,
+  sha256Hex,
   verifyChain,
 } from './chain.js';
 import { checkContext, lazyCounter, messageOf, type SecurityContext } from './context.js';
@@ -292,20 +293,32 @@ const FIELDS: ReadonlySet<string> = new Set([
   'metadata',
   'compliance_tags',
 ]);
-const STRING_FIELDS = [
-  'user_id',
-  'action',
-  'resource_type',
-  'resource_id',
-  'outcome',
-  'ip_address',
-  'user_agent',
-  'session_id',
-  'request_id',
-] as const;
 const DAY_MS = 86_400_000;
 
 class Invalid extends TypeError {}
+
+/** No value yet (a metadata value cache slot). */
+const NONE: unique symbol = Symbol('none');
+
+/** A record being built: the stored fields, set one by one. */
+type Body = { -readonly [K in keyof AuditRecord]?: AuditRecord[K] } & { timestamp: string };
+
+/** A copy of valid compliance tags, or undefined. */
+function checkTags(tags: unknown): string[] | undefined {
+  if (!Array.isArray(tags) || tags.length > 16) return undefined;
+  for (let i = 0; i < tags.length; i++) {
+    const t: unknown = tags[i];
+    if (typeof t !== 'string' || t === '' || t.length > 64) return undefined;
+  }
+  return (tags as string[]).slice();
+}
+
+/** The canonical JSON of an array of strings. */
+function tagsJson(tags: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < tags.length; i++) out += `${i === 0 ? '' : ','}${quote(tags[i]!)}`;
+  return `${out}]`;
+}
 
 function toMs(value: unknown, what: string): number {
   const ms =
@@ -357,6 +370,8 @@ function isComplete(record: Readonly<Record<string, unknown>>): boolean {
 export class AuditLog {
   /** The sink records go to. */
   readonly sink: AuditSink;
+  /** The sink, when it seals records itself (`appendCanonical`). */
+  readonly #sealingSink: (AuditSink & Required<Pick<AuditSink, 'appendCanonical'>>) | undefined;
   readonly #context: SecurityContext;
   readonly #redactor: Redactor | undefined;
   readonly #retention: Readonly<Required<RetentionDays>>;
@@ -372,7 +387,22 @@ export class AuditLog {
   #isoMs = NaN;
   /** The metadata last validated, with its canonical text (computed once). */
   #lastMetadata: unknown;
-  #lastMetadataText = '';
+  #metadataText = '';
+  /** Flat metadata (see `#flatMetadata`): its sorted keys, their last values and texts. */
+  #metaKeys: readonly string[] | undefined;
+  #metaValues: unknown[] = [];
+  #metaParts: string[] = [];
+  #metaText: string | undefined;
+  /** The last metadata keys seen, and the same keys sorted. */
+  #lastKeys: readonly string[] = [];
+  #lastSortedKeys: readonly string[] = [];
+  /** The last hash this log computed (hex: written without escaping). */
+  #hexPrev = '';
+  /** The last value of each string field (see `#quoted`), and its JSON. */
+  readonly #lastRaw: string[] = ['', '', '', '', '', '', '', '', ''];
+  readonly #lastQuoted: string[] = ['""', '""', '""', '""', '""', '""', '""', '""', '""'];
+  #lastTags: readonly string[] = [];
+  #lastTagsJson = '[]';
   #iso = '';
   readonly #byOutcome = new Map<string, BoundCounter>();
   readonly #rejectedCounter: BoundCounter;
@@ -396,6 +426,10 @@ export class AuditLog {
       throw new TypeError('audit.sink must implement AuditSink');
     }
     this.sink = sink;
+    this.#sealingSink =
+      typeof sink.appendCanonical === 'function'
+        ? (sink as AuditSink & Required<Pick<AuditSink, 'appendCanonical'>>)
+        : undefined;
     this.#redactor =
       options.redaction === false ? undefined : createRedactor(options.redaction ?? {});
     const retention: Record<string, number> = { ...DEFAULT_RETENTION_DAYS };
@@ -487,7 +521,7 @@ export class AuditLog {
    * ```
    */
   record(entry: AuditEntryInput): AuditRecord | undefined {
-    let body: Record<string, unknown>;
+    let body: Body;
     try {
       body = this.#validate(entry, true);
     } catch (error) {
@@ -813,57 +847,128 @@ export class AuditLog {
   }
 
   /** The record body (without seq and hashes), validated; lenient: bad fields left out. */
-  #validate(entry: unknown, strict: boolean): Record<string, unknown> {
+  #validate(entry: unknown, strict: boolean): Body {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
       throw new Invalid('an audit entry must be an object');
     }
     const e = entry as Record<string, unknown>;
-    const problem = (message: string): void => {
-      if (strict) throw new Invalid(message);
-      this.#context.diagnostics.report(DiagnosticCode.INVALID_VALUE, `audit entry: ${message}`);
-    };
-    for (const key of Object.keys(e)) {
-      if (!FIELDS.has(key)) problem(`unknown field ${key} (the spec's fields are snake_case)`);
-    }
-    const body: Record<string, unknown> = {};
-    body['timestamp'] =
-      e['timestamp'] === undefined ? this.#now() : this.#timestamp(e['timestamp'], strict, problem);
-    for (const field of STRING_FIELDS) {
-      const v = e[field];
-      if (v === undefined) continue;
-      const limit = field === 'user_agent' ? 1024 : 256;
-      if (typeof v !== 'string' || v === '' || v.length > limit) {
-        problem(`${field} must be a non-empty string of at most ${limit} characters`);
-        continue;
+    // for-in walks the entry's enumeration cache without allocating a key array.
+    for (const key in e) {
+      if (!FIELDS.has(key) && Object.hasOwn(e, key)) {
+        this.#problem(strict, `unknown field ${key} (the spec's fields are snake_case)`);
       }
-      body[field] = v;
     }
-    if (strict) {
+    const timestamp = e['timestamp'];
+    const time = timestamp === undefined ? this.#now() : this.#timestamp(timestamp, strict);
+    // The string fields, one by one (named loads: one shape per caller); a bad one is
+    // left out (lenient) or throws (strict), in this order.
+    const userId = this.#field(e['user_id'], 'user_id', strict);
+    const action = this.#field(e['action'], 'action', strict);
+    const resourceType = this.#field(e['resource_type'], 'resource_type', strict);
+    const resourceId = this.#field(e['resource_id'], 'resource_id', strict);
+    const outcome = this.#field(e['outcome'], 'outcome', strict);
+    const ip = this.#field(e['ip_address'], 'ip_address', strict);
+    const agent = this.#field(e['user_agent'], 'user_agent', strict, 1024);
+    const session = this.#field(e['session_id'], 'session_id', strict);
+    const request = this.#field(e['request_id'], 'request_id', strict);
+    if (
+      strict &&
+      (userId === undefined ||
+        action === undefined ||
+        resourceType === undefined ||
+        outcome === undefined)
+    ) {
+      const given = { user_id: userId, action, resource_type: resourceType, outcome };
       for (const field of REQUIRED_AUDIT_FIELDS) {
-        if (body[field] === undefined) throw new Invalid(`${field} is required`);
+        if (given[field] === undefined) throw new Invalid(`${field} is required`);
       }
     }
-    const tags = e['compliance_tags'];
-    if (tags !== undefined) {
-      if (
-        !Array.isArray(tags) ||
-        tags.length > 16 ||
-        !tags.every((t) => typeof t === 'string' && t !== '' && t.length <= 64)
-      ) {
-        problem('compliance_tags must be an array of at most 16 strings of 1 to 64 characters');
-      } else body['compliance_tags'] = [...(tags as string[])];
+    let tags: string[] | undefined;
+    const tagsIn = e['compliance_tags'];
+    if (tagsIn !== undefined) {
+      tags = checkTags(tagsIn);
+      if (tags === undefined) {
+        this.#problem(
+          strict,
+          'compliance_tags must be an array of at most 16 strings of 1 to 64 characters',
+        );
+      }
     }
-    const metadata = e['metadata'];
-    if (metadata !== undefined) {
-      if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
-        problem('metadata must be an object');
+    let metadata: Record<string, AuditJsonValue> | undefined;
+    const metadataIn = e['metadata'];
+    if (metadataIn !== undefined) {
+      if (metadataIn === null || typeof metadataIn !== 'object' || Array.isArray(metadataIn)) {
+        this.#problem(strict, 'metadata must be an object');
       } else {
-        const m = this.#metadata(metadata as Record<string, unknown>);
-        if (m === undefined) problem(`metadata is larger than ${this.#maxMetadata} characters`);
-        else body['metadata'] = m;
+        metadata = this.#metadata(metadataIn as Record<string, unknown>);
+        if (metadata === undefined) {
+          this.#problem(strict, `metadata is larger than ${this.#maxMetadata} characters`);
+        }
       }
     }
+    if (
+      userId !== undefined &&
+      action !== undefined &&
+      resourceType !== undefined &&
+      resourceId !== undefined &&
+      outcome !== undefined &&
+      ip !== undefined &&
+      agent !== undefined &&
+      session !== undefined &&
+      request !== undefined &&
+      tags !== undefined &&
+      metadata !== undefined
+    ) {
+      // Every field given (the common case): one object of one shape, in one piece.
+      return {
+        timestamp: time,
+        user_id: userId,
+        action,
+        resource_type: resourceType,
+        resource_id: resourceId,
+        outcome,
+        ip_address: ip,
+        user_agent: agent,
+        session_id: session,
+        request_id: request,
+        compliance_tags: tags,
+        metadata,
+        seq: 0,
+        prev_hash: '',
+        hash: '',
+      };
+    }
+    // The record holds only the fields that are set.
+    const body: Body = { timestamp: time };
+    if (userId !== undefined) body.user_id = userId;
+    if (action !== undefined) body.action = action;
+    if (resourceType !== undefined) body.resource_type = resourceType;
+    if (resourceId !== undefined) body.resource_id = resourceId;
+    if (outcome !== undefined) body.outcome = outcome;
+    if (ip !== undefined) body.ip_address = ip;
+    if (agent !== undefined) body.user_agent = agent;
+    if (session !== undefined) body.session_id = session;
+    if (request !== undefined) body.request_id = request;
+    if (tags !== undefined) body.compliance_tags = tags;
+    if (metadata !== undefined) body.metadata = metadata;
     return body;
+  }
+
+  #problem(strict: boolean, message: string): void {
+    if (strict) throw new Invalid(message);
+    this.#context.diagnostics.report(DiagnosticCode.INVALID_VALUE, `audit entry: ${message}`);
+  }
+
+  /** `value` when given and valid; undefined when absent, or invalid (reported, or thrown). */
+  #field(value: unknown, field: string, strict: boolean, limit = 256): string | undefined {
+    return value !== undefined && this.#text(value, field, strict, limit) ? value : undefined;
+  }
+
+  /** Whether `value` is a valid string field; reports (or throws) when not. */
+  #text(value: unknown, field: string, strict: boolean, limit = 256): value is string {
+    if (typeof value === 'string' && value !== '' && value.length <= limit) return true;
+    this.#problem(strict, `${field} must be a non-empty string of at most ${limit} characters`);
+    return false;
   }
 
   #now(): string {
@@ -875,18 +980,26 @@ export class AuditLog {
     return this.#iso;
   }
 
-  #timestamp(value: unknown, strict: boolean, problem: (m: string) => void): string {
+  #timestamp(value: unknown, strict: boolean): string {
     try {
       return new Date(toMs(value, 'timestamp')).toISOString();
     } catch (error) {
       if (strict) throw error;
-      problem(messageOf(error));
+      this.#problem(false, messageOf(error));
       return new Date(this.#context.clock.now()).toISOString();
     }
   }
 
   /** Redacted, JSON-safe metadata, or undefined when too large. */
   #metadata(metadata: Record<string, unknown>): Record<string, AuditJsonValue> | undefined {
+    // Flat metadata nothing in which is masked (the common case): copied and written
+    // in one pass, without the redactor's deep copy.
+    const flat = this.#flatMetadata(metadata);
+    if (flat !== undefined) {
+      if (this.#metadataText.length > this.#maxMetadata) return undefined;
+      this.#lastMetadata = flat;
+      return flat;
+    }
     let value: unknown = this.#redactor === undefined ? metadata : this.#redactor.redact(metadata);
     let text: string;
     try {
@@ -901,11 +1014,130 @@ export class AuditLog {
     }
     if (text.length > this.#maxMetadata) return undefined;
     this.#lastMetadata = value;
-    this.#lastMetadataText = text;
+    this.#metadataText = text;
     return value as Record<string, AuditJsonValue>;
   }
 
-  #append(body: Record<string, unknown>): AuditRecord | undefined {
+  /**
+   * A copy of metadata whose values are all strings, finite numbers, booleans, null or
+   * undefined and in which redaction masks nothing, with its canonical text in
+   * `#metadataText`; `undefined` for anything else (the general path decides).
+   */
+  #flatMetadata(metadata: Record<string, unknown>): Record<string, AuditJsonValue> | undefined {
+    const proto: unknown = Object.getPrototypeOf(metadata);
+    // A Map, Date or class instance: the redactor knows how to copy it.
+    if (proto !== Object.prototype && proto !== null) return undefined;
+    const keys = this.#sortedKeys(Object.keys(metadata));
+    // Each key's last value and its `"key":value` text, reused while values repeat
+    // (checked and quoted once). Any change drops the whole text kept.
+    if (keys !== this.#metaKeys) {
+      this.#metaKeys = keys;
+      this.#metaValues = new Array<unknown>(keys.length).fill(NONE);
+      this.#metaParts = new Array<string>(keys.length).fill('');
+      this.#metaText = undefined;
+    }
+    const values = this.#metaValues;
+    const parts = this.#metaParts;
+    const copy: Record<string, AuditJsonValue> = {};
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const v = metadata[key];
+      if (v !== values[i]) {
+        this.#metaText = undefined;
+        const json = this.#flatJson(key, v);
+        if (json === undefined) {
+          values[i] = NONE;
+          return undefined;
+        }
+        values[i] = v;
+        parts[i] = json === '' ? '' : `${quote(key)}:${json}`;
+      }
+      if (v !== undefined) copy[key] = v as AuditJsonValue;
+    }
+    let text = this.#metaText;
+    if (text === undefined) {
+      text = '{';
+      for (const part of parts) if (part !== '') text += `${text.length === 1 ? '' : ','}${part}`;
+      text += '}';
+      this.#metaText = text;
+    }
+    this.#metadataText = text;
+    return copy;
+  }
+
+  /**
+   * The JSON of a flat metadata value nothing in which is masked: `''` for
+   * undefined (left out), `undefined` when the general path must decide.
+   */
+  #flatJson(key: string, v: unknown): string | undefined {
+    const redactor = this.#redactor;
+    // `__proto__` would set the copy's prototype: the general path handles it.
+    if (key === '__proto__' || (redactor !== undefined && redactor.isSensitiveKey(key))) {
+      return undefined;
+    }
+    switch (typeof v) {
+      case 'string':
+        return redactor !== undefined && redactor.redactString(v) !== v ? undefined : quote(v);
+      case 'number':
+        // Finite numbers: JSON writes them as String does (-0 as 0).
+        return Number.isFinite(v) ? String(v) : undefined;
+      case 'boolean':
+        return v ? 'true' : 'false';
+      case 'object':
+        return v === null ? 'null' : undefined;
+      case 'undefined':
+        return '';
+      default:
+        return undefined;
+    }
+  }
+
+  /** Keys in canonical (UTF-16 code unit) order; the last order is reused for the same keys. */
+  #sortedKeys(keys: string[]): readonly string[] {
+    const last = this.#lastKeys;
+    if (last.length === keys.length) {
+      let same = true;
+      for (let i = 0; i < keys.length; i++) {
+        if (last[i] !== keys[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.#lastSortedKeys;
+    }
+    this.#lastKeys = keys;
+    this.#lastSortedKeys = keys.slice().sort();
+    return this.#lastSortedKeys;
+  }
+
+  /** `quote(value)`, reusing the last result of field `k` when the value repeats. */
+  #quoted(k: number, value: string): string {
+    if (this.#lastRaw[k] === value) return this.#lastQuoted[k]!;
+    const q = quote(value);
+    this.#lastRaw[k] = value;
+    this.#lastQuoted[k] = q;
+    return q;
+  }
+
+  /** The canonical JSON of the tags, reusing the last when the tags repeat. */
+  #tagsJson(tags: readonly string[]): string {
+    const last = this.#lastTags;
+    if (last.length === tags.length) {
+      let same = true;
+      for (let i = 0; i < tags.length; i++) {
+        if (last[i] !== tags[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.#lastTagsJson;
+    }
+    this.#lastTags = tags;
+    this.#lastTagsJson = tagsJson(tags);
+    return this.#lastTagsJson;
+  }
+
+  #append(body: Body): AuditRecord | undefined {
     if (this.#closed) {
       this.#context.diagnostics.report(
         DiagnosticCode.AFTER_SHUTDOWN,
@@ -913,56 +1145,74 @@ export class AuditLog {
       );
       return undefined;
     }
-    // The canonical form (see chain.ts), written by the native JSON.stringify: the
-    // fields in sorted key order around the metadata (whose canonical text is spliced
-    // in: objects put integer-like keys first, so native order is not sorted order).
-    const metadata = body['metadata'];
+    // The canonical form (see chain.ts), written field by field in sorted key order:
+    // the same text `canonicalJson` writes for the record without its hash.
+    const metadata = body.metadata;
     const metadataText =
       metadata === undefined
         ? undefined
         : metadata === this.#lastMetadata
-          ? this.#lastMetadataText
+          ? this.#metadataText
           : canonicalJson(metadata);
     this.#lastMetadata = undefined;
-    const before = JSON.stringify({
-      action: body['action'],
-      compliance_tags: body['compliance_tags'],
-      ip_address: body['ip_address'],
-    });
-    const after = JSON.stringify({
-      outcome: body['outcome'],
-      prev_hash: this.#prev,
-      request_id: body['request_id'],
-      resource_id: body['resource_id'],
-      resource_type: body['resource_type'],
-      seq: this.#seq,
-      session_id: body['session_id'],
-      timestamp: body['timestamp'],
-      user_agent: body['user_agent'],
-      user_id: body['user_id'],
-    });
-    let canonical = before.length > 2 ? before.slice(0, -1) : '{';
-    if (metadataText !== undefined) {
-      canonical += `${before.length > 2 ? ',' : ''}"metadata":${metadataText},`;
-    } else if (before.length > 2) canonical += ',';
-    canonical += after.slice(1);
-    const { hash, line } = sealCanonical(canonical);
-    // The record handed back holds only the fields that are set.
-    body['seq'] = this.#seq;
-    body['prev_hash'] = this.#prev;
-    body['hash'] = hash;
-    if (!this.sink.append(line)) {
+    const seq = this.#seq;
+    const prev = this.#prev;
+    // Values repeat from record to record: each field's last quoted value is reused.
+    let c = '{';
+    if (body.action !== undefined) c += `"action":${this.#quoted(0, body.action)},`;
+    if (body.compliance_tags !== undefined) {
+      c += `"compliance_tags":${this.#tagsJson(body.compliance_tags)},`;
+    }
+    if (body.ip_address !== undefined) c += `"ip_address":${this.#quoted(1, body.ip_address)},`;
+    if (metadataText !== undefined) c += `"metadata":${metadataText},`;
+    if (body.outcome !== undefined) c += `"outcome":${this.#quoted(2, body.outcome)},`;
+    c += `"prev_hash":${prev === this.#hexPrev ? `"${prev}"` : quote(prev)}`;
+    if (body.request_id !== undefined) c += `,"request_id":${this.#quoted(3, body.request_id)}`;
+    if (body.resource_id !== undefined) {
+      c += `,"resource_id":${this.#quoted(4, body.resource_id)}`;
+    }
+    if (body.resource_type !== undefined) {
+      c += `,"resource_type":${this.#quoted(5, body.resource_type)}`;
+    }
+    c += `,"seq":${seq}`;
+    if (body.session_id !== undefined) c += `,"session_id":${this.#quoted(6, body.session_id)}`;
+    // An ISO string from toISOString: nothing to escape.
+    c += `,"timestamp":"${body.timestamp}"`;
+    if (body.user_agent !== undefined) c += `,"user_agent":${this.#quoted(7, body.user_agent)}`;
+    if (body.user_id !== undefined) c += `,"user_id":${this.#quoted(8, body.user_id)}`;
+    const canonical = `${c}}`;
+    let hash: string | undefined;
+    if (this.#sealingSink !== undefined) {
+      // The sink encodes the text once and hashes those bytes.
+      hash = this.#sealingSink.appendCanonical(canonical);
+    } else {
+      hash = sha256Hex(canonical);
+      if (!this.sink.append(`${c},"hash":"${hash}"}`)) hash = undefined;
+    }
+    if (hash === undefined) {
       // Refused (a full buffer): left out of the chain, so the chain has no gap.
       this.#reject();
       return undefined;
     }
-    this.#seq++;
+    // The record handed back holds only the fields that are set.
+    body.seq = seq;
+    body.prev_hash = prev;
+    body.hash = hash;
+    this.#seq = seq + 1;
     this.#prev = hash;
-    const record = Object.freeze(body) as unknown as AuditRecord;
+    this.#hexPrev = hash;
+    const record = Object.freeze(body) as AuditRecord;
     this.#recorded++;
-    if (isComplete(body)) this.#complete++;
+    if (
+      body.user_id !== undefined &&
+      body.action !== undefined &&
+      body.resource_type !== undefined &&
+      body.outcome !== undefined
+    ) {
+      this.#complete++;
+    }
     this.#completeness.set(this.#complete / this.#recorded);
-    const outcome = typeof body['outcome'] === 'string' ? body['outcome'] : '';
+    const outcome = body.outcome ?? '';
     (this.#byOutcome.get(outcome) ?? this.#byOutcome.get('other')!).inc();
     if (this.#onRecord !== undefined) {
       try {

@@ -12,10 +12,20 @@ import * as crypto from 'node:crypto';
 
 // Node ≥ 20.12 has a one-shot hash (no Hash object per call): about twice as fast.
 const oneShotHash = (
-  crypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }
+  crypto as unknown as {
+    hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string;
+  }
 ).hash;
-/** A JSON string literal: `JSON.stringify`'s, without its cost when nothing needs escaping. */
-function quote(text: string): string {
+/**
+ * A JSON string literal: `JSON.stringify`'s, without its cost when nothing needs
+ * escaping. @internal
+ *
+ * @example
+ * ```ts
+ * quote('a"b') === JSON.stringify('a"b'); // true
+ * ```
+ */
+export function quote(text: string): string {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     // Control characters, `"`, `\\` and surrogates (escaped when lone) take the slow path.
@@ -199,6 +209,58 @@ export function sealRecord(body: Readonly<Record<string, unknown>>): {
 export function sealCanonical(canonical: string): { hash: string; line: string } {
   const hash = sha256Hex(canonical);
   return { hash, line: `${canonical.slice(0, -1)},"hash":"${hash}"}` };
+}
+
+/**
+ * Where {@link sealInto} leaves its result: the hash, and the end of the line written.
+ * @internal
+ *
+ * @example
+ * ```ts
+ * const sealed: SealedLine = { hash: '', end: 0 };
+ * ```
+ */
+export interface SealedLine {
+  hash: string;
+  end: number;
+}
+
+/**
+ * Bytes a sealed line takes beyond its canonical JSON: `,"hash":"<64 hex>"}` in place
+ * of the closing brace. @internal
+ *
+ * @example
+ * ```ts
+ * const room = canonical.length * 3 + SEAL_EXTRA_BYTES;
+ * ```
+ */
+export const SEAL_EXTRA_BYTES = 74;
+
+const HASH_KEY = ',"hash":"';
+
+/**
+ * Writes the sealed line of a record body already in canonical JSON into `buffer` at
+ * `offset` (UTF-8, no newline; room needed: `canonical.length * 3 +`
+ * {@link SEAL_EXTRA_BYTES}), hashing the bytes written, so the text is encoded once:
+ * the same line and hash as {@link sealCanonical}. @internal
+ *
+ * @example
+ * ```ts
+ * sealInto(buffer, used, canonical, sealed);
+ * buffer[sealed.end] = 10; // the newline
+ * ```
+ */
+export function sealInto(buffer: Buffer, offset: number, canonical: string, out: SealedLine): void {
+  const n = buffer.write(canonical, offset);
+  const bytes = buffer.subarray(offset, offset + n);
+  const hash =
+    oneShotHash === undefined
+      ? crypto.createHash('sha256').update(bytes).digest('hex')
+      : oneShotHash('sha256', bytes, 'hex');
+  // The closing brace gives way to the hash member.
+  const at = offset + n - 1;
+  out.hash = hash;
+  out.end = at + buffer.write(`${HASH_KEY}${hash}"}`, at, 'latin1');
 }
 
 /**

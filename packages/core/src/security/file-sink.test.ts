@@ -113,6 +113,50 @@ describe('JsonlFileSink', () => {
     expect(verifyChain(fileLines(path))).toMatchObject({ ok: true, records: 7 });
   });
 
+  it('lines across many append buffers, longer than one, and multi-byte, are stored whole', async () => {
+    const path = freshPath();
+    const s = securityMonitor();
+    monitors.push(s.monitor);
+    const sink = new JsonlFileSink({ path, flushIntervalMs: 60_000 });
+    const audit = new AuditLog(s.context, { sink, maxMetadataChars: 1_000_000 });
+    logs.push(audit);
+    const records: AuditRecord[] = [];
+    for (let i = 0; i < 600; i++) {
+      const pad = i % 100 === 7 ? 'é😀'.repeat(40_000) : 'ü'.repeat((i * 7919) % 900);
+      records.push(audit.record({ ...entry(i), metadata: { i, pad } })!);
+      // A turn now and then, so batches are written while others are being filled.
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await audit.close();
+    const lines = fileLines(path);
+    expect(lines).toHaveLength(600);
+    lines.forEach((line, i) =>
+      expect((JSON.parse(line) as AuditRecord).hash).toBe(records[i]!.hash),
+    );
+    expect(verifyChain(lines)).toMatchObject({ ok: true, records: 600 });
+    expect(sink.stats()).toMatchObject({ appended: 600, written: 600, dropped: 0 });
+  });
+
+  it('past maxBufferedBytes waiting, records are refused and counted, and the chain has no gap', async () => {
+    const path = freshPath();
+    const { audit, sink } = open(path, {
+      maxBufferedBytes: 2_000,
+      maxBatchBytes: 1_000_000,
+      flushIntervalMs: 60_000,
+    });
+    const stored = [];
+    for (let i = 0; i < 20; i++) stored.push(audit.record(entry(i)));
+    const accepted = stored.filter((r) => r !== undefined).length;
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(20);
+    expect(sink.stats()).toMatchObject({ appended: 20, dropped: 20 - accepted });
+    expect(audit.stats()).toMatchObject({ recorded: accepted, rejected: 20 - accepted });
+    expect(await audit.verify()).toMatchObject({ ok: true, records: accepted });
+    // Once written, there is room again.
+    expect(audit.record(entry(99))).toBeDefined();
+    expect(await audit.verify()).toMatchObject({ ok: true, records: accepted + 1 });
+  });
+
   it('bad options throw; a path that cannot be opened throws at construction', () => {
     expect(() => new JsonlFileSink({ path: '' })).toThrow(/path/);
     expect(

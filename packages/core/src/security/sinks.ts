@@ -12,13 +12,19 @@ import {
   openSync,
   readSync,
   renameSync,
-  write,
   writeSync,
+  writev,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Diagnostics } from '../diagnostics/diagnostics.js';
 import { DiagnosticCode } from '../diagnostics/diagnostics.js';
-import type { AuditRecord, ChainAnchor } from './chain.js';
+import {
+  type AuditRecord,
+  type ChainAnchor,
+  SEAL_EXTRA_BYTES,
+  type SealedLine,
+  sealInto,
+} from './chain.js';
 
 /**
  * What a sink is given when an `AuditLog` adopts it: where to report failures.
@@ -91,6 +97,14 @@ export interface AuditSink {
    * Never throws.
    */
   append(line: string): boolean;
+  /**
+   * Optional, for speed: seals and stores a record in one step. `canonical` is the
+   * record's canonical JSON without `hash` (see `canonicalJson`); the sink stores the
+   * line `sealRecord` would make of it (encoding the text once and hashing those
+   * bytes) and returns the hash, or `undefined` when it cannot take it (as `append`
+   * returning false). Never throws.
+   */
+  appendCanonical?(canonical: string): string | undefined;
   /** Resolves once every appended line is stored. Never rejects. */
   flush(): Promise<void>;
   /** The stored lines, oldest first (what was flushed). */
@@ -266,6 +280,10 @@ export interface JsonlFileSinkOptions {
 }
 
 const CHUNK = 1 << 20;
+/** The buffers appended lines are encoded into (a longer line gets its own). */
+const APPEND_CHUNK = 64 * 1024;
+/** Append buffers kept for reuse once written. */
+const SPARE_CHUNKS = 16;
 
 /**
  * An append-only JSONL file of audit records, one sealed record a line, written in
@@ -297,8 +315,22 @@ export class JsonlFileSink implements AuditSink {
   /** Bytes of the file known to hold complete lines. */
   #size: number;
   #head: AuditRecord | undefined;
-  #pending: string[] = [];
+  /**
+   * Lines waiting to be written, encoded as they are appended (UTF-8, newline
+   * included) into long-lived buffers, so they live off the JS heap: filled buffers
+   * in order, then the one being filled.
+   */
+  #chunks: Buffer[] = [];
+  #current: Buffer | undefined;
+  #used = 0;
+  readonly #spare: Buffer[] = [];
   #pendingBytes = 0;
+  #pendingLines = 0;
+  /** Where the last line appended lies (the head once its batch is written). */
+  #lastBuffer: Buffer | undefined;
+  #lastStart = 0;
+  #lastEnd = 0;
+  readonly #sealed: SealedLine = { hash: '', end: 0 };
   #writing: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -348,32 +380,68 @@ export class JsonlFileSink implements AuditSink {
   }
 
   append(line: string): boolean {
+    const buffer = this.#room(line, line.length * 3 + 1);
+    if (buffer === undefined) return false;
+    const start = this.#used;
+    const end = start + buffer.write(line, start);
+    this.#appended1(buffer, start, end);
+    return true;
+  }
+
+  appendCanonical(canonical: string): string | undefined {
+    const buffer = this.#room(canonical, canonical.length * 3 + SEAL_EXTRA_BYTES + 1);
+    if (buffer === undefined) return undefined;
+    const start = this.#used;
+    const sealed = this.#sealed;
+    sealInto(buffer, start, canonical, sealed);
+    this.#appended1(buffer, start, sealed.end);
+    return sealed.hash;
+  }
+
+  /** Counts an append; the buffer with room for `most` bytes, or undefined when refused. */
+  #room(text: string, most: number): Buffer | undefined {
     this.#appended++;
     if (this.#closed) {
       this.#drop('the file sink is closed');
-      return false;
+      return undefined;
     }
-    if (this.#pendingBytes + line.length > this.#maxBuffered) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; the exact length only near the bound.
+    if (
+      this.#pendingBytes + most > this.#maxBuffered &&
+      this.#pendingBytes + Buffer.byteLength(text) + most - text.length * 3 > this.#maxBuffered
+    ) {
       this.#drop(`more than ${this.#maxBuffered} bytes waiting to be written`);
-      return false;
+      return undefined;
     }
-    this.#pending.push(line);
-    this.#pendingBytes += line.length + 1;
+    const buffer = this.#current;
+    return buffer === undefined || buffer.length - this.#used < most
+      ? this.#nextBuffer(most)
+      : buffer;
+  }
+
+  /** A line was written at `start..end` of `buffer`: ends it, and starts its batch. */
+  #appended1(buffer: Buffer, start: number, end: number): void {
+    buffer[end] = 10;
+    this.#used = end + 1;
+    this.#pendingBytes += end + 1 - start;
+    this.#pendingLines++;
+    this.#lastBuffer = buffer;
+    this.#lastStart = start;
+    this.#lastEnd = end;
     if (this.#pendingBytes >= this.#maxBatch) this.#kick();
     else if (this.#timer === undefined && this.#writing === undefined) {
       this.#timer = setTimeout(() => this.#kick(), this.#intervalMs);
       this.#timer.unref();
     }
-    return true;
   }
 
   async flush(): Promise<void> {
-    while (this.#pending.length > 0 || this.#writing !== undefined) {
+    while (this.#pendingLines > 0 || this.#writing !== undefined) {
       const before = this.#written;
       this.#kick();
       await this.#writing;
       // A failing disk: stop waiting once a round made no progress.
-      if (this.#written === before && this.#pending.length > 0) return;
+      if (this.#written === before && this.#pendingLines > 0) return;
     }
   }
 
@@ -515,10 +583,10 @@ export class JsonlFileSink implements AuditSink {
   #kick(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#writing !== undefined || this.#pending.length === 0) return;
+    if (this.#writing !== undefined || this.#pendingLines === 0) return;
     this.#writing = this.#drain().finally(() => {
       this.#writing = undefined;
-      if (this.#pending.length > 0 && !this.#closed && this.#failures === 0) this.#kick();
+      if (this.#pendingLines > 0 && !this.#closed && this.#failures === 0) this.#kick();
     });
   }
 
@@ -532,27 +600,68 @@ export class JsonlFileSink implements AuditSink {
     } finally {
       this.#writing = undefined;
       release();
-      if (this.#pending.length > 0) this.#kick();
+      if (this.#pendingLines > 0) this.#kick();
+    }
+  }
+
+  /** Seals the buffer being filled and starts another of at least `bytes`. */
+  #nextBuffer(bytes: number): Buffer {
+    const current = this.#current;
+    if (current !== undefined && this.#used > 0) {
+      this.#chunks.push(current.subarray(0, this.#used));
+    } else if (current !== undefined) this.#recycle(current);
+    const next =
+      bytes > APPEND_CHUNK
+        ? Buffer.allocUnsafeSlow(bytes)
+        : (this.#spare.pop() ?? Buffer.allocUnsafeSlow(APPEND_CHUNK));
+    this.#current = next;
+    this.#used = 0;
+    return next;
+  }
+
+  /** Takes every line waiting (the buffer being filled is sealed: it is in flight now). */
+  #take(): Buffer[] {
+    const current = this.#current;
+    if (current !== undefined && this.#used > 0) {
+      this.#chunks.push(current.subarray(0, this.#used));
+      this.#current = undefined;
+      this.#used = 0;
+    }
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    return chunks;
+  }
+
+  /** Keeps a written buffer of the standard size for reuse. */
+  #recycle(chunk: Buffer): void {
+    if (chunk.buffer.byteLength === APPEND_CHUNK && this.#spare.length < SPARE_CHUNKS) {
+      this.#spare.push(Buffer.from(chunk.buffer, 0, APPEND_CHUNK));
     }
   }
 
   async #drain(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const lines = this.#pending;
-      this.#pending = [];
+    while (this.#pendingLines > 0) {
+      const lines = this.#pendingLines;
+      const bytes = this.#pendingBytes;
+      // The batch's last line, read before its buffer is reused.
+      const lastBuffer = this.#lastBuffer;
+      const lastStart = this.#lastStart;
+      const lastEnd = this.#lastEnd;
+      const chunks = this.#take();
+      this.#pendingLines = 0;
       this.#pendingBytes = 0;
-      const data = Buffer.from(`${lines.join('\n')}\n`);
       try {
-        let offset = 0;
-        while (offset < data.length) {
-          offset += await writeAsync(this.#fd, data, offset);
-        }
+        await writeAll(this.#fd, chunks, bytes);
         if (this.#fsync) await datasyncAsync(this.#fd);
-        this.#size += data.length;
-        this.#written += lines.length;
-        const last = parseRecord(lines[lines.length - 1]!);
-        if (last !== undefined) this.#head = last;
+        this.#size += bytes;
+        this.#written += lines;
+        const head =
+          lastBuffer === undefined
+            ? undefined
+            : parseRecord(lastBuffer.toString('utf8', lastStart, lastEnd));
+        if (head !== undefined) this.#head = head;
         this.#failures = 0;
+        for (const chunk of chunks) this.#recycle(chunk);
       } catch (error) {
         this.#failures++;
         this.#report(`write to ${this.path}: ${messageOf(error)}`);
@@ -562,10 +671,11 @@ export class JsonlFileSink implements AuditSink {
         } catch {
           // The next open repairs the tail.
         }
-        this.#pending = lines.concat(this.#pending);
-        this.#pendingBytes = this.#pending.reduce((n, l) => n + l.length + 1, 0);
-        // Accepted records are never dropped (that would break the chain): new ones
-        // are refused while the buffer is over its bound.
+        // Accepted records are never dropped (that would break the chain): they wait,
+        // first in line, and new ones are refused while the buffer is over its bound.
+        this.#chunks = chunks.concat(this.#chunks);
+        this.#pendingLines += lines;
+        this.#pendingBytes += bytes;
         // Retry later, not in a tight loop.
         if (!this.#closed && this.#timer === undefined) {
           this.#timer = setTimeout(
@@ -592,13 +702,29 @@ export class JsonlFileSink implements AuditSink {
   }
 }
 
-function writeAsync(fd: number, data: Buffer, offset: number): Promise<number> {
+function writevAsync(fd: number, chunks: readonly Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    write(fd, data, offset, data.length - offset, null, (error, written) => {
+    writev(fd, chunks, (error, written) => {
       if (error === null) resolve(written);
       else reject(error);
     });
   });
+}
+
+/** Writes the chunks in order, whole (a short write continues where it stopped). */
+async function writeAll(fd: number, chunks: Buffer[], bytes: number): Promise<void> {
+  let rest = chunks;
+  let left = bytes;
+  while (left > 0) {
+    // At most 1024 buffers a call (IOV_MAX on Linux).
+    let n = await writevAsync(fd, rest.length > 1024 ? rest.slice(0, 1024) : rest);
+    if (n <= 0) throw new Error('the write made no progress');
+    left -= n;
+    let i = 0;
+    while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
+  }
 }
 
 function datasyncAsync(fd: number): Promise<void> {

@@ -268,6 +268,28 @@ describe('restExporter behind a Monitor', () => {
     expect(Array.from(pairs)).toEqual([1, 1, 2, 1, 3, 1, 4, 1]);
   });
 
+  it('sends the slowest traced value of a sub-window as its exemplar', async () => {
+    const { monitor, clock, server } = await setup(false);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const latency = monitor.timer('api.latency', { component: 'api_gateway' }).bind();
+    latency.record(5, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa');
+    latency.record(70, traceId);
+    latency.record(90); // slower, but not traced
+    clock.advance(60_000);
+    latency.record(8); // a minute with no traced value: no exemplars field
+    latency.record(9, 'NOT-A-TRACE-ID'); // kept by core, never sent: not a W3C trace id
+    clock.advance(60_000);
+    await monitor.forceFlush(5);
+    const windows = server.requests
+      .map(decode)
+      .flatMap((b) => b.metrics)
+      .filter((m): m is RestDistributionMetric => m.metric_name === 'api.latency')
+      .flatMap((m) => m.sub_windows ?? []);
+    expect(windows).toHaveLength(2);
+    expect(windows[0]!.exemplars).toEqual([{ value: 70, trace_id: traceId }]);
+    expect(windows[1]).not.toHaveProperty('exemplars');
+  });
+
   it('sends finished spans in snake_case with ISO times', async () => {
     const { monitor, clock, server } = await setup();
     const tracer = trace.getTracer('test');

@@ -201,6 +201,44 @@ export interface RestSubWindow {
   readonly error_count: number;
   /** Base64 of little-endian float32 pairs (mean, weight), sorted by mean. */
   readonly centroids: string;
+  /**
+   * Its slowest traced values (exemplars), slowest first, at most
+   * {@link REST_MAX_EXEMPLARS}: how a server links a latency point to a trace.
+   * Absent when none of its values was recorded with a trace id.
+   */
+  readonly exemplars?: readonly RestExemplar[];
+}
+
+/**
+ * The most exemplars a {@link RestSubWindow} carries (a server refuses more).
+ *
+ * @example
+ * ```ts
+ * const few = exemplars.slice(0, REST_MAX_EXEMPLARS);
+ * ```
+ */
+export const REST_MAX_EXEMPLARS = 4;
+
+/**
+ * A value of a sub-window recorded with the trace it was measured in (an exemplar).
+ * `span_id` and `timestamp` are sent when the sender knows them (the SDK's histograms
+ * keep only the value and the trace id; a server files the exemplar under its
+ * sub-window's minute).
+ *
+ * @example
+ * ```ts
+ * for (const e of w.exemplars ?? []) console.log(`${e.value} ms: /traces/${e.trace_id}`);
+ * ```
+ */
+export interface RestExemplar {
+  /** The recorded value (ms for timers). */
+  readonly value: number;
+  /** 32 lowercase hex digits. */
+  readonly trace_id: string;
+  /** 16 lowercase hex digits, when known. */
+  readonly span_id?: string;
+  /** When the value was recorded, ISO 8601 in UTC, when known. */
+  readonly timestamp?: string;
 }
 
 /**
@@ -361,6 +399,9 @@ function distributionWindow(w: DistributionSnapshot): RestDistributionWindow | u
 
 const BIG_ENDIAN = endianness() === 'BE';
 
+/** The trace ids a server accepts: W3C's, lowercase. */
+const TRACE_ID = /^[0-9a-f]{32}$/;
+
 /** Base64 of the centroids as little-endian float32. */
 function centroidsBase64(centroids: Float32Array): string {
   const bytes = Buffer.from(centroids.buffer, centroids.byteOffset, centroids.byteLength);
@@ -376,7 +417,7 @@ function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
     lastStart = w.startMs;
     lastStartIso = isoTime(w.startMs);
   }
-  return {
+  const out: RestSubWindow = {
     start_time: lastStartIso,
     seconds: w.seconds,
     partial: w.open,
@@ -387,6 +428,14 @@ function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
     error_count: w.errors,
     centroids: centroidsBase64(w.centroids),
   };
+  // Added after the literal, not spread into it: a spread builds a slower object,
+  // which ten thousand sub-windows in one body feel (when serialised too).
+  if (w.exemplar !== undefined && TRACE_ID.test(w.exemplar.traceId)) {
+    (out as { exemplars?: RestSubWindow['exemplars'] }).exemplars = [
+      { value: w.exemplar.value, trace_id: w.exemplar.traceId },
+    ];
+  }
+  return out;
 }
 
 /**

@@ -77,6 +77,39 @@ describe('restExporter: business metrics', () => {
     expect(monitor.diagnostics.count('PRSM_INVALID_VALUE')).toBeGreaterThan(0);
   });
 
+  it('posts an unchanged value again when the period it belongs to changes', async () => {
+    // What BusinessOutcomes sends: the period of the value in metadata.prsm_period, so
+    // the server keeps one value per period for its trend.
+    const s = await receiver();
+    const monitor = new Monitor({
+      clock: new ManualClock(0),
+      exporters: [restExporter({ url: s.url, gzip: false })],
+    });
+    cleanups.push(() => monitor.shutdown());
+    let period = 20_480;
+    monitor.addExportSource({
+      kind: REST_BUSINESS_METRICS_KIND,
+      collect: () => [
+        {
+          metric_name: 'plan_price',
+          value: 49,
+          dimension: 'daily',
+          metadata: { prsm_period: period },
+        },
+      ],
+    });
+    const posted = (): number[] =>
+      s.requests
+        .filter((r) => r.url.endsWith('/business-metrics'))
+        .flatMap((r) => bodyOf<RestBusinessMetricsBody>(r).metrics)
+        .map((m) => m.metadata?.['prsm_period'] as number);
+    await monitor.forceFlush(5);
+    await monitor.forceFlush(5); // same value, same period: not sent again
+    period++;
+    await monitor.forceFlush(5);
+    expect(posted()).toEqual([20_480, 20_481]);
+  });
+
   it('retries a failed batch with the same id; businessMetrics: false sends none', async () => {
     let failed = false;
     const s = await receiver((request, response) => {

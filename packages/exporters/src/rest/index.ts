@@ -16,7 +16,7 @@ export type { RestExporterOptions } from './exporter.js';
 export type { RestConnectionOptions } from './transport.js';
 export { REST_AUDIT_PATH, restAuditSink } from './audit-sink.js';
 export type { RestAuditBatchBody, RestAuditSinkOptions } from './audit-sink.js';
-export { toRestBatch, toRestBusinessMetrics } from './body.js';
+export { REST_MAX_EXEMPLARS, toRestBatch, toRestBusinessMetrics } from './body.js';
 export type {
   RestAlertEvent,
   RestBatchBody,
@@ -26,6 +26,7 @@ export type {
   RestCounterWindow,
   RestDistributionMetric,
   RestDistributionWindow,
+  RestExemplar,
   RestGaugeMetric,
   RestMetric,
   RestMetricBase,

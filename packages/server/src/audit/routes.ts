@@ -121,7 +121,17 @@ export function registerAuditRoutes(api: FastifyInstance, store: object): void {
         throw new HttpError(404, 'not_found', 'source', 'no audit record of this source is stored');
       }
       const sources = audit.verify(source);
-      return { ok: sources.every((s) => s.ok), sources };
+      const last = audit.lastRetention();
+      return {
+        ok: sources.every((s) => s.ok),
+        sources,
+        retention: {
+          configured: audit.retention() !== undefined,
+          last_run: last === undefined ? null : new Date(last.at).toISOString(),
+          removed: last?.removed ?? 0,
+          expired: last?.expired ?? 0,
+        },
+      };
     },
   );
 }

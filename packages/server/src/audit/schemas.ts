@@ -181,5 +181,24 @@ export const auditVerifySchema = {
         },
       },
     },
+    retention: {
+      type: 'object',
+      required: ['configured', 'last_run', 'removed', 'expired'],
+      description:
+        "Retention of the stored records (the server's `--audit-retention`): each cut is an `audit.retention_cut` record in the `prsm-server` chain.",
+      properties: {
+        configured: { type: 'boolean' },
+        last_run: {
+          type: 'string',
+          nullable: true,
+          description: 'ISO 8601; null before the first.',
+        },
+        removed: { type: 'integer', description: 'Records removed by the last run.' },
+        expired: {
+          type: 'integer',
+          description: 'Records still stored past their retention after the last run.',
+        },
+      },
+    },
   },
 };

@@ -1,6 +1,8 @@
 /**
  * auth/: API keys and roles. A key is 32 random bytes, shown once and stored only as
- * its SHA-256 hash; a role decides which routes a key may call. Imports only
+ * its SHA-256 hash; a role decides which routes a key may call. A one-time login key
+ * (`prsmo_`) is spent once by the dashboard's login for a session (sessions.ts), which
+ * then stands for that key until it ends. Imports only
  * `node:crypto`.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -78,4 +80,32 @@ export function hashKey(key: string): string {
 /** Whether a string has the shape of a key (before looking its hash up). @internal */
 export function looksLikeKey(value: string): boolean {
   return KEY_SHAPE.test(value);
+}
+
+/**
+ * The prefix of a one-time login key: a different shape from {@link KEY_PREFIX}'s, so
+ * the API's key check never accepts it; only the dashboard's login spends it, once.
+ *
+ * @example
+ * ```ts
+ * if (key.startsWith(ONE_TIME_KEY_PREFIX)) console.log('exchange it at the login page');
+ * ```
+ */
+export const ONE_TIME_KEY_PREFIX = 'prsmo_';
+
+const ONE_TIME_SHAPE = /^prsmo_[A-Za-z0-9_-]{43}$/;
+
+/** A new one-time login key: `prsmo_` and 32 random bytes in base64url. @internal */
+export function generateOneTimeKey(): string {
+  return ONE_TIME_KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+/** A new one-time key id (`otk_`...): the store tells one-time keys by it. @internal */
+export function generateOneTimeKeyId(): string {
+  return `otk_${randomBytes(6).toString('hex')}`;
+}
+
+/** Whether a string has the shape of a one-time login key. @internal */
+export function looksLikeOneTimeKey(value: string): boolean {
+  return ONE_TIME_SHAPE.test(value);
 }

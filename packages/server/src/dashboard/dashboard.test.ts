@@ -3,7 +3,8 @@
  * a real SQLite file, filled with demo data through the real ingest routes, opened in
  * Debian's headless Chromium driven by playwright-core (no browser download). Logs
  * in, checks each panel against what the API answers, acknowledges an alert, opens a
- * trace from a slow operation, switches the window, checks the phone width, saves
+ * trace from a slow operation, shows one service or the fleet (two services send the
+ * same component), switches the window, checks the phone width, saves
  * screenshots, and reports the page's transfer size and first paints (also with
  * 10,000 series stored). Without /usr/bin/chromium: skipped with a reason, failed
  * under CI=true.
@@ -16,8 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createKeyCli, startServerChild, tempDir, type ServerChild } from '../test-support.js';
-import { seedDemo, seedSeries, type DemoSeed } from './demo-data.js';
+import {
+  createKeyCli,
+  runCli,
+  startServerChild,
+  tempDir,
+  type ServerChild,
+} from '../test-support.js';
+import { DEMO_SERVICES, seedDemo, seedSeries, type DemoSeed } from './demo-data.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -62,6 +69,7 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let seed: DemoSeed;
+  let db = '';
   const keys: Record<'admin' | 'ingest' | 'read', string> = { admin: '', ingest: '', read: '' };
   const consoleErrors: { text: string; url: string }[] = [];
   const transfer = { bytes: 0, scriptBytes: 0, requests: 0 };
@@ -75,7 +83,7 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
 
   beforeAll(async () => {
     tmp = tempDir();
-    const db = join(tmp.dir, 'monitor.db');
+    db = join(tmp.dir, 'monitor.db');
     const [admin, ingest, read] = await Promise.all(
       ['admin', 'ingest', 'read'].map((role) => createKeyCli(db, role)),
     );
@@ -120,10 +128,29 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
     tmp?.remove();
   });
 
+  /** The analytics table's row of `component` shows what `GET /analytics` answered. */
+  const expectAnalyticsRow = async (
+    component: string,
+    service: string,
+    body: Record<string, unknown>,
+  ): Promise<void> => {
+    const row = page.locator(`#analytics-table tr[data-component="${component}"]`);
+    expect(await row.getAttribute('data-service')).toBe(service);
+    const cells = row.locator('td.num');
+    const p = body['latency_percentiles'] as Record<string, number | null>;
+    const summary = body['summary'] as Record<string, number>;
+    const shown = await cells.evaluateAll((tds) =>
+      tds.map((td) => (td as unknown as { dataset: { value: string } }).dataset.value),
+    );
+    expect(shown).toEqual(
+      [summary['total_requests'], summary['error_rate'], p['p50'], p['p95'], p['p99']].map(String),
+    );
+  };
+
   /** The endpoints a panel may find missing (built by others); their 404s are expected. */
   const missing = new Set<string>();
 
-  it('logs in with an API key kept in sessionStorage, never in the URL', async () => {
+  it('logs in with an API key exchanged for a session: the key is kept nowhere', async () => {
     for (const path of ['/health', '/analytics?window=1h', '/audit?limit=50', '/audit/verify']) {
       const r = await get(path);
       if (r.status !== 200) missing.add(path.split('?')[0]!);
@@ -144,9 +171,10 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
     await page.press('#api-key', 'Enter');
     await page.waitForSelector('body[data-loaded="1"]', { timeout: 20_000 });
     expect(page.url()).not.toContain(keys.admin);
-    expect(await page.evaluate<string | null>("sessionStorage.getItem('prsm.apiKey')")).toBe(
-      keys.admin,
+    expect(await page.evaluate<string | null>("sessionStorage.getItem('prsm.session')")).toMatch(
+      /^prsms_/,
     );
+    expect(await page.evaluate<string>('JSON.stringify(sessionStorage)')).not.toContain(keys.admin);
     expect(await page.evaluate<number>('localStorage.length')).toBe(0);
   });
 
@@ -229,13 +257,19 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
       );
     }
     if (missing.has('/analytics')) {
-      expect(await page.textContent('#operations [data-msg-analytics]')).toContain(
-        'Bottlenecks and recommendations',
-      );
+      expect(await page.textContent('#operations [data-msg-analytics]')).toContain('Analytics');
     } else {
-      const analytics = await get('/analytics?window=1h');
-      const recs = analytics.body['recommendations'] as unknown[];
-      expect(await page.locator('#recommendations li').count()).toBe(Math.max(1, recs.length));
+      // GET /analytics of each component the series show: the table's values are its answers.
+      let recs = 0;
+      const table = page.locator('#analytics-table tbody tr[data-component]');
+      expect(await table.count()).toBe(components.length);
+      for (const c of components) {
+        const analytics = await get(`/analytics?window=1h&component=${c.component}`);
+        expect(analytics.status).toBe(200);
+        await expectAnalyticsRow(c.component, '', analytics.body);
+        recs += (analytics.body['recommendations'] as unknown[]).length;
+      }
+      expect(await page.locator('#recommendations li').count()).toBe(Math.max(1, recs));
     }
   });
 
@@ -312,6 +346,179 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
     await page.waitForSelector(`#trace-view [data-trace-id="${seed.traceId}"]`);
   });
 
+  it('opens the trace of an exemplar: from the list, an operation and a component', async () => {
+    const series = await get('/dashboard/series?window=1h');
+    const ops = series.body['top_operations'] as {
+      operation: string;
+      exemplar: { trace_id: string } | null;
+    }[];
+    expect(ops.find((o) => o.operation === 'marketplace_checkout')?.exemplar?.trace_id).toBe(
+      seed.exemplarTraceId,
+    );
+    const waterfall = async (): Promise<void> => {
+      await page.waitForSelector(`#trace-view [data-trace-id="${seed.exemplarTraceId}"]`);
+      expect(await page.locator('#trace-view li.span-row').count()).toBe(seed.exemplarSpans);
+      expect(await page.inputValue('#trace-id')).toBe(seed.exemplarTraceId);
+    };
+    await page.fill('#trace-id', seed.traceId);
+    await page.press('#trace-id', 'Enter');
+    await page.waitForSelector(`#trace-view [data-trace-id="${seed.traceId}"]`);
+    await page.click(`#exemplars button[data-exemplar="${seed.exemplarTraceId}"]`);
+    await waterfall();
+    expect(await page.locator('#trace-view li.span-row').nth(0).getAttribute('data-span')).toBe(
+      'marketplace_checkout',
+    );
+    await page.click(`#slow-traces button[data-trace="${seed.traceId}"]`);
+    await page.waitForSelector(`#trace-view [data-trace-id="${seed.traceId}"]`);
+    await page.click(
+      `#ops-table tr[data-operation="marketplace_checkout"] button[data-exemplar="${seed.exemplarTraceId}"]`,
+    );
+    await waterfall();
+    await page.click(`#slow-traces button[data-trace="${seed.traceId}"]`);
+    await page.waitForSelector(`#trace-view [data-trace-id="${seed.traceId}"]`);
+    await page.click(
+      `#components [data-component="marketplace"] button[data-exemplar="${seed.exemplarTraceId}"]`,
+    );
+    await waterfall();
+  });
+
+  it('shows one service or the fleet: the selector scopes health, charts, operations and analytics', async () => {
+    // The selector lists the services GET /health names (the fleet first).
+    const health = await get('/health');
+    const names = (health.body['services'] as { service: string }[])
+      .map((x) => x.service)
+      .filter((n) => n !== '')
+      .sort();
+    expect(names).toEqual([...DEMO_SERVICES].sort());
+    expect(
+      await page.evaluate<string[]>(
+        "[...document.querySelectorAll('#service option')].map((o) => o.value)",
+      ),
+    ).toEqual(['', ...names]);
+    expect(await page.inputValue('#service')).toBe('');
+    expect(await page.textContent('#service option >> nth=0')).toBe('All services (fleet)');
+
+    const p99s: Record<string, number> = {};
+    for (const service of DEMO_SERVICES) {
+      await page.selectOption('#service', service);
+      await page.waitForSelector(`#operations[data-analytics-service="${service}"]`);
+      await page.waitForSelector(`#health[data-service="${service}"]`);
+      // Kept in the page (and the hash), never the key in the URL.
+      expect(page.url()).toMatch(new RegExp(`#service=${service}$`));
+      expect(page.url()).not.toContain(keys.admin);
+      expect(await page.textContent('#scope')).toContain(service);
+      // The analytics table: what GET /analytics?service= answers, component by component.
+      const series = await get(`/dashboard/series?window=1h&service=${service}`);
+      expect(series.status).toBe(200);
+      expect(series.body['service']).toBe(service);
+      const comps = series.body['components'] as { component: string; calls: number }[];
+      const sent = seed.byService.get(service)!;
+      expect(comps.map((c) => c.component).sort()).toEqual([...sent.keys()].sort());
+      for (const c of comps) {
+        const analytics = await get(
+          `/analytics?window=1h&component=${c.component}&service=${service}`,
+        );
+        expect(analytics.status).toBe(200);
+        expect(analytics.body['service']).toBe(service);
+        await expectAnalyticsRow(c.component, service, analytics.body);
+        // Exactly what this service sent of the component, in the chart's card too.
+        const summary = analytics.body['summary'] as { total_requests: number };
+        expect(summary.total_requests).toBe(sent.get(c.component)!.length);
+        expect(c.calls).toBe(sent.get(c.component)!.length);
+        const card = page.locator(`article.component[data-component="${c.component}"]`);
+        expect(await card.locator('[data-calls]').getAttribute('data-calls')).toBe(String(c.calls));
+        if (c.component === 'marketplace') {
+          p99s[service] = (analytics.body['latency_percentiles'] as { p99: number }).p99;
+        }
+      }
+      // Only this service's components have cards.
+      expect(await page.locator('article.component').count()).toBe(comps.length);
+      const h = await get(`/health?service=${service}`);
+      expect(Number(await page.getAttribute('#health-score', 'data-value'))).toBeCloseTo(
+        h.body['overall_health_score'] as number,
+        6,
+      );
+    }
+    // The two services' marketplace latencies differ (the second is four times slower).
+    expect(p99s[DEMO_SERVICES[1]]!).toBeGreaterThan(p99s[DEMO_SERVICES[0]]! * 2);
+
+    // Back to the fleet: both services merged (digests merged, not averaged).
+    await page.selectOption('#service', '');
+    await page.waitForSelector('#operations[data-analytics-service=""]');
+    await page.waitForSelector('#health[data-service=""]');
+    expect(page.url()).not.toContain('#service');
+    const fleet = await get('/analytics?window=1h&component=marketplace');
+    expect(fleet.body['service']).toBeNull();
+    await expectAnalyticsRow('marketplace', '', fleet.body);
+    const all = [...seed.samples.get('marketplace')!].sort((a, b) => a - b);
+    expect((fleet.body['summary'] as { total_requests: number }).total_requests).toBe(all.length);
+    expect(all.length).toBe(
+      DEMO_SERVICES.reduce(
+        (n, s) => n + (seed.byService.get(s)!.get('marketplace')?.length ?? 0),
+        0,
+      ),
+    );
+    // The fleet p99 is the p99 of every value both services sent (within the ranks
+    // around 0.99), not a mean of the two services' p99s.
+    const p99 = (fleet.body['latency_percentiles'] as { p99: number }).p99;
+    expect(p99).toBeGreaterThanOrEqual(all[Math.floor(0.985 * all.length)]!);
+    expect(p99).toBeLessThanOrEqual(all[Math.min(all.length - 1, Math.ceil(0.995 * all.length))]!);
+    expect(await page.locator('article.component').count()).toBe(3);
+
+    // The keyboard reaches the selector (a labelled <select>) and changes it.
+    await page.focus('#service');
+    await page.keyboard.press('ArrowDown');
+    await page.waitForSelector(`#operations[data-analytics-service="${names[0]!}"]`);
+    await page.selectOption('#service', '');
+    await page.waitForSelector('#operations[data-analytics-service=""]');
+
+    // A service that sent nothing (a hand-made hash): empty panels that say so.
+    await page.evaluate("location.hash = '#service=nobody'");
+    await page
+      .locator('#performance [data-msg]', { hasText: 'service \u201cnobody\u201d' })
+      .waitFor();
+    await page.locator('#health [data-msg]', { hasText: 'has sent no data' }).waitFor();
+    await page.waitForSelector('#operations[data-analytics-service="nobody"]');
+    expect(await page.inputValue('#service')).toBe('nobody');
+    const none = await get('/dashboard/series?window=1h&service=nobody');
+    expect(none.status).toBe(200);
+    expect(none.body['components']).toEqual([]);
+    expect(await page.locator('article.component').count()).toBe(0);
+    expect(await page.locator('#analytics-table tr[data-component]').count()).toBe(0);
+    await page.selectOption('#service', '');
+    await page.waitForSelector('#operations[data-analytics-service=""]');
+    expect(await page.locator('article.component').count()).toBe(3);
+  }, 30_000);
+
+  it('logs in once with a one-time key (keys create --one-time); a second login fails', async () => {
+    const r = await runCli(['keys', 'create', '--role', 'read', '--one-time', '--db', db]);
+    expect(r.code, r.stderr).toBe(0);
+    const once = r.stdout.trim().split('\n').at(-1)!.trim();
+    const first = await context.newPage();
+    const second = await context.newPage();
+    try {
+      await first.goto(server.url);
+      await first.fill('#api-key', once);
+      await first.press('#api-key', 'Enter');
+      await first.waitForSelector('body[data-loaded="1"]', { timeout: 20_000 });
+      expect(await first.evaluate<string>('JSON.stringify(sessionStorage)')).not.toContain(once);
+      // The session keeps working: a reload logs in again without the key.
+      await first.reload();
+      await first.waitForSelector('body[data-loaded="1"]', { timeout: 20_000 });
+      expect(await first.locator('#main').isVisible()).toBe(true);
+      await second.goto(server.url);
+      await second.fill('#api-key', once);
+      await second.press('#api-key', 'Enter');
+      await second.locator('#login-error', { hasText: 'not valid' }).waitFor();
+      expect(await second.locator('#main').isHidden()).toBe(true);
+      // And never as an API key.
+      expect((await get('/alerts', once)).status).toBe(401);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  }, 30_000);
+
   it('switches the window without reloading', async () => {
     const request = page.waitForRequest((r) => r.url().includes('/dashboard/series?window=15m'));
     await page.selectOption('#window', '15m');
@@ -377,9 +584,9 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
       await item.getByRole('button', { name: /Acknowledge/ }).click();
       await item.locator('.ack-state', { hasText: 'Acknowledge: ' }).waitFor();
       expect(await item.getByRole('button', { name: /Acknowledge/ }).isEnabled()).toBe(true);
-      // Log out: the key leaves the session.
+      // Log out: the session leaves the tab (and ends on the server).
       await other.click('#logout');
-      expect(await other.evaluate<string | null>("sessionStorage.getItem('prsm.apiKey')")).toBe(
+      expect(await other.evaluate<string | null>("sessionStorage.getItem('prsm.session')")).toBe(
         null,
       );
       expect(await other.locator('#login').isVisible()).toBe(true);
@@ -395,9 +602,10 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
         !(
           // The browser logs every non-2xx fetch; these are the ones the test provoked
           // (a bad key, an unknown trace) or endpoints not built on this server.
-          (e.text.includes('status of 401') && e.url.endsWith('/alerts')) ||
+          (e.text.includes('status of 401') && e.url.endsWith('/dashboard/session')) ||
           (e.text.includes('status of 404') &&
             (e.url.includes('/traces/' + '0'.repeat(32)) ||
+              e.url.includes('service=nobody') ||
               e.url.includes('/dashboard/waterfall/' + '0'.repeat(32)) ||
               [...missing].some((m) => e.url.includes(`/api/v1/monitoring${m}`))))
         ),
@@ -421,7 +629,8 @@ describe.runIf(HAVE_CHROMIUM)('web dashboard in headless Chromium', () => {
     for (const path of [
       '/dashboard/series?window=15m',
       '/health',
-      '/analytics?window=1h',
+      '/analytics?window=15m&component=workers',
+      '/analytics?window=15m&component=marketplace&service=inventory-service',
       '/alerts',
     ]) {
       const t0 = performance.now();

@@ -10,15 +10,23 @@ import { Monitor } from '@prsm/core';
 
 const MINUTE = 60_000;
 
+/** The two services {@link seedDemo} sends timers from (`service.name` of their batches). */
+export const DEMO_SERVICES = ['demo-service', 'inventory-service'] as const;
+
 /** What {@link seedDemo} sent. */
 export interface DemoSeed {
-  /** Every latency sample per component (ms), all minutes together. */
+  /** Every latency sample per component (ms), all minutes and both services together. */
   readonly samples: Map<string, number[]>;
-  /** Failed samples per component. */
+  /** Failed samples per component (both services). */
   readonly errors: Map<string, number>;
+  /** Every latency sample per service, then component (ms). */
+  readonly byService: Map<string, Map<string, number[]>>;
   /** The trace sent, with its root operation's name. */
   readonly traceId: string;
   readonly traceSpans: number;
+  /** The trace of `marketplace_checkout`'s exemplar (sent in its last sub-window). */
+  readonly exemplarTraceId: string;
+  readonly exemplarSpans: number;
   /** The alert rules created (ids). */
   readonly ruleIds: string[];
   /** The audit entries sent (their actions, oldest first). */
@@ -73,16 +81,25 @@ function subWindow(
   };
 }
 
-const COMPONENTS: Readonly<Record<string, { ops: string[]; base: number; errorRate: number }>> = {
+type Components = Readonly<Record<string, { ops: string[]; base: number; errorRate: number }>>;
+
+const COMPONENTS: Components = {
   marketplace: { ops: ['marketplace_search', 'marketplace_checkout'], base: 120, errorRate: 0.04 },
   recommendation: { ops: ['recommendation_generation'], base: 200, errorRate: 0.01 },
   api_gateway: { ops: ['GET /api/items', 'POST /api/orders'], base: 25, errorRate: 0.002 },
 };
 
+/** The second service: the same component and operation, four times slower. */
+const SECOND: Components = {
+  marketplace: { ops: ['marketplace_search'], base: 480, errorRate: 0.02 },
+};
+
 /**
- * Sends the demo data: `minutes` minutes of timer sub-windows per operation, resource
- * gauges, one trace of five spans whose root is `marketplace_search`, business KPIs
- * with targets (twice, for trends), and two alert rules that fire at once.
+ * Sends the demo data: `minutes` minutes of timer sub-windows per operation from two
+ * services ({@link DEMO_SERVICES}: the second sends `marketplace_search` of component
+ * `marketplace` too, slower), resource gauges, one trace of five spans whose root is
+ * `marketplace_search`, business KPIs with targets (twice, for trends), and two alert
+ * rules that fire at once.
  */
 export async function seedDemo(
   api: string,
@@ -90,55 +107,74 @@ export async function seedDemo(
   now: number,
   minutes = 15,
 ): Promise<DemoSeed> {
-  const random = rng(42);
+  const first = rng(42);
+  const exemplarTraceId = randomBytes(16).toString('hex');
+  const exemplarRoot = randomBytes(8).toString('hex');
   const samples = new Map<string, number[]>();
   const errors = new Map<string, number>();
-  const metrics: Record<string, unknown>[] = [];
-  for (const [component, spec] of Object.entries(COMPONENTS)) {
-    for (const op of spec.ops) {
-      const windows: Record<string, unknown>[] = [];
-      let count = 0;
-      let sum = 0;
-      for (let m = minutes - 1; m >= 0; m -= 1) {
-        const start = Math.floor(now / MINUTE) * MINUTE - m * MINUTE;
-        const n = 20 + Math.floor(random() * 20);
-        const values = Array.from({ length: n }, () =>
-          Math.max(1, Math.round(spec.base * (0.5 + random()) * (random() < 0.05 ? 4 : 1))),
-        );
-        const failed = values.filter(() => random() < spec.errorRate).length;
-        windows.push(subWindow(start, values, failed));
-        samples.set(component, [...(samples.get(component) ?? []), ...values]);
-        errors.set(component, (errors.get(component) ?? 0) + failed);
-        count += n;
-        sum += values.reduce((a, b) => a + b, 0);
+  const byService = new Map<string, Map<string, number[]>>();
+  const senders: [string, Components, () => number][] = [
+    [DEMO_SERVICES[0], COMPONENTS, first],
+    [DEMO_SERVICES[1], SECOND, rng(7)],
+  ];
+  for (const [index, [service, components, random]] of senders.entries()) {
+    const own = new Map<string, number[]>();
+    byService.set(service, own);
+    const metrics: Record<string, unknown>[] = [];
+    for (const [component, spec] of Object.entries(components)) {
+      for (const op of spec.ops) {
+        const windows: Record<string, unknown>[] = [];
+        let count = 0;
+        let sum = 0;
+        for (let m = minutes - 1; m >= 0; m -= 1) {
+          const start = Math.floor(now / MINUTE) * MINUTE - m * MINUTE;
+          const n = 20 + Math.floor(random() * 20);
+          const values = Array.from({ length: n }, () =>
+            Math.max(1, Math.round(spec.base * (0.5 + random()) * (random() < 0.05 ? 4 : 1))),
+          );
+          const failed = values.filter(() => random() < spec.errorRate).length;
+          const w = subWindow(start, values, failed);
+          // The checkout's last minute carries an exemplar: its slowest value, traced.
+          if (op === 'marketplace_checkout' && m === 0) {
+            w['exemplars'] = [
+              { value: Math.max(...values), trace_id: exemplarTraceId, span_id: exemplarRoot },
+            ];
+          }
+          windows.push(w);
+          samples.set(component, [...(samples.get(component) ?? []), ...values]);
+          own.set(component, [...(own.get(component) ?? []), ...values]);
+          errors.set(component, (errors.get(component) ?? 0) + failed);
+          count += n;
+          sum += values.reduce((a, b) => a + b, 0);
+        }
+        metrics.push({
+          metric_name: 'operation.duration',
+          component,
+          tags: { operation: op },
+          labels: {},
+          timestamp: new Date(now).toISOString(),
+          metric_type: 'timer',
+          value: sum / count,
+          unit: 'ms',
+          count,
+          sum,
+          windows: [],
+          sub_windows: windows,
+        });
       }
-      metrics.push({
-        metric_name: 'operation.duration',
-        component,
-        tags: { operation: op },
-        labels: {},
-        timestamp: new Date(now).toISOString(),
-        metric_type: 'timer',
-        value: sum / count,
-        unit: 'ms',
-        count,
-        sum,
-        windows: [],
-        sub_windows: windows,
-      });
     }
+    await post(api, keys.ingest, '/batch', {
+      batch_id: `demo-${randomBytes(6).toString('hex')}`,
+      source: {
+        instance_id: `demo-instance-${index + 1}`,
+        resource: { 'service.name': service },
+      },
+      sent_at: new Date(now).toISOString(),
+      metrics,
+      traces: [],
+      alerts: [],
+    });
   }
-  await post(api, keys.ingest, '/batch', {
-    batch_id: `demo-${randomBytes(6).toString('hex')}`,
-    source: {
-      instance_id: 'demo-instance-1',
-      resource: { 'service.name': 'demo-service' },
-    },
-    sent_at: new Date(now).toISOString(),
-    metrics,
-    traces: [],
-    alerts: [],
-  });
 
   await post(api, keys.ingest, '/metrics', {
     metrics: [
@@ -190,6 +226,30 @@ export async function seedDemo(
     span('response_formatting', 590, 20, rootId, 'error', { retry: 1 }),
   ];
   await post(api, keys.ingest, '/traces', { spans });
+  const checkout = (
+    name: string,
+    id: string,
+    parent: string | undefined,
+    offset: number,
+    ms: number,
+  ): Record<string, unknown> => ({
+    trace_id: exemplarTraceId,
+    span_id: id,
+    ...(parent === undefined ? {} : { parent_span_id: parent }),
+    name,
+    start_time: new Date(t0 + offset).toISOString(),
+    end_time: new Date(t0 + offset + ms).toISOString(),
+    duration_ms: ms,
+    status: 'success',
+    attributes: {},
+    component: 'marketplace',
+  });
+  const exemplarSpans = [
+    checkout('marketplace_checkout', exemplarRoot, undefined, 0, 480),
+    checkout('payment_authorize', randomBytes(8).toString('hex'), exemplarRoot, 10, 300),
+    checkout('order_persist', randomBytes(8).toString('hex'), exemplarRoot, 320, 150),
+  ];
+  await post(api, keys.ingest, '/traces', { spans: exemplarSpans });
 
   const kpis: [string, number, number | undefined][] = [
     ['daily_active_users', 12_000, 15_000],
@@ -255,7 +315,17 @@ export async function seedDemo(
   const entries = [...audited.audit.sink.read()].map((l) => JSON.parse(l) as unknown);
   await audited.shutdown();
   await post(api, keys.ingest, '/audit', { source: 'demo-service', entries });
-  return { samples, errors, traceId, traceSpans: spans.length, ruleIds, auditActions };
+  return {
+    samples,
+    errors,
+    byService,
+    traceId,
+    traceSpans: spans.length,
+    exemplarTraceId,
+    exemplarSpans: exemplarSpans.length,
+    ruleIds,
+    auditActions,
+  };
 }
 
 /**

@@ -224,6 +224,96 @@ describe('GET /dashboard/series', () => {
     expect(second.components.map((c) => c.component)).toEqual(['late']);
   });
 
+  it('reads one service (exactly, its own digests) or the fleet (merged); unknown: empty', async () => {
+    const minute = Math.floor(now / MINUTE) * MINUTE;
+    const send = async (id: string, service: string, values: number[]): Promise<void> => {
+      const r = await fetch(`${server.url!}/api/v1/monitoring/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          batch_id: id,
+          source: { instance_id: `${service}-1`, resource: { 'service.name': service } },
+          sent_at: new Date(now).toISOString(),
+          metrics: [timer('shop', minute, values)],
+          traces: [],
+          alerts: [],
+        }),
+      });
+      expect(r.status, await r.text()).toBe(200);
+    };
+    // The same component and operation from two services, far apart.
+    const fast = Array.from({ length: 100 }, (_, i) => 1 + i); // 1..100
+    const slow = Array.from({ length: 100 }, (_, i) => 1001 + i); // 1001..1100
+    await send('a', 'fast-svc', fast);
+    await send('b', 'slow-svc', slow);
+    // Spans are not stored by service: of one service, the roots in its components.
+    const span = (id: string, component: string, ms: number): unknown => ({
+      trace_id: id.repeat(32),
+      span_id: id.repeat(16),
+      name: `${component}_op`,
+      start_time: new Date(now - 1000).toISOString(),
+      end_time: new Date(now - 1000 + ms).toISOString(),
+      duration_ms: ms,
+      status: 'success',
+      attributes: {},
+      component,
+    });
+    const traces = await fetch(`${server.url!}/api/v1/monitoring/traces`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ingestKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ spans: [span('a', 'shop', 40), span('b', 'elsewhere', 90)] }),
+    });
+    expect(traces.status, await traces.text()).toBeLessThan(300);
+    type Body = {
+      service: string | null;
+      slow_traces: { component: string | null }[];
+      components: { component: string; calls: number; p50: (number | null)[] }[];
+      top_operations: { operation: string; calls: number; avg_ms: number }[];
+      resources: { cpu_usage: (number | null)[] };
+    };
+    const read = async (query: string): Promise<Body> => {
+      const r = await api(`/dashboard/series?window=15m${query}`);
+      expect(r.status).toBe(200);
+      return (await r.json()) as Body;
+    };
+    const p50 = (b: Body): number | null => b.components[0]!.p50.at(-1)!;
+    const a = await read('&service=fast-svc');
+    expect(a.service).toBe('fast-svc');
+    expect(a.components.map((c) => [c.component, c.calls])).toEqual([['shop', 100]]);
+    expect(p50(a)).toBeGreaterThanOrEqual(50);
+    expect(p50(a)).toBeLessThanOrEqual(51);
+    expect(a.top_operations[0]!.avg_ms).toBe(50.5);
+    expect(a.slow_traces.map((t) => t.component)).toEqual(['shop']);
+    const b = await read('&service=slow-svc');
+    expect(b.components[0]!.calls).toBe(100);
+    expect(p50(b)).toBeGreaterThanOrEqual(1050);
+    expect(p50(b)).toBeLessThanOrEqual(1051);
+    // The fleet: both merged (the median of all 200 values lies between the two sets).
+    const fleet = await read('');
+    expect(fleet.service).toBeNull();
+    expect(fleet.components[0]!.calls).toBe(200);
+    expect(fleet.top_operations[0]!.avg_ms).toBe(550.5);
+    expect(fleet.slow_traces.map((t) => t.component)).toEqual(['elsewhere', 'shop']);
+    expect(p50(fleet)).toBeGreaterThanOrEqual(100);
+    expect(p50(fleet)).toBeLessThanOrEqual(1001);
+    // With a component too.
+    expect((await read('&service=slow-svc&component=shop')).components[0]!.calls).toBe(100);
+    expect((await read('&service=fast-svc&component=other')).components).toEqual([]);
+    // A service that sent nothing: empty lists, not an error.
+    const none = await read('&service=nobody');
+    expect(none.service).toBe('nobody');
+    expect(none.components).toEqual([]);
+    expect(none.top_operations).toEqual([]);
+    expect(none.slow_traces).toEqual([]);
+    expect(none.resources.cpu_usage.every((v: number | null) => v === null)).toBe(true);
+    // Bad input: 400 naming the field.
+    for (const bad of ['', 'x'.repeat(201)]) {
+      const r = await api(`/dashboard/series?service=${bad}`);
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { error: { field: string } }).error.field).toBe('service');
+    }
+  });
+
   it('answers 503 with an in-memory store', async () => {
     const memory = await createServer({ port: 0, rateLimit: false, compactIntervalMs: 0 });
     try {

@@ -3,8 +3,10 @@
  * files of `packages/server/dashboard/` and uPlot's two files from node_modules (read
  * once, kept in memory with their gzip form and an ETag; no key needed: they hold no
  * data), with a strict Content-Security-Policy. `GET /api/v1/monitoring/dashboard/series`
- * (role `read`) gives the series over time the charts draw. May import from store/,
- * http/ and this folder.
+ * (role `read`) gives the series over time the charts draw. `POST /dashboard/session`
+ * exchanges a key (an API key, or a one-time login key: spent) for a session token the
+ * page keeps instead of the key (auth/sessions.ts). May import from store/, http/,
+ * auth/ and this folder.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +18,8 @@ import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '@prsm/core';
 
+import { looksLikeKey, looksLikeOneTimeKey, roleAllows } from '../auth/keys.js';
+import type { DashboardSessions } from '../auth/sessions.js';
 import { errorBody } from '../http/errors.js';
 import { errorResponses, traceParamsSchema } from '../http/schemas.js';
 import type { MonitorStore } from '../store/store.js';
@@ -150,6 +154,13 @@ export interface DashboardOptions {
   readonly store: MonitorStore;
   readonly clock: Clock;
   readonly prefix: string;
+  readonly sessions: DashboardSessions;
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const auth = request.headers.authorization;
+  const m = typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return m?.[1];
 }
 
 /**
@@ -195,16 +206,119 @@ export async function registerDashboard(
     },
   );
 
+  const { sessions, store } = options;
   await app.register(
     (api, _opts, next) => {
-      api.get<{ Querystring: { window?: DashboardWindow; component?: string } }>(
+      api.post<{ Body: { key: string } }>(
+        '/dashboard/session',
+        {
+          config: {
+            permission: null,
+            summary: 'Log in to the web dashboard: a key for a session',
+            description:
+              'Exchanges a key for a session token the page sends as `Authorization: Bearer` instead of the key (so the page never keeps the key). The key is an API key of a role that may read, or a one-time login key (`prsmo_`..., `prsm-monitor keys create --one-time`): that one is spent by this call, answered 401 if used again, and never accepted as an API key. A session stands for its key (its role; revoking the key ends it), ends at `DELETE /dashboard/session`, after 30 minutes unused or 12 hours after login, and when the server restarts (sessions are kept in memory).',
+          },
+          schema: {
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['key'],
+              properties: { key: { type: 'string', minLength: 1, maxLength: 200 } },
+            },
+            response: {
+              201: {
+                type: 'object',
+                required: ['session', 'key_id', 'role', 'one_time', 'expires_at'],
+                properties: {
+                  session: { type: 'string', description: 'The token: `Bearer <session>`.' },
+                  key_id: { type: 'string' },
+                  role: { type: 'string' },
+                  one_time: {
+                    type: 'boolean',
+                    description: 'The key was a one-time key, now spent.',
+                  },
+                  expires_at: {
+                    type: 'string',
+                    format: 'date-time',
+                    description: 'The latest end (sooner after 30 minutes unused).',
+                  },
+                },
+              },
+              ...errorResponses([400, 401, 403]),
+            },
+          },
+        },
+        (request, reply) => {
+          const key = request.body.key.trim();
+          const oneTime = looksLikeOneTimeKey(key);
+          const info = oneTime
+            ? store.redeemOneTimeKey(key)
+            : looksLikeKey(key)
+              ? store.findKey(key)
+              : undefined;
+          if (info === undefined || info.revoked_at !== null) {
+            void reply
+              .code(401)
+              .type('application/json; charset=utf-8')
+              .send(
+                errorBody(
+                  'invalid_key',
+                  oneTime
+                    ? 'the one-time key is not valid: unknown, already used or revoked'
+                    : 'the key is not valid',
+                  'key',
+                ),
+              );
+            return;
+          }
+          if (!roleAllows(info.role, 'read')) {
+            void reply
+              .code(403)
+              .type('application/json; charset=utf-8')
+              .send(
+                errorBody(
+                  'forbidden',
+                  `the dashboard needs the read permission; the key's role is ${info.role}`,
+                  'key',
+                ),
+              );
+            return;
+          }
+          const created = sessions.create(info.id);
+          void reply.code(201).send({
+            session: created.token,
+            key_id: info.id,
+            role: info.role,
+            one_time: oneTime,
+            expires_at: new Date(created.expiresAt).toISOString(),
+          });
+        },
+      );
+      api.delete(
+        '/dashboard/session',
+        {
+          config: {
+            permission: null,
+            summary: 'Log out of the web dashboard',
+            description:
+              'Ends the session sent as `Authorization: Bearer <session>`; 204 whether or not it was open.',
+          },
+          schema: { response: errorResponses([400]) },
+        },
+        (request, reply) => {
+          const token = bearerToken(request);
+          if (token !== undefined) sessions.end(token);
+          void reply.code(204).send();
+        },
+      );
+      api.get<{ Querystring: { window?: DashboardWindow; component?: string; service?: string } }>(
         '/dashboard/series',
         {
           config: {
             permission: 'read',
             summary: "The web dashboard's series over time",
             description:
-              'Per component and step (1 minute for `15m` and `1h`, 15 minutes for `24h`): p50/p95/p99 merged from the stored digests, calls per minute and error rate of every histogram and timer (the SDK’s `prsm.*` timings left out); the resource gauges (`cpu_usage`, `memory_usage`, `disk_usage`, averaged over services; `network_io.bytes_*` in bytes per second); the ten operations with the most total time, each with the slowest recent root span of the same name (an exemplar trace); the ten slowest recent traces. An answer is reused for up to 5 seconds while nothing new is stored. Answers 503 when the store is in memory.',
+              'Per component and step (1 minute for `15m` and `1h`, 15 minutes for `24h`): p50/p95/p99 merged from the stored digests, calls per minute and error rate of every histogram and timer (the SDK’s `prsm.*` timings left out), and `exemplars`: the slowest exemplar of each step (`{ trace_id, value }` or null; exemplars are the traced values sent in a batch sub-window’s `exemplars`, at most 4 kept per series and minute, as long as the minute rows); the resource gauges (`cpu_usage`, `memory_usage`, `disk_usage`, averaged over services; `network_io.bytes_*` in bytes per second); the ten operations with the most total time, each with the slowest recent root span of the same name (`trace_id`, `trace_duration_ms`) and its slowest exemplar in the window (`exemplar`: `{ component, metric, operation, value, trace_id, span_id, timestamp, trace_stored }` or null); the ten slowest recent traces (`slow_traces`); the ten slowest exemplars of the window (`exemplars`, one per operation). With `service`: only the series that service sent (series are stored per service, so its values are exact; its resource gauges; its exemplars; slow traces and the slowest calls of the operations among the root spans of its components, as spans are not stored by service), and `service` in the answer; a service that sent nothing gives empty lists, not an error. Without it: the whole fleet, every service merged (digests merged, not averaged). An answer is reused for up to 5 seconds while nothing new is stored. Answers 503 when the store is in memory.',
           },
           schema: {
             querystring: {
@@ -213,6 +327,13 @@ export async function registerDashboard(
               properties: {
                 window: { type: 'string', enum: Object.keys(WINDOWS) },
                 component: { type: 'string', minLength: 1, maxLength: 100 },
+                service: {
+                  type: 'string',
+                  minLength: 1,
+                  maxLength: 200,
+                  description:
+                    'One service (`service.name` of its batches, as `GET /health` lists them in `services`); absent: the whole fleet. Unknown: empty lists.',
+                },
               },
             },
             response: errorResponses([400, 401, 403, 429]),
@@ -234,7 +355,13 @@ export async function registerDashboard(
           }
           void reply
             .type('application/json; charset=utf-8')
-            .send(reader.read(request.query.window ?? '1h', request.query.component));
+            .send(
+              reader.read(
+                request.query.window ?? '1h',
+                request.query.component,
+                request.query.service,
+              ),
+            );
         },
       );
       api.get<{ Params: { trace_id: string } }>(

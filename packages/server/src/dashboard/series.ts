@@ -38,6 +38,21 @@ export interface ComponentSeries {
   readonly error_rate: (number | null)[];
   readonly calls: number;
   readonly errors: number;
+  /** The slowest exemplar of each step (a traced value), or null. */
+  readonly exemplars: ({ readonly trace_id: string; readonly value: number } | null)[];
+}
+
+/** A stored exemplar: a value recorded with its trace. @internal */
+export interface ExemplarRow {
+  readonly component: string;
+  readonly metric: string;
+  readonly operation: string;
+  readonly value: number;
+  readonly trace_id: string;
+  readonly span_id: string | null;
+  readonly timestamp: string;
+  /** Whether a span of the trace is stored (the waterfall can open it). */
+  readonly trace_stored: boolean;
 }
 
 /** An operation ranked by its total time in the window. @internal */
@@ -52,6 +67,8 @@ export interface OperationRow {
   /** The slowest recent root span of this operation (an exemplar), or null. */
   readonly trace_id: string | null;
   readonly trace_duration_ms: number | null;
+  /** The operation's slowest exemplar in the window (sent with its samples), or null. */
+  readonly exemplar: ExemplarRow | null;
 }
 
 /** A slow recent trace (its root span). @internal */
@@ -67,6 +84,8 @@ export interface SlowTrace {
 /** The body of `GET /dashboard/series`. @internal */
 export interface DashboardSeries {
   readonly window: DashboardWindow;
+  /** The service asked for (`?service=`), or null: the whole fleet. */
+  readonly service: string | null;
   readonly step_seconds: number;
   readonly from: string;
   readonly to: string;
@@ -82,6 +101,8 @@ export interface DashboardSeries {
   };
   readonly top_operations: OperationRow[];
   readonly slow_traces: SlowTrace[];
+  /** The ten slowest exemplars of the window. */
+  readonly exemplars: ExemplarRow[];
   readonly series_stored: number;
   readonly generated_at: string;
 }
@@ -140,6 +161,20 @@ interface SpanRow {
   status: string;
   start_ms: number;
 }
+
+interface ExemplarDbRow {
+  component: string;
+  name: string;
+  op: string | null;
+  bucket: number;
+  trace_id: string;
+  span_id: string | null;
+  value: number;
+  at: number;
+}
+
+/** The most exemplar rows one answer reads (the newest minutes first). */
+const MAX_EXEMPLAR_ROWS = 20_000;
 
 const RESOURCE_NAMES = [
   'cpu_usage',
@@ -221,6 +256,27 @@ class Percentiles {
   }
 }
 
+/** The SQL (on `series s`) and parameters selecting one component and one service. */
+interface SeriesFilter {
+  readonly sql: string;
+  readonly params: string[];
+}
+
+function seriesFilter(component: string | undefined, service: string | undefined): SeriesFilter {
+  const sql: string[] = [];
+  const params: string[] = [];
+  if (component !== undefined) {
+    sql.push('AND s.component = ?');
+    params.push(component);
+  }
+  // Series are keyed by service (the store's schema version 4): exact.
+  if (service !== undefined) {
+    sql.push('AND s.service = ?');
+    params.push(service);
+  }
+  return { sql: sql.join(' '), params };
+}
+
 function round(v: number | null, digits = 3): number | null {
   if (v === null || !Number.isFinite(v)) return null;
   const f = 10 ** digits;
@@ -229,7 +285,7 @@ function round(v: number | null, digits = 3): number | null {
 
 /**
  * The dashboard's series over a store's SQLite file, read-only; an answer is reused
- * for up to 5 s per (window, component) while nothing new is stored. @internal
+ * for up to 5 s per (window, component, service) while nothing new is stored. @internal
  */
 export class DashboardSeriesReader {
   readonly #path: string;
@@ -251,12 +307,16 @@ export class DashboardSeriesReader {
     );
   }
 
-  read(window: DashboardWindow, component: string | undefined): DashboardSeries {
+  /**
+   * The series of `window`, of one `component` and one `service` when given (a series
+   * is keyed by its service: exact; an unknown service has no rows, so empty lists).
+   */
+  read(window: DashboardWindow, component: string | undefined, service?: string): DashboardSeries {
     const now = this.#clock.now();
     // `data_version` changes when another connection (the store's) commits: an answer
     // is reused only while nothing was stored, within the same minute, for 5 s at most.
     const version = this.#open().pragma('data_version', { simple: true }) as number;
-    const key = `${window}\u0000${component ?? ''}`;
+    const key = `${window}\u0000${component ?? ''}\u0000${service ?? '\u0001'}`;
     const hit = this.#cache.get(key);
     if (
       hit !== undefined &&
@@ -267,7 +327,7 @@ export class DashboardSeriesReader {
     ) {
       return hit.body;
     }
-    const body = this.#compute(window, component, now);
+    const body = this.#compute(window, component, service, now);
     if (this.#cache.size >= 32) this.#cache.clear();
     this.#cache.set(key, { at: now, version, body });
     return body;
@@ -324,8 +384,35 @@ export class DashboardSeriesReader {
     return this.#db;
   }
 
-  #compute(window: DashboardWindow, component: string | undefined, now: number): DashboardSeries {
+  /** The exemplars of histograms and timers from `from` on, newest minutes first, bounded. */
+  #exemplars(db: Database.Database, from: number, filter: SeriesFilter): ExemplarDbRow[] {
+    try {
+      return db
+        .prepare<unknown[], ExemplarDbRow>(
+          `SELECT s.component AS component, s.name AS name,
+             COALESCE(json_extract(s.tags, '$.operation'), json_extract(s.tags, '$."http.route"')) AS op,
+             e.bucket AS bucket, e.trace_id AS trace_id, e.span_id AS span_id, e.value AS value, e.at AS at
+           FROM exemplars e JOIN series s ON s.id = e.series_id
+           WHERE e.bucket >= ? AND s.metric_type IN ('histogram', 'timer') AND s.name NOT LIKE 'prsm.%'
+             ${filter.sql}
+           ORDER BY e.bucket DESC LIMIT ${MAX_EXEMPLAR_ROWS}`,
+        )
+        .all(from, ...filter.params);
+    } catch (error) {
+      // A file written before exemplars were stored, opened read-only: none.
+      if (error instanceof Error && /no such table/.test(error.message)) return [];
+      throw error;
+    }
+  }
+
+  #compute(
+    window: DashboardWindow,
+    component: string | undefined,
+    service: string | undefined,
+    now: number,
+  ): DashboardSeries {
     const db = this.#open();
+    const filter = seriesFilter(component, service);
     const { ms, step } = WINDOWS[window];
     const end = Math.floor(now / step) * step;
     const from = end - ms + step;
@@ -346,9 +433,9 @@ export class DashboardSeriesReader {
          FROM points p JOIN series s ON s.id = p.series_id
          WHERE p.resolution IN (${resIn}) AND p.bucket >= ?
            AND s.metric_type IN ('histogram', 'timer') AND s.name NOT LIKE 'prsm.%'
-           ${component === undefined ? '' : 'AND s.component = ?'}`,
+           ${filter.sql}`,
       )
-      .all(...(component === undefined ? [fromRow] : [fromRow, component]));
+      .all(fromRow, ...filter.params);
 
     const perComponent = new Map<
       string,
@@ -405,6 +492,33 @@ export class DashboardSeriesReader {
       op.pct.add(row, digest);
     }
 
+    const ex = this.#exemplars(db, fromRow, filter);
+    const slowestStep = new Map<string, ExemplarDbRow>();
+    const slowestOp = new Map<string, ExemplarDbRow>();
+    for (const r of ex) {
+      const i = Math.max(0, index(r.bucket));
+      if (i >= steps) continue;
+      const stepKey = `${r.component}\u0000${i}`;
+      const s = slowestStep.get(stepKey);
+      if (s === undefined || r.value > s.value) slowestStep.set(stepKey, r);
+      const opKey = `${r.component}\u0000${r.name}\u0000${r.op ?? r.name}`;
+      const o = slowestOp.get(opKey);
+      if (o === undefined || r.value > o.value) slowestOp.set(opKey, r);
+    }
+    const stored = db.prepare<[string], { n: number }>(
+      'SELECT 1 AS n FROM spans WHERE trace_id = ? LIMIT 1',
+    );
+    const withStored = (r: ExemplarDbRow): ExemplarRow => ({
+      component: r.component,
+      metric: r.name,
+      operation: r.op ?? r.name,
+      value: round(r.value) ?? 0,
+      trace_id: r.trace_id,
+      span_id: r.span_id,
+      timestamp: new Date(r.at).toISOString(),
+      trace_stored: stored.get(r.trace_id) !== undefined,
+    });
+
     const stepMinutes = step / MINUTE;
     const components: ComponentSeries[] = [...perComponent.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
@@ -421,16 +535,31 @@ export class DashboardSeriesReader {
           error_rate: c.count.map((n, i) => (n > 0 ? round(c.errors[i]! / n, 5) : null)),
           calls: c.count.reduce((a, b) => a + b, 0),
           errors: c.errors.reduce((a, b) => a + b, 0),
+          exemplars: t.map((_, i) => {
+            const r = slowestStep.get(`${name}\u0000${i}`);
+            return r === undefined ? null : { trace_id: r.trace_id, value: round(r.value) ?? 0 };
+          }),
         };
       });
 
+    // Spans are not stored by service: of one service, the roots in its components.
     const spans = db
-      .prepare<[number], SpanRow>(
+      .prepare<unknown[], SpanRow>(
         `SELECT trace_id, name, component, duration_ms, status, start_ms FROM spans
-         WHERE parent_span_id IS NULL AND received_at >= ?
+         WHERE parent_span_id IS NULL AND received_at >= ?${
+           service === undefined
+             ? ''
+             : ` AND component IN (SELECT DISTINCT s.component FROM series s WHERE s.service = ?${
+                 component === undefined ? '' : ' AND s.component = ?'
+               })`
+         }
          ORDER BY duration_ms DESC LIMIT 200`,
       )
-      .all(from);
+      .all(
+        from,
+        ...(service === undefined ? [] : [service]),
+        ...(service !== undefined && component !== undefined ? [component] : []),
+      );
     const slowestOf = new Map<string, SpanRow>();
     for (const s of spans) {
       for (const key of [`${s.component ?? ''}\u0000${s.name}`, `\u0000${s.name}`]) {
@@ -442,9 +571,10 @@ export class DashboardSeriesReader {
       .sort((a, b) => b.sum - a.sum)
       .slice(0, 10)
       .map((o) => {
-        const ex =
+        const slow =
           slowestOf.get(`${o.component}\u0000${o.operation}`) ??
           slowestOf.get(`\u0000${o.operation}`);
+        const exemplar = slowestOp.get(`${o.component}\u0000${o.metric}\u0000${o.operation}`);
         return {
           component: o.component,
           operation: o.operation,
@@ -453,8 +583,9 @@ export class DashboardSeriesReader {
           errors: o.errors,
           avg_ms: round(o.sum / o.count) ?? 0,
           p99_ms: round(o.pct.get(0.99, 'p99')),
-          trace_id: ex?.trace_id ?? null,
-          trace_duration_ms: ex === undefined ? null : round(ex.duration_ms),
+          trace_id: slow?.trace_id ?? null,
+          trace_duration_ms: slow === undefined ? null : round(slow.duration_ms),
+          exemplar: exemplar === undefined ? null : withStored(exemplar),
         };
       });
 
@@ -465,10 +596,10 @@ export class DashboardSeriesReader {
            SUM(p.sum) AS total
          FROM series s JOIN points p ON p.series_id = s.id
          WHERE s.name IN (${RESOURCE_NAMES.map(() => '?').join(', ')})
-           AND p.resolution IN (${resIn}) AND p.bucket >= ?
+           AND p.resolution IN (${resIn}) AND p.bucket >= ?${service === undefined ? '' : ' AND s.service = ?'}
          GROUP BY s.name, p.bucket`,
       )
-      .all(...RESOURCE_NAMES, fromRow);
+      .all(...RESOURCE_NAMES, fromRow, ...(service === undefined ? [] : [service]));
     const res = (name: string, rate: boolean): (number | null)[] => {
       const acc = new Array<{ s: number; n: number } | null>(steps).fill(null);
       for (const g of gauges) {
@@ -491,6 +622,7 @@ export class DashboardSeriesReader {
 
     return {
       window,
+      service: service ?? null,
       step_seconds: step / 1000,
       from: new Date(from).toISOString(),
       to: new Date(end + step).toISOString(),
@@ -512,6 +644,10 @@ export class DashboardSeriesReader {
         status: s.status,
         start_time: new Date(s.start_ms).toISOString(),
       })),
+      exemplars: [...slowestOp.values()]
+        .sort((a, b) => b.value - a.value)
+        .slice(0, 10)
+        .map(withStored),
       series_stored: seriesStored,
       generated_at: new Date(now).toISOString(),
     };

@@ -52,7 +52,9 @@ export function storedToPrometheus(series: readonly StoredSeries[]): string {
     const base = {
       name: s.name,
       component: s.component,
-      tags: s.tags,
+      // A series two services send is a row each: the service tells them apart (a
+      // tag of that name, when the series has one, wins).
+      tags: s.service === '' || 'service' in s.tags ? s.tags : { ...s.tags, service: s.service },
       labels: s.labels,
       overflow: false,
       unit: s.unit,

@@ -147,6 +147,31 @@ export const subWindowSchema = {
       description:
         'Base64 of little-endian float32 pairs (mean, weight), sorted by mean; weights add up to `count`.',
     },
+    exemplars: {
+      type: 'array',
+      maxItems: 4,
+      description:
+        'Optional: up to 4 values of the sub-window recorded with a trace (exemplars), each within `min`..`max`; the 4 slowest per series and minute are kept as long as the minute rows and served by `GET /dashboard/series`.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['value', 'trace_id'],
+        properties: {
+          value: finite('The recorded value (ms for timers).'),
+          trace_id: {
+            type: 'string',
+            pattern: '^[0-9a-f]{32}$',
+            description: '32 lowercase hex digits.',
+          },
+          span_id: {
+            type: 'string',
+            pattern: '^[0-9a-f]{16}$',
+            description: '16 lowercase hex digits.',
+          },
+          timestamp: timestamp('When the value was recorded; default the sub-window start.'),
+        },
+      },
+    },
   },
 };
 

@@ -520,14 +520,21 @@ export class FleetReader {
     // An operation's minute is merged once while its rows are unchanged; windows and
     // minutes merge those.
     // Many rows to parse (a first read): their digests in one query, not one each.
+    // Only from the oldest minute with a changed row on: after a write, the minutes it
+    // touched (usually the latest), not the whole hour.
     let missing = 0;
+    let oldestMissing = Number.POSITIVE_INFINITY;
     for (const cell of cells.values()) {
-      if (!this.#cellKept(component, svc, cell)) missing += cell.rows.length;
+      if (this.#cellKept(component, svc, cell)) continue;
+      for (const row of cell.rows) {
+        if (!this.#digestKept(row)) missing++;
+      }
+      if (cell.bucket < oldestMissing) oldestMissing = cell.bucket;
     }
     let texts: Map<string, string | null> | undefined;
     if (missing > 100) {
       texts = new Map();
-      for (const r of store.readComponentPoints(component, readFrom, svc, true)) {
+      for (const r of store.readComponentPoints(component, oldestMissing, svc, true)) {
         texts.set(`${r.series_id}:${r.bucket}`, r.digest);
       }
     }
@@ -744,6 +751,14 @@ export class FleetReader {
     return digest;
   }
 
+  /** Whether a row's parsed digest is kept as the row is now (here or by the store). */
+  #digestKept(row: ReadPoint): boolean {
+    return (
+      this.#digests.get(`${row.series_id}:${row.bucket}`)?.count === row.count ||
+      this.#store.readParsedDigest(row.series_id, row.bucket, row.count) !== undefined
+    );
+  }
+
   /**
    * A row's digest, read and parsed; kept while the row holds the same samples when
    * its minute is recent (older rows are read through their operation-minute).
@@ -755,7 +770,13 @@ export class FleetReader {
     const key = `${row.series_id}:${row.bucket}`;
     const hit = this.#digests.get(key);
     if (hit !== undefined && hit.count === row.count) return hit.digest;
-    let digest: TDigest | undefined;
+    // Written by a batch of this process: its parsed digest, shared (only read here).
+    let digest = this.#store.readParsedDigest(row.series_id, row.bucket, row.count);
+    if (digest !== undefined) {
+      if (this.#digests.size >= MAX_DIGESTS) this.#digests.clear();
+      this.#digests.set(key, { count: row.count, digest });
+      return digest;
+    }
     try {
       const text =
         texts !== undefined && texts.has(key)

@@ -10,7 +10,11 @@ import {
   type AuditRecord,
   type ChainProblem,
   type Clock,
+  COMPLIANCE_TAGS,
+  type ComplianceTag,
+  DEFAULT_RETENTION_DAYS,
   GENESIS_HASH,
+  RETENTION_CUT_ACTION,
   sealRecord,
   verifyChain,
 } from '@prsm/core';
@@ -46,7 +50,146 @@ CREATE TABLE IF NOT EXISTS audit_batches (
   received_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_batches_age ON audit_batches (received_at);
+CREATE TABLE IF NOT EXISTS audit_retention_cuts (
+  source         TEXT    PRIMARY KEY,
+  first_kept_seq INTEGER NOT NULL,
+  anchor_hash    TEXT    NOT NULL,
+  cut_seq        INTEGER NOT NULL,
+  cut_at         INTEGER NOT NULL
+);
 `;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The source name of the server's own audit chain: the records the server writes
+ * itself (an `audit.retention_cut` for every retention cut of another source's
+ * rows). Reserved: `POST /audit` refuses it.
+ *
+ * @example
+ * ```ts
+ * const cuts = auditStoreOf(store).list({ source: SERVER_AUDIT_SOURCE });
+ * ```
+ */
+export const SERVER_AUDIT_SOURCE = 'prsm-server';
+
+/**
+ * Retention of stored audit records, in ms, by compliance tag (`SOC2`, `ISO27001`,
+ * `GDPR`, `HIPAA`) and `default` (records without a known tag). A record is kept for
+ * the longest retention among its tags; tags left out take core's
+ * `DEFAULT_RETENTION_DAYS`.
+ *
+ * @example
+ * ```ts
+ * const retention: AuditRecordRetention = { SOC2: 400 * 86_400_000, default: 365 * 86_400_000 };
+ * openStore('./prsm-monitor.db', { auditRecordRetentionMs: retention });
+ * ```
+ */
+export type AuditRecordRetention = Readonly<Partial<Record<ComplianceTag | 'default', number>>>;
+
+/**
+ * What one retention run over the stored audit records did (see
+ * {@link AuditStore.applyRetention}).
+ *
+ * @example
+ * ```ts
+ * const { removed, expired } = auditStoreOf(store).applyRetention(Date.now());
+ * ```
+ */
+export interface AuditRetentionResult {
+  /** Records removed now. */
+  readonly removed: number;
+  /**
+   * Records still stored past their retention: behind an older record still
+   * retained (only a prefix of a chain is ever removed), or in a chain that does not
+   * verify (never cut, so the break stays visible).
+   */
+  readonly expired: number;
+  /** The cuts made, one per source: the first record kept. */
+  readonly cuts: readonly {
+    readonly source: string;
+    readonly removed: number;
+    readonly firstKeptSeq: number;
+  }[];
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: DAY_MS,
+};
+
+/**
+ * Parses the `--audit-retention` flag: `TAG=<duration>` pairs separated by commas,
+ * the duration a number with a unit (`ms`, `s`, `m`, `h`, `d`), tags among `SOC2`,
+ * `ISO27001`, `GDPR`, `HIPAA` and `default`. Throws a `TypeError` naming the bad part.
+ *
+ * @example
+ * ```ts
+ * parseAuditRetention('SOC2=400d,GDPR=30d,default=365d');
+ * // { SOC2: 34560000000, GDPR: 2592000000, default: 31536000000 }
+ * ```
+ */
+export function parseAuditRetention(text: string): AuditRecordRetention {
+  const out: Partial<Record<ComplianceTag | 'default', number>> = {};
+  for (const part of text.split(',')) {
+    const [tag, duration, extra] = part.trim().split('=');
+    if (tag === undefined || duration === undefined || extra !== undefined || tag === '') {
+      throw new TypeError(`audit retention: '${part}' is not TAG=<duration> (e.g. SOC2=400d)`);
+    }
+    if (tag !== 'default' && !(COMPLIANCE_TAGS as readonly string[]).includes(tag)) {
+      throw new TypeError(
+        `audit retention: unknown tag ${tag} (known: default, ${COMPLIANCE_TAGS.join(', ')})`,
+      );
+    }
+    const m = DURATION.exec(duration.trim());
+    const ms = m === null ? NaN : Number(m[1]) * UNIT_MS[m[2]!]!;
+    if (!(ms > 0) || !Number.isFinite(ms)) {
+      throw new TypeError(
+        `audit retention: ${tag}=${duration} is not a duration > 0 (a number and ms, s, m, h or d)`,
+      );
+    }
+    out[tag as ComplianceTag | 'default'] = ms;
+  }
+  return out;
+}
+
+/**
+ * Checks the store's `auditRecordRetentionMs` option; throws a `TypeError` naming a
+ * bad value. @internal
+ *
+ * @example
+ * ```ts
+ * checkAuditRecordRetention({ SOC2: 400 * 86_400_000 });
+ * ```
+ */
+export function checkAuditRecordRetention(option: unknown): void {
+  if (option !== undefined) retentionOf(option);
+}
+
+/** The retention by tag, merged over core's defaults; throws a `TypeError` on a bad one. */
+function retentionOf(option: unknown): Readonly<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [tag, days] of Object.entries(DEFAULT_RETENTION_DAYS)) out[tag] = days * DAY_MS;
+  if (option === null || typeof option !== 'object' || Array.isArray(option)) {
+    throw new TypeError('auditRecordRetentionMs must be an object of ms by compliance tag');
+  }
+  for (const [tag, ms] of Object.entries(option as Record<string, unknown>)) {
+    if (tag !== 'default' && !(COMPLIANCE_TAGS as readonly string[]).includes(tag)) {
+      throw new TypeError(
+        `auditRecordRetentionMs: unknown tag ${tag} (known: default, ${COMPLIANCE_TAGS.join(', ')})`,
+      );
+    }
+    if (typeof ms !== 'number' || !(ms > 0) || !Number.isFinite(ms)) {
+      throw new TypeError(`auditRecordRetentionMs.${tag} must be a number of ms > 0`);
+    }
+    out[tag] = ms;
+  }
+  return Object.freeze(out);
+}
 
 /** How long a batch id is remembered to drop a retried batch. */
 const BATCH_ID_TTL_MS = 24 * 3_600_000;
@@ -231,12 +374,26 @@ function columnsMatch(row: EntryRow, record: Record<string, unknown>): boolean {
 export class AuditStore {
   readonly #db: Database.Database;
   readonly #clock: Clock;
+  /** Retention in ms by tag (merged over core's defaults); undefined: records are kept. */
+  readonly #retention: Readonly<Record<string, number>> | undefined;
+  #lastRetention: (AuditRetentionResult & { readonly at: number }) | undefined;
 
-  /** @internal */
-  constructor(db: Database.Database, clock: Clock) {
+  /** @internal Throws a `TypeError` naming a bad retention option. */
+  constructor(db: Database.Database, clock: Clock, retention?: AuditRecordRetention) {
+    this.#retention = retention === undefined ? undefined : retentionOf(retention);
     this.#db = db;
     this.#clock = clock;
     db.exec(AUDIT_SQL);
+  }
+
+  /** The retention in ms by tag, or `undefined` when none is configured (records are kept). */
+  retention(): Readonly<Record<string, number>> | undefined {
+    return this.#retention;
+  }
+
+  /** What the last retention run did, and when (ms), or `undefined` before the first. */
+  lastRetention(): (AuditRetentionResult & { readonly at: number }) | undefined {
+    return this.#lastRetention;
   }
 
   /**
@@ -247,6 +404,14 @@ export class AuditStore {
    * hash is ignored. Gaps and mismatched links are stored and reported in `chain`.
    */
   ingest(body: AuditBatchInput): AuditIngestResult {
+    if (body.source === SERVER_AUDIT_SOURCE) {
+      throw new InputError(
+        400,
+        'invalid_value',
+        'source',
+        `${SERVER_AUDIT_SOURCE} is reserved for the server's own audit chain`,
+      );
+    }
     const sealed = body.entries.map((entry, i) => ({ entry, ...reseal(entry, i) }));
     const now = this.#clock.now();
     return this.#db.transaction((): AuditIngestResult => {
@@ -275,7 +440,13 @@ export class AuditStore {
       let stored = 0;
       let ignored = 0;
       const added: AuditEntryInput[] = [];
+      const cut = this.#cutOf(body.source);
       sealed.forEach(({ entry, line, ts }, i) => {
+        if (cut !== undefined && entry.seq < cut.first_kept_seq) {
+          // Removed by retention already (a late retry): not stored again.
+          ignored++;
+          return;
+        }
         const there = existing.get(body.source, entry.seq);
         if (there !== undefined) {
           if (there.hash === entry.hash) {
@@ -334,6 +505,15 @@ export class AuditStore {
         const anchorSeq = Math.min(source?.anchor_seq ?? lowest.seq, lowest.seq);
         for (const entry of added) {
           if (entry.seq === anchorSeq) continue;
+          if (cut !== undefined && entry.seq === cut.first_kept_seq) {
+            // Its predecessor was removed by retention: it links to the cut's anchor.
+            if (entry.prev_hash !== cut.anchor_hash) {
+              chain = 'mismatch';
+              message = `record ${entry.seq} does not link to the retention cut's anchor`;
+              break;
+            }
+            continue;
+          }
           const before = existing.get(body.source, entry.seq - 1);
           if (before === undefined) {
             chain = 'gap';
@@ -419,6 +599,24 @@ export class AuditStore {
         'SELECT anchor_seq, anchor_prev_hash FROM audit_sources WHERE source = ?',
       )
       .get(source);
+    // Before the rows' statement is opened: an early answer leaves nothing busy.
+    const cut = source === SERVER_AUDIT_SOURCE ? undefined : this.#cutOf(source);
+    if (cut !== undefined && !this.#cutConfirmed(source, cut)) {
+      return {
+        source,
+        ok: false,
+        records: 0,
+        first_seq: null,
+        last_seq: null,
+        head_hash: null,
+        first_break: {
+          seq: cut.first_kept_seq,
+          index: 0,
+          problem: 'removed',
+          message: `the records before ${cut.first_kept_seq} were removed and no retention cut in the ${SERVER_AUDIT_SOURCE} chain accounts for it`,
+        },
+      };
+    }
     const rows = this.#db
       .prepare<[string], EntryRow>('SELECT * FROM audit_entries WHERE source = ? ORDER BY seq')
       .iterate(source);
@@ -447,9 +645,11 @@ export class AuditStore {
       }
     }
     const anchor =
-      anchorRow === undefined
-        ? { seq: 0, prevHash: GENESIS_HASH }
-        : { seq: anchorRow.anchor_seq, prevHash: anchorRow.anchor_prev_hash };
+      cut !== undefined
+        ? { seq: cut.first_kept_seq, prevHash: cut.anchor_hash }
+        : anchorRow === undefined
+          ? { seq: 0, prevHash: GENESIS_HASH }
+          : { seq: anchorRow.anchor_seq, prevHash: anchorRow.anchor_prev_hash };
     const iterator = lines();
     let v: ReturnType<typeof verifyChain>;
     try {
@@ -492,6 +692,194 @@ export class AuditStore {
   }
 
   /**
+   * Removes the stored records past their retention, safely, in one transaction: per
+   * source, only the prefix of its chain (by `seq`) whose records are all expired,
+   * and only from a chain that verifies (a broken one stays whole, its break
+   * visible). Each cut is recorded first, as an `audit.retention_cut` record in the
+   * server's own chain ({@link SERVER_AUDIT_SOURCE}) naming the source, the first
+   * record kept (`first_kept_seq`) and the hash it links to (`anchor_hash`); the
+   * source's chain then verifies from there. The server's own chain is never cut.
+   * Without a configured retention nothing is removed (`expired` is 0). The store's
+   * `compact()` runs it.
+   */
+  applyRetention(now: number): AuditRetentionResult {
+    const retention = this.#retention;
+    if (retention === undefined) {
+      const none = { removed: 0, expired: 0, cuts: [] };
+      this.#lastRetention = { ...none, at: now };
+      return none;
+    }
+    const result = this.#db.transaction((): AuditRetentionResult => {
+      let removed = 0;
+      let expired = 0;
+      const cuts: { source: string; removed: number; firstKeptSeq: number }[] = [];
+      const shortest = Math.min(...Object.values(retention));
+      for (const source of this.sources()) {
+        if (source === SERVER_AUDIT_SOURCE) continue;
+        // Only rows older than the shortest retention can be expired: no other is read.
+        const rows = this.#db
+          .prepare<
+            [string, number],
+            { seq: number; hash: string; prev_hash: string; ts_ms: number; line: string }
+          >(
+            'SELECT seq, hash, prev_hash, ts_ms, line FROM audit_entries WHERE source = ? AND ts_ms <= ? ORDER BY seq',
+          )
+          .all(source, now - shortest);
+        // The prefix stops at the first younger row.
+        const firstYoung = this.#db
+          .prepare<[string, number], { seq: number | null }>(
+            'SELECT MIN(seq) AS seq FROM audit_entries WHERE source = ? AND ts_ms > ?',
+          )
+          .get(source, now - shortest)?.seq;
+        let removable = 0;
+        let counting = true;
+        let sourceExpired = 0;
+        for (const row of rows) {
+          const isExpired = row.ts_ms + keepFor(row.line, retention) <= now;
+          if (isExpired) sourceExpired++;
+          if (firstYoung !== null && firstYoung !== undefined && row.seq > firstYoung) {
+            counting = false;
+          }
+          if (counting && isExpired) removable++;
+          else counting = false;
+        }
+        if (removable === 0) {
+          expired += sourceExpired;
+          continue;
+        }
+        if (!this.#verifySource(source).ok) {
+          // Never cut a broken chain: the cut would hide what broke it.
+          expired += sourceExpired;
+          continue;
+        }
+        const lastRemoved = rows[removable - 1]!;
+        const firstKept = this.#db
+          .prepare<[string, number], { seq: number; prev_hash: string }>(
+            'SELECT seq, prev_hash FROM audit_entries WHERE source = ? AND seq > ? ORDER BY seq LIMIT 1',
+          )
+          .get(source, lastRemoved.seq);
+        const firstKeptSeq = firstKept?.seq ?? lastRemoved.seq + 1;
+        const anchorHash = firstKept?.prev_hash ?? lastRemoved.hash;
+        const cutRecord = this.#appendServerRecord(now, {
+          user_id: 'system',
+          action: RETENTION_CUT_ACTION,
+          resource_type: 'audit_source',
+          resource_id: source,
+          outcome: 'success',
+          metadata: {
+            source,
+            first_kept_seq: firstKeptSeq,
+            anchor_hash: anchorHash,
+            removed: removable,
+            removed_through_seq: lastRemoved.seq,
+            removed_through: new Date(lastRemoved.ts_ms).toISOString(),
+            retention_ms: { ...retention },
+          },
+          compliance_tags: ['SOC2', 'ISO27001'],
+        });
+        this.#db
+          .prepare(
+            `INSERT INTO audit_retention_cuts (source, first_kept_seq, anchor_hash, cut_seq, cut_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (source) DO UPDATE SET first_kept_seq = excluded.first_kept_seq,
+               anchor_hash = excluded.anchor_hash, cut_seq = excluded.cut_seq, cut_at = excluded.cut_at`,
+          )
+          .run(source, firstKeptSeq, anchorHash, cutRecord.seq, now);
+        this.#db
+          .prepare('DELETE FROM audit_entries WHERE source = ? AND seq < ?')
+          .run(source, firstKeptSeq);
+        removed += removable;
+        expired += sourceExpired - removable;
+        cuts.push({ source, removed: removable, firstKeptSeq });
+      }
+      return { removed, expired, cuts };
+    })();
+    this.#lastRetention = { ...result, at: now };
+    return result;
+  }
+
+  /** Seals a record onto the end of the server's own chain and stores it. */
+  #appendServerRecord(
+    now: number,
+    entry: Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash' | 'timestamp'>,
+  ): AuditRecord {
+    const head = this.#db
+      .prepare<[string], { seq: number; hash: string }>(
+        'SELECT seq, hash FROM audit_entries WHERE source = ? ORDER BY seq DESC LIMIT 1',
+      )
+      .get(SERVER_AUDIT_SOURCE);
+    const body: Record<string, unknown> = {
+      ...entry,
+      timestamp: new Date(now).toISOString(),
+      seq: head === undefined ? 0 : head.seq + 1,
+      prev_hash: head?.hash ?? GENESIS_HASH,
+    };
+    const { hash, line } = sealRecord(body);
+    const record = { ...body, hash } as unknown as AuditRecord;
+    this.#db
+      .prepare(
+        `INSERT INTO audit_entries
+           (source, seq, hash, prev_hash, ts_ms, user_id, action, outcome, line, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        SERVER_AUDIT_SOURCE,
+        record.seq,
+        hash,
+        record.prev_hash,
+        now,
+        record.user_id ?? null,
+        record.action ?? null,
+        record.outcome ?? null,
+        line,
+        now,
+      );
+    this.#db
+      .prepare(
+        `INSERT INTO audit_sources (source, anchor_seq, anchor_prev_hash, first_received, last_received)
+         VALUES (?, 0, ?, ?, ?)
+         ON CONFLICT (source) DO UPDATE SET last_received = excluded.last_received`,
+      )
+      .run(SERVER_AUDIT_SOURCE, GENESIS_HASH, now, now);
+    return record;
+  }
+
+  #cutOf(
+    source: string,
+  ): { first_kept_seq: number; anchor_hash: string; cut_seq: number } | undefined {
+    return this.#db
+      .prepare<[string], { first_kept_seq: number; anchor_hash: string; cut_seq: number }>(
+        'SELECT first_kept_seq, anchor_hash, cut_seq FROM audit_retention_cuts WHERE source = ?',
+      )
+      .get(source);
+  }
+
+  /** Whether the server's chain holds the retention cut record naming this cut. */
+  #cutConfirmed(
+    source: string,
+    cut: { first_kept_seq: number; anchor_hash: string; cut_seq: number },
+  ): boolean {
+    const row = this.#db
+      .prepare<[string, number], { line: string }>(
+        'SELECT line FROM audit_entries WHERE source = ? AND seq = ?',
+      )
+      .get(SERVER_AUDIT_SOURCE, cut.cut_seq);
+    if (row === undefined) return false;
+    try {
+      const record = JSON.parse(row.line) as AuditRecord;
+      const m = record.metadata ?? {};
+      return (
+        record.action === RETENTION_CUT_ACTION &&
+        m['source'] === source &&
+        m['first_kept_seq'] === cut.first_kept_seq &&
+        m['anchor_hash'] === cut.anchor_hash
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Runs `store` for a batch of business metrics unless its id was stored before (in
    * the same transaction: a retried batch is stored once). Returns whether it was a
    * duplicate.
@@ -522,14 +910,37 @@ export class AuditStore {
   }
 }
 
+/** How long a stored line's record is kept: the longest retention among its tags. */
+function keepFor(line: string, retention: Readonly<Record<string, number>>): number {
+  let tags: unknown;
+  try {
+    tags = (JSON.parse(line) as { compliance_tags?: unknown }).compliance_tags;
+  } catch {
+    tags = undefined;
+  }
+  let ms = 0;
+  if (Array.isArray(tags)) {
+    for (const tag of tags) {
+      const t = typeof tag === 'string' && Object.hasOwn(retention, tag) ? retention[tag]! : 0;
+      if (tag !== 'default' && t > ms) ms = t;
+    }
+  }
+  return ms === 0 ? retention['default']! : ms;
+}
+
 const stores = new WeakMap<object, AuditStore>();
 
 /**
  * Opens the audit tables on a store's connection. Called once by the `MonitorStore`
  * constructor. @internal
  */
-export function openAuditStore(owner: object, db: Database.Database, clock: Clock): void {
-  stores.set(owner, new AuditStore(db, clock));
+export function openAuditStore(
+  owner: object,
+  db: Database.Database,
+  clock: Clock,
+  retention?: AuditRecordRetention,
+): void {
+  stores.set(owner, new AuditStore(db, clock, retention));
 }
 
 /**

@@ -8,10 +8,17 @@
  * histogram's count and sum) each exporting process (`instance_id` of a batch's
  * `source`) reported per series; `sources` the processes seen, with their
  * `service.name`. Version 3 added both tables (created when an older file is opened).
+ * Version 4 keys a series by its service too (`series.service`: the `service.name` of
+ * the batches' `source`, empty for metrics sent without one), so that a series two
+ * services send is two series and `?service=` reads only that service's rows; the
+ * instance stays out of the key (its digests are merged into its service's minute
+ * rows at ingest; `source_series` remembers which process reported which series).
+ * {@link SERIES_V4_MIGRATION} rebuilds the table of an older file, keeping every row
+ * and id.
  */
 
 /** The schema version this code writes; stored in `meta`. @internal */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Columns added after version 1, added to a file of an older version before
@@ -29,6 +36,53 @@ export const MIGRATIONS: readonly { table: string; column: string; ddl: string }
     ddl: "ALTER TABLE alert_events ADD COLUMN origin TEXT NOT NULL DEFAULT 'client'",
   },
 ];
+
+/**
+ * Version 4's rebuild of `series` (SQLite cannot change a UNIQUE constraint in place),
+ * run in the open's transaction on a file of an older version. Every row keeps its id
+ * (the minute rows and the source tables refer to it); a series gets the service of the
+ * processes that reported it when they were all of one service (`source_series`, when
+ * the file has it: {@link SERIES_V4_SERVICE_SQL}), else the empty service, where
+ * metrics sent without a `source` go, so nothing is split or lost: the fleet reads it
+ * as before, and new data of each service goes to that service's series. @internal
+ */
+/** The series table's columns: the table as created, and as a v4 migration rebuilds it. */
+const SERIES_COLUMNS = `  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  component TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  service TEXT NOT NULL DEFAULT '',
+  metric_type TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  value REAL NOT NULL,
+  count REAL NOT NULL,
+  sum REAL NOT NULL,
+  min REAL,
+  max REAL,
+  quantiles TEXT,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (name, component, tags, service)
+`;
+
+export const SERIES_V4_MIGRATION = (serviceOf: string): string => `
+CREATE TABLE series_v4 (
+${SERIES_COLUMNS});
+INSERT INTO series_v4 (id, name, component, tags, service, metric_type, unit, labels, value, count,
+  sum, min, max, quantiles, updated_at)
+SELECT id, name, component, tags, ${serviceOf}, metric_type, unit, labels, value, count, sum, min, max,
+  quantiles, updated_at
+FROM series;
+DROP TABLE series;
+ALTER TABLE series_v4 RENAME TO series;
+`;
+
+/**
+ * The service of an old series in {@link SERIES_V4_MIGRATION}: the one service of the
+ * processes that reported it, or empty (none, or several). @internal
+ */
+export const SERIES_V4_SERVICE_SQL = `COALESCE((SELECT CASE WHEN COUNT(DISTINCT x.service_name) = 1
+  THEN MIN(x.service_name) END FROM source_series x WHERE x.series_id = series.id), '')`;
 
 /** DDL run on every open. @internal */
 export const SCHEMA_SQL = `
@@ -57,22 +111,7 @@ CREATE TABLE IF NOT EXISTS key_use (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS key_use_minute ON key_use (minute);
 CREATE TABLE IF NOT EXISTS series (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  component TEXT NOT NULL,
-  tags TEXT NOT NULL,
-  metric_type TEXT NOT NULL,
-  unit TEXT NOT NULL,
-  labels TEXT NOT NULL,
-  value REAL NOT NULL,
-  count REAL NOT NULL,
-  sum REAL NOT NULL,
-  min REAL,
-  max REAL,
-  quantiles TEXT,
-  updated_at INTEGER NOT NULL,
-  UNIQUE (name, component, tags)
-);
+${SERIES_COLUMNS});
 CREATE TABLE IF NOT EXISTS points (
   series_id INTEGER NOT NULL,
   resolution INTEGER NOT NULL,
@@ -155,6 +194,7 @@ CREATE TABLE IF NOT EXISTS business_metrics (
   recorded_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS business_metrics_age ON business_metrics (recorded_at);
+CREATE INDEX IF NOT EXISTS business_metrics_latest ON business_metrics (metric_name, recorded_at, id);
 CREATE TABLE IF NOT EXISTS batches (
   batch_id TEXT PRIMARY KEY,
   received_at INTEGER NOT NULL

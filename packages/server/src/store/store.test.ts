@@ -317,13 +317,22 @@ describe('batches with sources and sub-windows', () => {
 
   it('samples and sub-windows of the current minute share its digest (the ingest cache included)', async () => {
     store.ingestMetrics([{ name: 'lat', value: 10, metric_type: 'timer', component: 'c' }]);
-    store.ingestBatch(batch('mix', [timerMetric('lat', [subWindow(T0, [1, 2, 3])])], source('A')));
+    // Without a source: no service, the series of POST /metrics.
+    store.ingestBatch(batch('mix', [timerMetric('lat', [subWindow(T0, [1, 2, 3])])]));
     await store.ingestMetricsGrouped([
       { name: 'lat', value: 20, metric_type: 'timer', component: 'c' },
     ]);
     const [point] = store.points(seriesId('lat'));
     expect([point!.count, point!.sum, point!.min, point!.max]).toEqual([5, 36, 1, 20]);
     expect((point!.digest as TDigestJSON).count).toBe(5);
+    // A service's batch is that service's series (schema version 4): the one above is untouched.
+    store.ingestBatch(batch('svc', [timerMetric('lat', [subWindow(T0, [7, 8])])], source('A')));
+    const rows = store.latestSeries().filter((x) => x.name === 'lat');
+    expect(rows.map((x) => [x.service, x.count])).toEqual([
+      ['', 5],
+      ['checkout', 2],
+    ]);
+    expect(store.points(seriesId('lat'))[0]!.count).toBe(5);
   });
 
   it('a sub-window longer than a minute goes to its first minute; a 10 s one to its own', () => {
@@ -462,7 +471,9 @@ describe('schema migration', () => {
         .replace("  origin TEXT NOT NULL DEFAULT 'client',\n", '')
         .replace(/CREATE INDEX IF NOT EXISTS alert_events_origin[^;]*;/, '')
         .replace(/CREATE TABLE IF NOT EXISTS alert_state \([^;]*;/, '')
-        .replace(/CREATE (TABLE|INDEX) IF NOT EXISTS (source_totals|sources)[^;]*;/g, ''),
+        .replace(/CREATE (TABLE|INDEX) IF NOT EXISTS (source_totals|sources)[^;]*;/g, '')
+        .replace("  service TEXT NOT NULL DEFAULT '',\n", '')
+        .replace('UNIQUE (name, component, tags, service)', 'UNIQUE (name, component, tags)'),
     );
     v1.exec(
       `INSERT INTO meta VALUES ('schema_version', '1');
@@ -494,8 +505,278 @@ describe('schema migration', () => {
       after
         .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
         .get()!.value,
-    ).toBe('3');
+    ).toBe('4');
     after.close();
+  });
+});
+
+describe('schema migration to version 4 (series keyed by service)', () => {
+  /** Version 3's file: its `series` keyed by name, component and tags; its `source_series`. */
+  function v3File(file: string): void {
+    const v3 = new Database(file);
+    v3.exec(
+      SCHEMA_SQL.replace("  service TEXT NOT NULL DEFAULT '',\n", '').replace(
+        'UNIQUE (name, component, tags, service)',
+        'UNIQUE (name, component, tags)',
+      ) +
+        `CREATE TABLE source_series (
+           instance_id TEXT NOT NULL, series_id INTEGER NOT NULL, service_name TEXT NOT NULL,
+           last_value REAL, last_seen INTEGER NOT NULL, PRIMARY KEY (instance_id, series_id)
+         ) WITHOUT ROWID;
+         CREATE INDEX source_series_service ON source_series (service_name, series_id);
+         INSERT INTO meta VALUES ('schema_version', '3');`,
+    );
+    const digest = (values: number[]): string => {
+      const d = new TDigest();
+      for (const v of values) d.add(v);
+      return JSON.stringify(d.toJSON());
+    };
+    const series = v3.prepare(
+      `INSERT INTO series (id, name, component, tags, metric_type, unit, labels, value, count, sum, updated_at)
+       VALUES (?, ?, 'c', '{}', ?, ?, '{}', ?, ?, ?, ${T0})`,
+    );
+    const point = v3.prepare(
+      `INSERT INTO points (series_id, resolution, bucket, count, sum, min, max, last, digest, errors)
+       VALUES (?, 60, ${T0}, ?, ?, ?, ?, ?, ?, 0)`,
+    );
+    const reported = v3.prepare(
+      `INSERT INTO source_series (instance_id, series_id, service_name, last_seen) VALUES (?, ?, ?, ${T0})`,
+    );
+    // 7: two services sent it (their samples share its rows); 8: one service; 9: no source.
+    series.run(7, 'shared.op', 'timer', 'ms', 3, 3, 9);
+    point.run(7, 3, 9, 1, 5, 5, digest([1, 3, 5]));
+    reported.run('A', 7, 'checkout');
+    reported.run('B', 7, 'billing');
+    series.run(8, 'api.latency', 'timer', 'ms', 2, 2, 4);
+    point.run(8, 2, 4, 1, 3, 3, digest([1, 3]));
+    reported.run('A', 8, 'checkout');
+    reported.run('C', 8, 'checkout');
+    series.run(9, 'orders', 'counter', '', 4, 1, 4);
+    point.run(9, 1, 4, 4, 4, 4, null);
+    v3.prepare(
+      `INSERT INTO sources (instance_id, service_name, resource, first_seen, last_seen)
+       VALUES (?, ?, '{}', ${T0}, ${T0})`,
+    ).run('A', 'checkout');
+    v3.close();
+  }
+
+  const timer = (name: string, values: number[]): RestMetric =>
+    timerMetric(name, [subWindow(T0, values)]);
+
+  it('a version-3 file keeps every row and id; a series gets the one service that sent it, else none', () => {
+    const file = join(tmp.dir, 'v3.db');
+    v3File(file);
+    const raw = new Database(file, { readonly: true });
+    const before = {
+      points: raw.prepare('SELECT * FROM points ORDER BY series_id').all(),
+      series: raw.prepare('SELECT * FROM series ORDER BY id').all() as Record<string, unknown>[],
+    };
+    raw.close();
+    const migrated = openStore(file, { clock });
+    try {
+      expect(migrated.latestSeries().map((s) => [s.id, s.name, s.service])).toEqual([
+        [8, 'api.latency', 'checkout'],
+        [9, 'orders', ''],
+        [7, 'shared.op', ''],
+      ]);
+      expect(migrated.counts()).toMatchObject({ series: 3, points: 3, sources: 1 });
+      // The fleet reads what it read before: every sample of the component.
+      expect(migrated.readCallTotals(T0, 'c', null)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ metric_type: 'timer', count: 5, sum: 13 }),
+          expect.objectContaining({ metric_type: 'counter', count: 1, sum: 4 }),
+        ]),
+      );
+      // New data of checkout continues its own series, and starts one for the shared name.
+      migrated.ingestBatch(
+        batch('n1', [timer('api.latency', [7]), timer('shared.op', [2, 4])], source('A')),
+      );
+      const after = migrated.latestSeries();
+      expect(after.filter((s) => s.name === 'api.latency').map((s) => [s.id, s.count])).toEqual([
+        [8, 3],
+      ]);
+      expect(after.filter((s) => s.name === 'shared.op').map((s) => [s.service, s.count])).toEqual([
+        ['', 3],
+        ['checkout', 2],
+      ]);
+      const checkout = migrated.readCallTotals(T0, 'c', 'checkout');
+      expect(checkout).toEqual([expect.objectContaining({ metric_type: 'timer', count: 5 })]);
+      expect(migrated.readCallTotals(T0, 'c', null)).toEqual(
+        expect.arrayContaining([expect.objectContaining({ metric_type: 'timer', count: 8 })]),
+      );
+    } finally {
+      migrated.close();
+    }
+    const check = new Database(file, { readonly: true });
+    try {
+      expect(
+        check
+          .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+          .get()!.value,
+      ).toBe('4');
+      // The rows no later write touched, as they were (and the new column); their minute rows too.
+      const series = check
+        .prepare('SELECT * FROM series WHERE id IN (7, 9) ORDER BY id')
+        .all() as Record<string, unknown>[];
+      expect(series).toEqual([
+        { ...before.series[0], service: '' },
+        { ...before.series[2], service: '' },
+      ]);
+      expect(
+        check.prepare('SELECT * FROM points WHERE series_id IN (7, 9) ORDER BY series_id').all(),
+      ).toEqual([before.points[0], before.points[2]]);
+    } finally {
+      check.close();
+    }
+    // Opened again: already version 4, nothing rebuilt or changed.
+    const again = openStore(file, { clock });
+    try {
+      expect(again.latestSeries()).toHaveLength(4);
+    } finally {
+      again.close();
+    }
+  });
+});
+
+describe("the reads' minute cache (GET /health and GET /analytics after a write)", () => {
+  /** What a store opened afresh on the same file reads: SQL only, nothing kept. */
+  function fromSql<T>(read: (s: MonitorStore) => T): T {
+    const fresh = openStore(join(tmp.dir, 's.db'), { clock });
+    try {
+      return read(fresh);
+    } finally {
+      fresh.close();
+    }
+  }
+  const totals = (s: MonitorStore, from: number, service: string | null): unknown[] =>
+    s
+      .readCallTotals(from, null, service)
+      .map((t) => ({ ...t }))
+      .sort((a, b) =>
+        `${a.component}${a.metric_type}`.localeCompare(`${b.component}${b.metric_type}`),
+      );
+  const rows = (s: MonitorStore, from: number, service: string | null): unknown[] =>
+    s
+      .readComponentPoints('c', from, service, false)
+      .map((r) => ({ ...r, service: undefined }))
+      .sort((a, b) => a.series_id - b.series_id || a.bucket - b.bucket);
+
+  it('after writes of every kind, the kept totals and rows are what SQL reads', async () => {
+    const from = T0 - 10 * MIN;
+    // Loaded once (nothing yet), then kept up to date by the writes below.
+    expect(totals(store, from, null)).toEqual([]);
+    expect(rows(store, from, null)).toEqual([]);
+    store.ingestMetrics([
+      { name: 'lat', value: 5, metric_type: 'timer', component: 'c', error: true },
+      { name: 'orders', value: 2, metric_type: 'counter', component: 'c' },
+      { name: 'level', value: 7, metric_type: 'gauge', component: 'c' },
+      { name: 'prsm.self', value: 1, metric_type: 'timer', component: 'c' },
+    ]);
+    await store.ingestMetricsGrouped([
+      { name: 'lat', value: 9, metric_type: 'timer', component: 'c', tags: { operation: 'op' } },
+    ]);
+    store.ingestBatch(
+      batch(
+        'k1',
+        [
+          timerMetric('lat', [subWindow(T0, [1, 2]), subWindow(T0 - 3 * MIN, [4], 1)]),
+          counterMetric('orders', 10),
+        ],
+        source('A'),
+      ),
+    );
+    store.ingestBatch(batch('k2', [counterMetric('orders', 16)], source('A', 'billing')));
+    clock.advance(MIN); // a new minute, and a late sub-window of an old one
+    store.ingestBatch(
+      batch(
+        'k3',
+        [timerMetric('lat', [subWindow(T0 + MIN, [3]), subWindow(T0 - 5 * MIN, [8])])],
+        source('B'),
+      ),
+    );
+    store.ingestBatch(batch('k3', [timerMetric('lat', [subWindow(T0 + MIN, [3])])], source('B'))); // retried: nothing
+    for (const service of [null, 'checkout', 'billing']) {
+      const kept = totals(store, from, service);
+      expect(kept, String(service)).toEqual(fromSql((s) => totals(s, from, service)));
+      expect(rows(store, from, service), String(service)).toEqual(
+        fromSql((s) => rows(s, from, service)),
+      );
+    }
+    expect(totals(store, from, null)).toEqual(
+      expect.arrayContaining([
+        { component: 'c', metric_type: 'timer', count: 7, sum: 32, errors: 2, first: T0 - 5 * MIN },
+      ]),
+    );
+    // A later start reads a part of what is kept; an earlier one loads the rest once.
+    expect(totals(store, T0, null)).toEqual(fromSql((s) => totals(s, T0, null)));
+    expect(totals(store, T0 - 60 * MIN, null)).toEqual(
+      fromSql((s) => totals(s, T0 - 60 * MIN, null)),
+    );
+    // Compaction rolls the old minutes up: they leave the kept totals as they leave SQL.
+    store.compact(T0 + 2 * HOUR);
+    expect(totals(store, from, null)).toEqual(fromSql((s) => totals(s, from, null)));
+    expect(totals(store, from, null)).toEqual([]);
+  });
+
+  it("the digests a batch wrote are kept parsed for the reads, the row's own", () => {
+    store.ingestBatch(batch('d1', [timerMetric('lat', [subWindow(T0, [1, 2, 3])])], source('A')));
+    store.ingestBatch(batch('d2', [timerMetric('lat', [subWindow(T0, [10, 20])])], source('B')));
+    const id = seriesId('lat');
+    const kept = store.readParsedDigest(id, T0, 5)!;
+    expect(kept.toJSON()).toEqual(store.points(id)[0]!.digest);
+    // Another count: not the row as it is now.
+    expect(store.readParsedDigest(id, T0, 3)).toBeUndefined();
+  });
+});
+
+describe('group commit of batches (ingestBatchGrouped)', () => {
+  it('batches of one turn share a transaction; a bad one fails alone and stores nothing', async () => {
+    const good = Array.from({ length: 8 }, (_, i) =>
+      store.ingestBatchGrouped(
+        batch(
+          `g${i}`,
+          [timerMetric('lat', [subWindow(T0, [i + 1, i + 2])]), counterMetric('n', i + 1)],
+          source(`I${i}`),
+        ),
+      ),
+    );
+    // A sub-window whose min is above its max, and a type conflict with a good neighbour.
+    const bad = [
+      store.ingestBatchGrouped(
+        batch(
+          'bad1',
+          [timerMetric('lat', [{ ...subWindow(T0, [1]), min: 9, max: 1 }])],
+          source('X'),
+        ),
+      ),
+      store.ingestBatchGrouped(batch('bad2', [{ ...counterMetric('lat', 1) }], source('Y'))),
+    ];
+    const again = store.ingestBatchGrouped(batch('g0', [counterMetric('n', 100)], source('I0')));
+    const settled = await Promise.allSettled([...good, ...bad, again]);
+    expect(settled.slice(0, 8).map((r) => r.status)).toEqual(Array(8).fill('fulfilled'));
+    for (const r of settled.slice(8, 10)) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(InputError);
+    }
+    // A retry in the same group is a duplicate of its stored first.
+    expect(settled[10]).toEqual({
+      status: 'fulfilled',
+      value: { duplicate: true, metrics: 0, traces: 0, alerts: 0 },
+    });
+    const lat = store.latestSeries().find((x) => x.name === 'lat')!;
+    expect(lat.count).toBe(16);
+    const n = store.latestSeries().find((x) => x.name === 'n')!;
+    expect(n.value).toBe(36);
+    // The bad batches stored nothing: no batch id, no source.
+    expect(store.counts()).toMatchObject({ batches: 8, sources: 8 });
+  });
+
+  it('a closed store rejects the whole group', async () => {
+    const pending = store.ingestBatchGrouped(batch('c1', [counterMetric('n', 1)]));
+    store.close();
+    await expect(pending).rejects.toThrow(/closed/);
+    store = openStore(join(tmp.dir, 's.db'), { clock });
+    expect(store.counts()).toMatchObject({ batches: 0, series: 0 });
   });
 });
 

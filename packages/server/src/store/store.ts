@@ -18,18 +18,40 @@ import {
 } from '@prsm/core';
 import type { RestBatchBody, RestSpan } from '@prsm/exporters/rest';
 
-import { generateKey, generateKeyId, hashKey, isRole, type Role } from '../auth/keys.js';
+import {
+  generateKey,
+  generateKeyId,
+  generateOneTimeKey,
+  generateOneTimeKeyId,
+  hashKey,
+  isRole,
+  type Role,
+} from '../auth/keys.js';
 import { InputError } from '../errors.js';
 import { counterIncrease } from '../fleet/counter-order.js';
-import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
-import { openAuditStore } from './audit.js';
+import {
+  MIGRATIONS,
+  SCHEMA_SQL,
+  SCHEMA_VERSION,
+  SERIES_V4_MIGRATION,
+  SERIES_V4_SERVICE_SQL,
+} from './schema.js';
+import {
+  type AuditRecordRetention,
+  auditStoreOf,
+  checkAuditRecordRetention,
+  openAuditStore,
+} from './audit.js';
 import {
   archiveConfig,
   archiveExpired,
   type ArchiveConfig,
   type ArchiveOptions,
 } from '../archive/archive.js';
+import { businessDashboard as buildBusinessDashboard } from './business.js';
+import { MinuteCache, type CachedRow, type MinuteTotal } from './minute-cache.js';
 import { decodeSubWindow } from './sub-window.js';
+import { EXEMPLARS_SQL, storeExemplars } from './exemplars.js';
 import { toTrace, type SpanRow } from './trace.js';
 import type {
   AlertEventRecord,
@@ -57,6 +79,14 @@ import type {
 const MINUTE = 60_000;
 /** Rows per multi-row statement of the ingest (10 parameters a row, well under SQLite's limit). */
 const ROWS_PER_STATEMENT = 128;
+/**
+ * The reads' minute rows are kept in memory (store/minute-cache.ts) this far back from
+ * the current minute: core's trend hour, and a margin. Older ones are read from SQL.
+ */
+const ROWS_KEPT_MS = 90 * 60_000;
+/** Parsed digests of batches are kept for minutes this recent (ms), at most MAX_PARSED. */
+const PARSED_KEPT_MS = 3 * 60_000;
+const MAX_PARSED = 20_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const QUANTILES: readonly [string, number][] = [
@@ -164,6 +194,13 @@ export interface StoreOptions {
   readonly synchronous?: 'full' | 'normal';
   /** Write rows past retention to JSONL files before dropping them (archive/). Default: none. */
   readonly archive?: ArchiveOptions;
+  /**
+   * Retention of stored audit records (`POST /audit`) in ms by compliance tag and
+   * `default`, tags left out taking core's defaults; each cut is recorded in the
+   * server's own audit chain, so verification still passes (store/audit.ts).
+   * Default: none (audit records are kept).
+   */
+  readonly auditRecordRetentionMs?: AuditRecordRetention;
 }
 
 interface SeriesRowDb {
@@ -171,6 +208,7 @@ interface SeriesRowDb {
   name: string;
   component: string;
   tags: string;
+  service: string;
   metric_type: SpecMetricType;
   unit: string;
   labels: string;
@@ -205,6 +243,35 @@ interface KeyRowDb {
   revoked_at: number | null;
 }
 
+/**
+ * What {@link MonitorStore.ingestBatch} stored: counts of the batch's parts, or
+ * `duplicate` (a batch id stored before: nothing written).
+ *
+ * @example
+ * ```ts
+ * const { duplicate, metrics }: BatchResult = store.ingestBatch(body);
+ * ```
+ */
+export interface BatchResult {
+  /** The batch id was stored before: nothing was written. */
+  readonly duplicate: boolean;
+  /** Metrics stored. */
+  readonly metrics: number;
+  /** Spans stored. */
+  readonly traces: number;
+  /** Alert events stored. */
+  readonly alerts: number;
+}
+
+/** A minute row's digest as a batch wrote it, with the row's samples then. */
+interface ParsedDigest {
+  readonly bucket: number;
+  readonly count: number;
+  readonly digest: TDigest;
+  /** What was written (`digest.toJSON()`): an exact copy is rebuilt from it. */
+  readonly json: TDigestJSON;
+}
+
 /** A series' id and type, cached. */
 interface SeriesRef {
   readonly id: number;
@@ -217,6 +284,8 @@ interface FastWork {
   readonly name: string;
   readonly component: string;
   readonly tags: string;
+  /** Always empty: metrics sent without a `source` have no service. */
+  readonly service: string;
   readonly type: SpecMetricType;
   readonly bucket: number;
   labels: string | null;
@@ -365,8 +434,10 @@ export class MonitorStore {
   readonly #maxBatchIds: number;
   readonly #archive: ArchiveConfig | undefined;
   readonly #stmt: {
-    seriesByKey: Database.Statement<[string, string, string], SeriesRowDb>;
-    insertSeries: Database.Statement<[string, string, string, string, string, string, number]>;
+    seriesByKey: Database.Statement<[string, string, string, string], SeriesRowDb>;
+    insertSeries: Database.Statement<
+      [string, string, string, string, string, string, string, number]
+    >;
     updateSeries: Database.Statement<
       [string, number, number, number, number | null, number | null, string | null, number, number]
     >;
@@ -387,7 +458,7 @@ export class MonitorStore {
       ]
     >;
     seriesRef: Database.Statement<
-      [string, string, string],
+      [string, string, string, string],
       { id: number; metric_type: SpecMetricType }
     >;
     pointDigest: Database.Statement<[number, number], { digest: string | null }>;
@@ -430,6 +501,11 @@ export class MonitorStore {
     touchKey: Database.Statement<[number, string]>;
   };
   #closed = false;
+  /** The minute totals and rows the reads sum, updated by each committed write. */
+  readonly #minutes = new MinuteCache();
+  /** Recent minute digests batches wrote, parsed, by `seriesId:bucket` (see #keepParsed). */
+  readonly #parsed = new Map<string, ParsedDigest>();
+  #parsedBucket = -1;
   /** Series ids and types by name, component and tags (series never change type). */
   readonly #seriesIds = new Map<string, SeriesRef>();
   /** The current minute's digests by `seriesId:bucket`, as stored: no parse per request. */
@@ -456,6 +532,7 @@ export class MonitorStore {
     this.#batchIdTtlMs = duration(options, 'batchIdTtlMs', DAY);
     this.#maxBatchIds = duration(options, 'maxBatchIds', 100_000);
     this.#archive = archiveConfig(options.archive);
+    checkAuditRecordRetention(options.auditRecordRetentionMs); // store/audit.ts
     const synchronous = options.synchronous ?? 'full';
     if (synchronous !== 'full' && synchronous !== 'normal') {
       throw new TypeError("openStore: options.synchronous must be 'full' or 'normal'");
@@ -472,6 +549,7 @@ export class MonitorStore {
       // `keys create`) take turns instead of racing on the schema.
       this.#db
         .transaction(() => {
+          this.#migrateSeries();
           for (const m of MIGRATIONS) {
             const columns = this.#db
               .prepare<[], { name: string }>(`PRAGMA table_info(${m.table})`)
@@ -505,15 +583,19 @@ export class MonitorStore {
     this.#db
       .transaction(() => {
         this.#db.exec(SOURCE_SERIES_SQL);
-        openAuditStore(this, this.#db, this.#clock); // audit copies: store/audit.ts
+        this.#db.exec(EXEMPLARS_SQL); // store/exemplars.ts
+        openAuditStore(this, this.#db, this.#clock, options.auditRecordRetentionMs); // audit copies: store/audit.ts
       })
       .immediate();
     const db = this.#db;
     this.#stmt = {
-      seriesByKey: db.prepare('SELECT * FROM series WHERE name = ? AND component = ? AND tags = ?'),
+      seriesByKey: db.prepare(
+        'SELECT * FROM series WHERE name = ? AND component = ? AND tags = ? AND service = ?',
+      ),
       insertSeries: db.prepare(
-        `INSERT INTO series (name, component, tags, metric_type, unit, labels, value, count, sum, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, ?)`,
+        `INSERT INTO series (name, component, tags, service, metric_type, unit, labels, value, count, sum,
+           updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?)`,
       ),
       updateSeries: db.prepare(
         `UPDATE series SET labels = ?, value = ?, count = ?, sum = ?, min = ?, max = ?, quantiles = ?, updated_at = ?
@@ -527,7 +609,7 @@ export class MonitorStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       seriesRef: db.prepare(
-        'SELECT id, metric_type FROM series WHERE name = ? AND component = ? AND tags = ?',
+        'SELECT id, metric_type FROM series WHERE name = ? AND component = ? AND tags = ? AND service = ?',
       ),
       pointDigest: db.prepare(
         'SELECT digest FROM points WHERE series_id = ? AND resolution = 60 AND bucket = ?',
@@ -556,6 +638,24 @@ export class MonitorStore {
       ),
       touchKey: db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
     };
+  }
+
+  /**
+   * Version 4: the `series` of a file of versions 1 to 3 (no `service` column) is
+   * rebuilt (see `SERIES_V4_MIGRATION`), in the open's immediate transaction, before
+   * the DDL whose indexes name the column; `meta` then says version 4.
+   */
+  #migrateSeries(): void {
+    const table = (name: string): boolean =>
+      this.#db
+        .prepare<[string], { n: number }>(
+          "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .get(name)!.n > 0;
+    if (!table('series')) return; // a new file: SCHEMA_SQL creates version 4's
+    const columns = this.#db.prepare<[], { name: string }>('PRAGMA table_info(series)').all();
+    if (columns.some((c) => c.name === 'service')) return; // version 4 or later
+    this.#db.exec(SERIES_V4_MIGRATION(table('source_series') ? SERIES_V4_SERVICE_SQL : "''"));
   }
 
   // ---- metrics ------------------------------------------------------------------
@@ -655,12 +755,12 @@ export class MonitorStore {
       }
       const component = m.component ?? 'default';
       const tags = m.tags === undefined ? '{}' : canonical(m.tags);
-      const seriesKey = `${m.name}\u0000${component}\u0000${tags}`;
+      const seriesKey = `${m.name}\u0000${component}\u0000${tags}\u0000`;
       let w = work.get(`${seriesKey}\u0000${bucket}`);
       if (w === undefined) {
         let stored = this.#seriesIds.get(seriesKey)?.type;
         if (stored === undefined) {
-          const row = this.#stmt.seriesRef.get(m.name, component, tags);
+          const row = this.#stmt.seriesRef.get(m.name, component, tags, '');
           if (row !== undefined) {
             stored = row.metric_type;
             this.#seriesIds.set(seriesKey, { id: row.id, type: row.metric_type });
@@ -681,6 +781,7 @@ export class MonitorStore {
           name: m.name,
           component,
           tags,
+          service: '',
           type,
           bucket,
           labels: null,
@@ -723,7 +824,7 @@ export class MonitorStore {
       this.#digests.clear();
       this.#digestBucket = bucket;
     }
-    const { inserted, digests } = this.#db.transaction(() => {
+    const { inserted, digests, written } = this.#db.transaction(() => {
       const inserted = new Map<string, SeriesRef>();
       const digests = new Map<string, TDigest>();
       const rows: {
@@ -735,7 +836,7 @@ export class MonitorStore {
       for (const w of work.values()) {
         let ref = this.#seriesIds.get(w.seriesKey) ?? inserted.get(w.seriesKey);
         if (ref === undefined) {
-          const row = this.#stmt.seriesRef.get(w.name, w.component, w.tags);
+          const row = this.#stmt.seriesRef.get(w.name, w.component, w.tags, w.service);
           const id =
             row?.id ??
             Number(
@@ -743,6 +844,7 @@ export class MonitorStore {
                 w.name,
                 w.component,
                 w.tags,
+                w.service,
                 w.type,
                 w.type === 'timer' ? 'ms' : '',
                 '{}',
@@ -816,9 +918,26 @@ export class MonitorStore {
           this.#addToPoints(chunk.length).run(...pointParams);
         }
       }
-      return { inserted, digests };
+      return { inserted, digests, written: rows };
     })();
     for (const [key, ref] of inserted) this.#seriesIds.set(key, ref);
+    // Committed: the reads' minute totals and rows take what it added.
+    for (const { id, w } of written) {
+      this.#minutes.add(
+        {
+          name: w.name,
+          component: w.component,
+          service: w.service,
+          metric_type: w.type,
+          tags: w.tags,
+        },
+        id,
+        w.bucket,
+        w.count,
+        w.sum,
+        w.errors,
+      );
+    }
     for (const [key, digest] of digests) {
       if (key.endsWith(`:${this.#digestBucket}`)) this.#digests.set(key, digest);
     }
@@ -846,23 +965,22 @@ export class MonitorStore {
    * Throws an {@link InputError} (and stores nothing) for a type conflict or a
    * sub-window that does not check out (see `decodeSubWindow`).
    */
-  ingestBatch(body: RestBatchBody): {
-    duplicate: boolean;
-    metrics: number;
-    traces: number;
-    alerts: number;
-  } {
+  ingestBatch(body: RestBatchBody): BatchResult {
     const now = this.#clock.now();
     const bucket = Math.floor(now / MINUTE) * MINUTE;
     const points = new Map<string, PointWork>();
+    const series = new Map<string, SeriesWork>();
+    const parsed = new Map<string, ParsedDigest>();
     try {
-      return this.#db.transaction(() => {
+      const result = this.#db.transaction(() => {
         if (this.#stmt.batchSeen.get(body.batch_id) !== undefined) {
           return { duplicate: true, metrics: 0, traces: 0, alerts: 0 };
         }
         this.#stmt.insertBatch.run(body.batch_id, now);
         const source = body.source;
         const instance = source?.instance_id;
+        // The series' service (version 4's key): the instance is merged away, not keyed.
+        const service = source === undefined ? '' : String(source.resource['service.name'] ?? '');
         if (source !== undefined) {
           this.#cached<[string, string, string, number, number]>(
             `INSERT INTO sources (instance_id, service_name, resource, first_seen, last_seen)
@@ -877,7 +995,6 @@ export class MonitorStore {
             now,
           );
         }
-        const series = new Map<string, SeriesWork>();
         body.metrics.forEach((m, i) => {
           const at = `metrics[${i}]`;
           const unit = m.metric_type === 'histogram' || m.metric_type === 'timer' ? m.unit : '';
@@ -886,6 +1003,7 @@ export class MonitorStore {
             m.metric_name,
             m.component,
             m.tags,
+            service,
             m.metric_type,
             unit,
             at,
@@ -939,6 +1057,7 @@ export class MonitorStore {
           } else if (m.sub_windows !== undefined) {
             m.sub_windows.forEach((raw, j) => {
               const w = decodeSubWindow(raw, `${at}.sub_windows[${j}]`);
+              storeExemplars(this.#db, r.id, w, raw.exemplars, `${at}.sub_windows[${j}]`);
               if (w.count === 0) return;
               const p = this.#point(points, r.id, w.bucket);
               p.count += w.count;
@@ -999,7 +1118,7 @@ export class MonitorStore {
             }
           }
         });
-        this.#flush(series, points, now);
+        this.#flush(series, points, now, parsed);
         this.#spans(body.traces, now);
         for (const e of body.alerts) {
           this.#stmt.insertAlertEvent.run(
@@ -1023,12 +1142,111 @@ export class MonitorStore {
           alerts: body.alerts.length,
         };
       })();
+      this.#keepParsed(parsed, bucket);
+      if (points.size > 0) {
+        // Committed: the reads' minute totals and rows take what it added.
+        const byId = new Map<number, SeriesRowDb>();
+        for (const w of series.values()) byId.set(w.row.id, w.row);
+        for (const p of points.values()) {
+          const r = byId.get(p.seriesId);
+          if (r === undefined) continue;
+          this.#minutes.add(r, p.seriesId, p.bucket, p.count, p.sum, p.errors);
+        }
+      }
+      return result;
     } finally {
       // Minute digests this batch merged into: the ingest's cache reads them again.
       for (const p of points.values()) {
         if (p.digest !== undefined) this.#digests.delete(`${p.seriesId}:${p.bucket}`);
       }
     }
+  }
+
+  /**
+   * Keeps the digests a committed batch wrote to recent minutes, parsed: the next
+   * batch into the same row and the reads of `GET /analytics` take them instead of
+   * parsing the row's JSON again. Minutes older than {@link PARSED_KEPT_MS} go.
+   */
+  #keepParsed(parsed: ReadonlyMap<string, ParsedDigest>, bucket: number): void {
+    const oldest = bucket - PARSED_KEPT_MS;
+    if (bucket !== this.#parsedBucket) {
+      this.#parsedBucket = bucket;
+      for (const [key, d] of this.#parsed) {
+        if (d.bucket < oldest) this.#parsed.delete(key);
+      }
+    }
+    for (const [key, d] of parsed) {
+      if (d.bucket < oldest) continue;
+      if (this.#parsed.size >= MAX_PARSED) this.#parsed.clear();
+      this.#parsed.set(key, d);
+    }
+  }
+
+  /**
+   * The parsed digest of a series' minute row when this process wrote it last and the
+   * row still holds `count` samples, else `undefined` (read the row). Shared: callers
+   * read it, never change it. @internal
+   */
+  readParsedDigest(seriesId: number, bucket: number, count: number): TDigest | undefined {
+    const d = this.#parsed.get(`${seriesId}:${bucket}`);
+    return d !== undefined && d.count === count ? d.digest : undefined;
+  }
+
+  /**
+   * {@link MonitorStore.ingestBatch} with group commit: the batches arriving in the
+   * same turn of the event loop are stored in one transaction (one fsync), each in
+   * its own savepoint, and each promise settles once that transaction is committed (so
+   * an answer sent then is durable). A batch that fails (a type conflict, a bad
+   * sub-window: an {@link InputError}) is rolled back alone and rejects with its
+   * error; its neighbours are stored. When the commit itself fails, every batch of
+   * the group rejects and nothing of it is stored.
+   */
+  ingestBatchGrouped(body: RestBatchBody): Promise<BatchResult> {
+    return new Promise((resolve, reject) => {
+      let group = this.#batchGroup;
+      if (group === undefined) {
+        group = [];
+        this.#batchGroup = group;
+        setImmediate(() => this.#commitBatchGroup());
+      }
+      group.push({ body, resolve, reject });
+    });
+  }
+
+  #batchGroup:
+    | { body: RestBatchBody; resolve: (r: BatchResult) => void; reject: (e: unknown) => void }[]
+    | undefined;
+
+  #commitBatchGroup(): void {
+    const group = this.#batchGroup ?? [];
+    this.#batchGroup = undefined;
+    const results: ({ ok: BatchResult } | { error: unknown })[] = [];
+    try {
+      if (this.#closed) throw new Error('the store is closed');
+      this.#db.transaction(() => {
+        for (const g of group) {
+          try {
+            // Inside this transaction, its own is a savepoint: a failure undoes it alone.
+            results.push({ ok: this.ingestBatch(g.body) });
+          } catch (error) {
+            results.push({ error });
+          }
+        }
+      })();
+    } catch (error) {
+      // Nothing of the group is stored: what the caches took from it goes too.
+      this.#minutes.clear();
+      this.#parsed.clear();
+      this.#digests.clear();
+      this.#sourceSeriesSeen.clear();
+      for (const g of group) g.reject(error);
+      return;
+    }
+    group.forEach((g, i) => {
+      const r = results[i]!;
+      if ('ok' in r) g.resolve(r.ok);
+      else g.reject(r.error);
+    });
   }
 
   /** The last cumulative total a process reported for a series. */
@@ -1084,15 +1302,16 @@ export class MonitorStore {
     name: string,
     component: string,
     tags: Readonly<Record<string, string>>,
+    service: string,
     type: SpecMetricType,
     unit: string,
     field: string,
   ): SeriesWork {
     const tagText = canonical(tags);
-    const key = `${name}\u0000${component}\u0000${tagText}`;
+    const key = `${name}\u0000${component}\u0000${tagText}\u0000${service}`;
     let s = work.get(key);
     if (s === undefined) {
-      let row = this.#stmt.seriesByKey.get(name, component, tagText);
+      let row = this.#stmt.seriesByKey.get(name, component, tagText, service);
       let fresh = false;
       if (row === undefined) {
         // A series a pending group commit will create is typed already.
@@ -1105,8 +1324,17 @@ export class MonitorStore {
             `series ${name} (component ${component}) is being stored as a ${pending}, not a ${type}`,
           );
         }
-        this.#stmt.insertSeries.run(name, component, tagText, type, unit, '{}', this.#clock.now());
-        row = this.#stmt.seriesByKey.get(name, component, tagText)!;
+        this.#stmt.insertSeries.run(
+          name,
+          component,
+          tagText,
+          service,
+          type,
+          unit,
+          '{}',
+          this.#clock.now(),
+        );
+        row = this.#stmt.seriesByKey.get(name, component, tagText, service)!;
         fresh = true;
       }
       s = { row, fresh, dirty: false };
@@ -1149,13 +1377,27 @@ export class MonitorStore {
    * whose points carry digests gets the quantiles of the latest minute's merged
    * digest (when no later minute of it has one).
    */
-  #flush(series: Map<string, SeriesWork>, points: Map<string, PointWork>, now: number): void {
+  #flush(
+    series: Map<string, SeriesWork>,
+    points: Map<string, PointWork>,
+    now: number,
+    parsed: Map<string, ParsedDigest>,
+  ): void {
     const latest = new Map<number, { bucket: number; digest: TDigest }>();
     for (const p of points.values()) {
       const old = this.#stmt.point.get(p.seriesId, 60, p.bucket);
-      let digest = parseDigest(old?.digest ?? null);
+      const key = `${p.seriesId}:${p.bucket}`;
+      const kept = this.#parsed.get(key);
+      // The row's digest as this process last wrote it (rebuilt from its JSON object:
+      // exact, and the kept one is shared with the reads), else parsed from the row.
+      let digest =
+        kept !== undefined && old !== undefined && old.digest !== null && kept.count === old.count
+          ? TDigest.fromJSON(kept.json)
+          : parseDigest(old?.digest ?? null);
       if (p.digest !== undefined) digest = digest === undefined ? p.digest : digest.merge(p.digest);
-      if (digest !== undefined) {
+      const json = digest?.toJSON();
+      if (digest !== undefined && json !== undefined) {
+        parsed.set(key, { bucket: p.bucket, count: (old?.count ?? 0) + p.count, digest, json });
         const l = latest.get(p.seriesId);
         if (l === undefined || p.bucket >= l.bucket) {
           latest.set(p.seriesId, { bucket: p.bucket, digest });
@@ -1176,7 +1418,7 @@ export class MonitorStore {
         minOf(old?.min ?? null, p.min),
         maxOf(old?.max ?? null, p.max),
         p.last,
-        digest === undefined ? null : JSON.stringify(digest.toJSON()),
+        json === undefined ? null : JSON.stringify(json),
         quantiles,
         (old?.errors ?? 0) + p.errors,
       );
@@ -1209,17 +1451,19 @@ export class MonitorStore {
   }
 
   /**
-   * The stored series with their latest values, ordered by name, component and tags.
+   * The stored series with their latest values, ordered by name, component, tags and
+   * service (a series two services send is one row each).
    */
   latestSeries(): StoredSeries[] {
     const rows = this.#db
-      .prepare<[], SeriesRowDb>('SELECT * FROM series ORDER BY name, component, tags')
+      .prepare<[], SeriesRowDb>('SELECT * FROM series ORDER BY name, component, tags, service')
       .all();
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
       component: r.component,
       tags: JSON.parse(r.tags) as Record<string, string>,
+      service: r.service,
       labels: JSON.parse(r.labels) as Record<string, string>,
       metric_type: r.metric_type,
       unit: r.unit,
@@ -1331,68 +1575,14 @@ export class MonitorStore {
   }
 
   /**
-   * The spec's business dashboard from the stored business metrics: the latest value
-   * of each (`kpis`, or the spec's `user_metrics`, `revenue_metrics`,
-   * `growth_metrics` and `quality_metrics` for the names the spec puts there), its
-   * trend against the value before (a change of more than 1%), and progress towards
-   * its latest target.
+   * The spec's business dashboard from the stored business metrics (see
+   * `store/business.ts`): the latest value of each (`kpis`, or the spec's
+   * `user_metrics`, `revenue_metrics`, `growth_metrics` and `quality_metrics` for the
+   * names the spec puts there), each KPI's trend by the least-squares rule of
+   * `classifyKpiTrend` over its last periods, and progress towards its latest target.
    */
   businessDashboard(): BusinessDashboard {
-    const rows = this.#db
-      .prepare<[], { metric_name: string; value: number; rn: number }>(
-        `SELECT metric_name, value, rn FROM (
-           SELECT metric_name, value,
-             ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY recorded_at DESC, id DESC) AS rn
-           FROM business_metrics)
-         WHERE rn <= 2 ORDER BY metric_name, rn`,
-      )
-      .all();
-    const targets = new Map(
-      this.#db
-        .prepare<[], { metric_name: string; target: number }>(
-          `SELECT metric_name, target FROM (
-             SELECT metric_name, target,
-               ROW_NUMBER() OVER (PARTITION BY metric_name ORDER BY recorded_at DESC, id DESC) AS rn
-             FROM business_metrics WHERE target IS NOT NULL)
-           WHERE rn = 1`,
-        )
-        .all()
-        .map((r) => [r.metric_name, r.target]),
-    );
-    const latest = new Map<string, number>();
-    const previous = new Map<string, number>();
-    for (const r of rows) (r.rn === 1 ? latest : previous).set(r.metric_name, r.value);
-    const dashboard: BusinessDashboard = {
-      kpis: {},
-      trends: {},
-      targets: {},
-      user_metrics: {},
-      revenue_metrics: {},
-      growth_metrics: {},
-      quality_metrics: {},
-      generated_at: iso(this.#clock.now()),
-    };
-    for (const [name, value] of latest) {
-      const group = DASHBOARD_GROUPS[name];
-      (group === undefined ? dashboard.kpis : dashboard[group])[name] = value;
-      if (name === 'monthly_recurring_revenue') dashboard.revenue_metrics[name] = value;
-      const before = previous.get(name);
-      dashboard.trends[name] =
-        before === undefined || Math.abs(value - before) <= 0.01 * Math.abs(before)
-          ? 'stable'
-          : value > before
-            ? 'increasing'
-            : 'decreasing';
-      const target = targets.get(name);
-      if (target !== undefined && target !== 0) {
-        dashboard.targets[name] = {
-          current: value,
-          target,
-          achievement: Math.round((value / target) * 100) / 100,
-        };
-      }
-    }
-    return dashboard;
+    return buildBusinessDashboard(this.#db, this.#clock.now());
   }
 
   // ---- alerts ---------------------------------------------------------------------
@@ -1728,11 +1918,12 @@ export class MonitorStore {
 
   readonly #sourceSeriesSeen = new Map<string, { minute: number; value: number | null }>();
 
-  /** The SQL filter of series to one service (`?` bound to the service's name). */
+  /**
+   * The SQL filter of series to one service (`?` bound to the service's name): series
+   * are keyed by service (schema version 4), so it is exact.
+   */
   #serviceFilter(service: string | null): string {
-    return service === null
-      ? ''
-      : ' AND s.id IN (SELECT series_id FROM source_series WHERE service_name = ?)';
+    return service === null ? '' : ' AND s.service = ?';
   }
 
   /**
@@ -1745,16 +1936,53 @@ export class MonitorStore {
     component: string | null,
     service: string | null,
   ): ReadCallTotal[] {
-    const params: (string | number)[] = [fromBucket];
-    if (component !== null) params.push(component);
-    if (service !== null) params.push(service);
-    return this.#cached<(string | number)[], ReadCallTotal>(
-      `SELECT s.component AS component, s.metric_type AS metric_type, SUM(p.count) AS count,
-         SUM(p.sum) AS sum, SUM(p.errors) AS errors, MIN(p.bucket) AS first
+    // From the minute cache: SQL reads the buckets not kept yet, once; each committed
+    // write adds to the buckets it touched.
+    const out = new Map<
+      string,
+      ReadCallTotal & { count: number; sum: number; errors: number; first: number }
+    >();
+    for (const [bucket, groups] of this.#minutes.totals(fromBucket, (from, to) =>
+      this.#loadTotals(from, to),
+    )) {
+      if (bucket < fromBucket) continue;
+      for (const t of groups.values()) {
+        if (component !== null && t.component !== component) continue;
+        if (service !== null && t.service !== service) continue;
+        const key = `${t.component}\u0000${t.metric_type}`;
+        const o = out.get(key);
+        if (o === undefined) {
+          out.set(key, {
+            component: t.component,
+            metric_type: t.metric_type,
+            count: t.count,
+            sum: t.sum,
+            errors: t.errors,
+            first: bucket,
+          });
+        } else {
+          o.count += t.count;
+          o.sum += t.sum;
+          o.errors += t.errors;
+          if (bucket < o.first) o.first = bucket;
+        }
+      }
+    }
+    return [...out.values()];
+  }
+
+  /** Minute rows of `[from, to)` summed per bucket, component, service and type. */
+  #loadTotals(from: number, to: number): (MinuteTotal & { bucket: number })[] {
+    const upper = Number.isFinite(to) ? ' AND p.bucket < ?' : '';
+    const params = Number.isFinite(to) ? [from, to] : [from];
+    return this.#cached<number[], MinuteTotal & { bucket: number }>(
+      `SELECT p.bucket AS bucket, s.component AS component, s.service AS service,
+         s.metric_type AS metric_type, SUM(p.count) AS count, SUM(p.sum) AS sum,
+         SUM(p.errors) AS errors
        FROM series s INDEXED BY series_component CROSS JOIN points p INDEXED BY points_read
-       WHERE p.series_id = s.id AND p.resolution = 60 AND p.bucket >= ?
-         AND s.metric_type != 'gauge' AND s.name NOT LIKE 'prsm.%'${component === null ? '' : ' AND s.component = ?'}${this.#serviceFilter(service)}
-       GROUP BY s.component, s.metric_type`,
+       WHERE p.series_id = s.id AND p.resolution = 60 AND p.bucket >= ?${upper}
+         AND s.metric_type != 'gauge' AND s.name NOT LIKE 'prsm.%'
+       GROUP BY p.bucket, s.component, s.service, s.metric_type`,
     ).all(...params);
   }
 
@@ -1815,16 +2043,41 @@ export class MonitorStore {
     service: string | null,
     digests: boolean,
   ): ReadPoint[] {
+    const floor = Math.floor(this.#clock.now() / MINUTE) * MINUTE - ROWS_KEPT_MS;
+    if (digests || fromBucket < floor) {
+      return this.#pointRows(component, fromBucket, Number.POSITIVE_INFINITY, service, digests);
+    }
+    // From the minute cache: the rows not kept yet read once, then kept up to date by
+    // the writes (the digests stay in SQL and in the reader's parsed cache).
+    const out: ReadPoint[] = [];
+    for (const row of this.#minutes.rows(component, fromBucket, floor, (from, to) =>
+      this.#pointRows(component, from, to, null, false),
+    )) {
+      if (row.bucket < fromBucket || (service !== null && row.service !== service)) continue;
+      out.push(row);
+    }
+    return out;
+  }
+
+  #pointRows(
+    component: string,
+    fromBucket: number,
+    toBucket: number,
+    service: string | null,
+    digests: boolean,
+  ): CachedRow[] {
     const params: (string | number)[] = [component, fromBucket];
+    const upper = Number.isFinite(toBucket) ? ' AND p.bucket < ?' : '';
+    if (upper !== '') params.push(toBucket);
     if (service !== null) params.push(service);
-    return this.#cached<(string | number)[], ReadPoint>(
+    return this.#cached<(string | number)[], CachedRow>(
       `SELECT p.series_id AS series_id,
          COALESCE(json_extract(s.tags, '$.operation'), s.name) AS name,
-         s.metric_type AS metric_type, p.bucket AS bucket,
+         s.metric_type AS metric_type, s.service AS service, p.bucket AS bucket,
          p.count AS count, p.sum AS sum, p.errors AS errors, ${digests ? 'p.digest' : 'NULL'} AS digest
        FROM series s INDEXED BY series_component CROSS JOIN points p${digests ? '' : ' INDEXED BY points_read'}
        WHERE p.series_id = s.id AND s.component = ? AND s.metric_type IN ('histogram', 'timer')
-         AND s.name NOT LIKE 'prsm.%' AND p.resolution = 60 AND p.bucket >= ?${this.#serviceFilter(service)}`,
+         AND s.name NOT LIKE 'prsm.%' AND p.resolution = 60 AND p.bucket >= ?${upper}${this.#serviceFilter(service)}`,
     ).all(...params);
   }
 
@@ -1938,7 +2191,7 @@ export class MonitorStore {
              FROM source_totals t JOIN series s ON s.id = t.series_id
              JOIN sources o ON o.instance_id = t.instance_id
              WHERE s.component = ? AND s.metric_type = 'counter' AND s.name IN (${marks})
-               AND o.service_name = ?
+               AND o.service_name = ? AND s.service = o.service_name
              GROUP BY s.name`,
           ).all(component, ...names, service);
     for (const r of rows) out.set(r.name, r.total);
@@ -2057,6 +2310,46 @@ export class MonitorStore {
     return 'revoked';
   }
 
+  /**
+   * Creates a one-time login key (auth/keys.ts): exchanged once for a dashboard session
+   * by {@link MonitorStore.redeemOneTimeKey}, never accepted as an API key.
+   */
+  createOneTimeKey(role: Role): CreatedKey {
+    if (!isRole(role)) {
+      throw new TypeError('createOneTimeKey: role must be one of ingest, read, enterprise, admin');
+    }
+    const key = generateOneTimeKey();
+    const id = generateOneTimeKeyId();
+    const now = this.#clock.now();
+    this.#db
+      .prepare('INSERT INTO api_keys (id, hash, role, created_at) VALUES (?, ?, ?, ?)')
+      .run(id, hashKey(key), role, now);
+    return { id, role, created_at: now, last_used_at: null, revoked_at: null, key };
+  }
+
+  /**
+   * Spends a one-time login key: its record the first time (its `last_used_at` set),
+   * `undefined` when unknown, already spent, revoked or not a one-time key.
+   */
+  redeemOneTimeKey(key: string): KeyInfo | undefined {
+    const hash = hashKey(key);
+    const spent = this.#db
+      .prepare(
+        `UPDATE api_keys SET last_used_at = ? WHERE hash = ? AND id LIKE 'otk\\_%' ESCAPE '\\'
+           AND last_used_at IS NULL AND revoked_at IS NULL`,
+      )
+      .run(this.#clock.now(), hash).changes;
+    return spent === 1 ? this.findKey(key) : undefined;
+  }
+
+  /** A key's record by its id, else `undefined`. */
+  keyById(id: string): KeyInfo | undefined {
+    const row = this.#cached<[string], KeyRowDb>(
+      'SELECT id, role, created_at, last_used_at, revoked_at FROM api_keys WHERE id = ?',
+    ).get(id);
+    return row === undefined ? undefined : keyInfo(row);
+  }
+
   /** The key's record when the key is known (revoked or not), else `undefined`. */
   findKey(key: string): KeyInfo | undefined {
     const row = this.#stmt.keyByHash.get(hashKey(key));
@@ -2106,6 +2399,25 @@ export class MonitorStore {
     // Retention may delete series; the next ingest reads ids again.
     this.#seriesIds.clear();
     this.#digests.clear();
+    this.#parsed.clear();
+    const result = this.#compact(now);
+    // The reads' minute cache: rolled-up or dropped minutes go; deleted series, everything.
+    if (result.seriesDropped > 0) this.#minutes.clear();
+    else this.#minutes.dropBefore(result.minutesBefore);
+    // Audit records past their retention (store/audit.ts), cut with a recorded cut.
+    const audit = auditStoreOf(this).applyRetention(now);
+    return {
+      rolledUp: result.rolledUp,
+      dropped: result.dropped + audit.removed,
+      auditRecordsRemoved: audit.removed,
+      auditRecordsExpired: audit.expired,
+    };
+  }
+
+  #compact(now: number): Pick<CompactionResult, 'rolledUp' | 'dropped'> & {
+    seriesDropped: number;
+    minutesBefore: number;
+  } {
     return this.#db.transaction(() => {
       const cutoff = now - this.#rollupAfterMs;
       const old = this.#db
@@ -2169,13 +2481,16 @@ export class MonitorStore {
       const drop = (sql: string, before: number): void => {
         dropped += this.#db.prepare(sql).run(before).changes;
       };
+      drop('DELETE FROM exemplars WHERE bucket < ?', cutoff); // as long as the minute rows
       // With archival (archive/), whole days past retention are written to files first.
       const keep =
         this.#archive === undefined
           ? now - this.#retentionMs
           : archiveExpired(this.#db, this.#archive, now - this.#retentionMs, now);
       drop('DELETE FROM points WHERE bucket < ?', keep);
+      const before = dropped;
       drop('DELETE FROM series WHERE updated_at < ?', keep);
+      const seriesDropped = dropped - before;
       drop('DELETE FROM business_metrics WHERE recorded_at < ?', keep);
       drop('DELETE FROM alert_events WHERE received_at < ?', keep);
       drop('DELETE FROM spans WHERE received_at < ?', now - this.#traceRetentionMs);
@@ -2189,7 +2504,12 @@ export class MonitorStore {
              SELECT batch_id FROM batches ORDER BY received_at DESC, rowid DESC LIMIT -1 OFFSET ?)`,
         )
         .run(this.#maxBatchIds).changes;
-      return { rolledUp: old.length, dropped };
+      return {
+        rolledUp: old.length,
+        dropped,
+        seriesDropped,
+        minutesBefore: Math.max(cutoff, keep),
+      };
     })();
   }
 
@@ -2259,23 +2579,6 @@ interface AlertRuleDb {
   acknowledged_at: number | null;
   acknowledged_by: string | null;
 }
-
-const DASHBOARD_GROUPS: Readonly<
-  Record<string, 'user_metrics' | 'revenue_metrics' | 'growth_metrics' | 'quality_metrics'>
-> = {
-  session_duration_avg: 'user_metrics',
-  pages_per_session: 'user_metrics',
-  bounce_rate: 'user_metrics',
-  return_user_rate: 'user_metrics',
-  average_revenue_per_user: 'revenue_metrics',
-  customer_lifetime_value: 'revenue_metrics',
-  user_growth_rate: 'growth_metrics',
-  revenue_growth_rate: 'growth_metrics',
-  market_penetration: 'growth_metrics',
-  model_accuracy_avg: 'quality_metrics',
-  recommendation_relevance: 'quality_metrics',
-  system_reliability: 'quality_metrics',
-};
 
 function ruleRecord(row: AlertRuleDb): AlertRuleRecord {
   return {

@@ -264,6 +264,11 @@ export interface StoredSeries {
   readonly component: string;
   /** Its tags. */
   readonly tags: Readonly<Record<string, string>>;
+  /**
+   * The `service.name` of the processes that send it (empty for metrics sent without
+   * a `source`): a series two services send is stored once per service.
+   */
+  readonly service: string;
   /** Its latest labels. */
   readonly labels: Readonly<Record<string, string>>;
   /** Its type. */
@@ -343,6 +348,10 @@ export interface CompactionResult {
   readonly rolledUp: number;
   /** Rows dropped past their retention (points, spans, events, audit, batch ids). */
   readonly dropped: number;
+  /** Of those, audit records (`POST /audit`) removed by their retention. */
+  readonly auditRecordsRemoved: number;
+  /** Audit records still stored past their retention (behind a retained one, or in a broken chain). */
+  readonly auditRecordsExpired: number;
 }
 
 /**
@@ -359,7 +368,7 @@ export type StoreCounts = Readonly<Record<string, number>>;
  * The spec's `GET /business-dashboard` body, built from the stored business metrics.
  * `kpis` holds the latest value of every metric not in one of the four groups; the
  * spec's `monthly_recurring_revenue` is a KPI (the spec also repeats it under
- * `revenue_metrics`, and so does this).
+ * `revenue_metrics`, and so does this). The groups hold the spec's keys, 0 until stored.
  *
  * @example
  * ```ts
@@ -370,7 +379,7 @@ export type StoreCounts = Readonly<Record<string, number>>;
 export interface BusinessDashboard {
   /** Latest value per KPI. */
   readonly kpis: Record<string, number>;
-  /** `increasing`, `decreasing` or `stable` (within 1% of the value before). */
+  /** Per KPI: `increasing`, `decreasing` or `stable` (`classifyKpiTrend`, last 7 periods). */
   readonly trends: Record<string, 'increasing' | 'decreasing' | 'stable'>;
   /** Progress towards the latest target, per metric that has one. */
   readonly targets: Record<string, { current: number; target: number; achievement: number }>;
