@@ -52,16 +52,28 @@ const HISTORY_HOURS = 168;
 const MAX_TRACES = 500;
 const MAX_CACHED = 512;
 /**
- * Parsed digests kept: merged operation-minutes, and the rows of the latest minutes
- * (older rows rarely change: their merged minute is kept instead). A full digest
- * takes about 5 KB, so each map holds at most about 50 MB; past its bound it is
- * emptied (then filled again by the next reads).
+ * Merged operation-minutes kept (older rows rarely change: their merged minute is kept
+ * instead of their rows). A full digest takes about 5 KB, so the map holds at most
+ * about 50 MB; past its bound it is emptied (then filled again by the next reads), as
+ * is the map of rows ({@link MAX_ROW_DIGESTS}).
  */
 const MAX_DIGESTS = 10_000;
+/**
+ * Parsed row digests kept (the rows of the minutes still written, {@link RECENT_MS}):
+ * enough for two minutes of 15,000 series, so that reading every component in turn
+ * does not empty the map before the next read of the first one (each component's
+ * changed operation-minute then needs every row of that minute, re-read and parsed
+ * from SQL). A row holds one minute of one series: mostly far below a full digest's
+ * 5 KB.
+ */
+const MAX_ROW_DIGESTS = 30_000;
 /** Minute p99s kept (numbers). */
 const MAX_P99S = 100_000;
-/** Row digests are kept for minutes this recent (ms): the ones still being written. */
-const RECENT_MS = 3 * MINUTE;
+/**
+ * Row digests are kept for minutes this recent (ms): the ones still being written (the
+ * current minute, and the last one until exporters' last sub-windows of it arrive).
+ */
+const RECENT_MS = 2 * MINUTE;
 
 const SEVERITY_ORDER: Readonly<Record<string, number>> = {
   critical: 0,
@@ -485,15 +497,23 @@ export class FleetReader {
     const rows = store.readComponentPoints(component, readFrom, svc, false);
     const ops = new Map<string, OperationWork>();
     const minutes = new Map<number, MinuteWork>();
-    const cells = new Map<string, Cell>();
+    // Cells in the order their first row came (the order digests are merged in), found
+    // by operation then minute (no key string built per row).
+    const cells: Cell[] = [];
+    const cellsByName = new Map<string, Map<number, Cell>>();
     let first = now;
     for (const row of rows) {
       if (row.metric_type !== 'timer' || row.count <= 0) continue;
-      const cellKey = `${row.name}\u0000${row.bucket}`;
-      let cell = cells.get(cellKey);
+      let byBucket = cellsByName.get(row.name);
+      if (byBucket === undefined) {
+        byBucket = new Map();
+        cellsByName.set(row.name, byBucket);
+      }
+      let cell = byBucket.get(row.bucket);
       if (cell === undefined) {
         cell = { name: row.name, bucket: row.bucket, rows: [], signature: '' };
-        cells.set(cellKey, cell);
+        byBucket.set(row.bucket, cell);
+        cells.push(cell);
       }
       cell.rows.push(row);
       cell.signature += `${row.series_id}:${row.count};`;
@@ -524,7 +544,7 @@ export class FleetReader {
     // touched (usually the latest), not the whole hour.
     let missing = 0;
     let oldestMissing = Number.POSITIVE_INFINITY;
-    for (const cell of cells.values()) {
+    for (const cell of cells) {
       if (this.#cellKept(component, svc, cell)) continue;
       for (const row of cell.rows) {
         if (!this.#digestKept(row)) missing++;
@@ -538,7 +558,7 @@ export class FleetReader {
         texts.set(`${r.series_id}:${r.bucket}`, r.digest);
       }
     }
-    for (const cell of cells.values()) {
+    for (const cell of cells) {
       const digest = this.#cellDigest(component, svc, cell, texts);
       if (digest === undefined) continue;
       minutes.get(cell.bucket)!.digests.push(digest);
@@ -773,7 +793,7 @@ export class FleetReader {
     // Written by a batch of this process: its parsed digest, shared (only read here).
     let digest = this.#store.readParsedDigest(row.series_id, row.bucket, row.count);
     if (digest !== undefined) {
-      if (this.#digests.size >= MAX_DIGESTS) this.#digests.clear();
+      if (this.#digests.size >= MAX_ROW_DIGESTS) this.#digests.clear();
       this.#digests.set(key, { count: row.count, digest });
       return digest;
     }
@@ -787,7 +807,7 @@ export class FleetReader {
       digest = undefined;
     }
     if (row.bucket >= this.#clock.now() - RECENT_MS) {
-      if (this.#digests.size >= MAX_DIGESTS) this.#digests.clear();
+      if (this.#digests.size >= MAX_ROW_DIGESTS) this.#digests.clear();
       this.#digests.set(key, { count: row.count, digest });
     }
     return digest;
