@@ -1830,7 +1830,18 @@ export class Monitor implements MonitorApi {
     let quantiles: DistributionSnapshot['quantiles'] = EMPTY_QUANTILES;
     if (withQuantiles) {
       const qs = this.snapshotQuantiles;
-      const values = quantilesOfParts(read.parts, qs);
+      // Each window's answers start the next snapshot's search (cumulative: the last row).
+      const windows = this.windows;
+      let hints = series.quantileHints;
+      if (hints === null) {
+        hints = new Float64Array((windows.length + 1) * qs.length).fill(NaN);
+        series.quantileHints = hints;
+      }
+      const row = windowSeconds === 'cumulative' ? windows.length : windows.indexOf(windowSeconds);
+      const values =
+        row < 0
+          ? quantilesOfParts(read.parts, qs)
+          : quantilesOfParts(read.parts, qs, hints, row * qs.length);
       const list = new Array<{ quantile: number; value: number }>(qs.length);
       for (let i = 0; i < qs.length; i++) list[i] = { quantile: qs[i]!, value: values[i]! };
       quantiles = list;

@@ -160,6 +160,12 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   cumulativeMin = Infinity;
   cumulativeMax = -Infinity;
   cumulativeErrors = 0;
+  /**
+   * The quantiles the last snapshot read of each window (the monitor lays them out),
+   * where the next read's walk starts: a scrape a few samples later moves each by a
+   * knot or two (see `guidedQuantiles`). Allocated by the first snapshot.
+   */
+  quantileHints: Float64Array | null = null;
 
   constructor(
     ticker: SlotTicker,
@@ -469,6 +475,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     let bytes = this.buffer.byteLength + this.active.byteLength + this.ringStats.byteLength;
     for (const c of this.ring) if (c !== null) bytes += c.byteLength;
     if (this.cumulative !== null) bytes += this.cumulative.byteLength;
+    if (this.quantileHints !== null) bytes += this.quantileHints.byteLength;
     return bytes;
   }
 
