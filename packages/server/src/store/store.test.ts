@@ -859,3 +859,64 @@ describe('group commit (ingestMetricsGrouped)', () => {
     store = openStore(join(tmp.dir, 's.db'), { clock });
   });
 });
+
+describe("health's count of what was measured (readCollected)", () => {
+  /** The same sum straight from the file, through a second connection. */
+  function fromFile(service: string | null): number {
+    const db = new Database(join(tmp.dir, 's.db'), { readonly: true });
+    try {
+      const row = db
+        .prepare(
+          `SELECT SUM(CASE metric_type WHEN 'counter' THEN value WHEN 'gauge' THEN 0 ELSE count END) AS n
+           FROM series WHERE component != 'system' AND name NOT LIKE 'prsm.%'
+           ${service === null ? '' : 'AND service = ?'}`,
+        )
+        .get(...(service === null ? [] : [service])) as { n: number | null };
+      return row.n ?? 0;
+    } finally {
+      db.close();
+    }
+  }
+
+  it('is kept up to date by every kind of write, per service, as the file has it', () => {
+    const check = (): void => {
+      for (const service of [null, 'checkout', 'search', '']) {
+        expect(store.readCollected('system', service), String(service)).toBe(fromFile(service));
+      }
+    };
+    check(); // loaded from SQL while empty, then kept
+    store.ingestMetrics([
+      { name: 'orders', value: 3, metric_type: 'counter' },
+      { name: 'lat', value: 12, metric_type: 'timer' },
+      { name: 'lat', value: 14, metric_type: 'timer' },
+      { name: 'pool', value: 9, metric_type: 'gauge' },
+      { name: 'prsm.self', value: 5, metric_type: 'counter' },
+      { name: 'cpu', value: 50, metric_type: 'counter', component: 'system' },
+    ]);
+    check();
+    const t0 = clock.now();
+    store.ingestBatch(
+      batch(
+        'c1',
+        [counterMetric('reqs', 10), timerMetric('db', [subWindow(t0 - MIN, [1, 2, 3])])],
+        source('i1'),
+      ),
+    );
+    check();
+    // A counter's later total adds its increase; a restart (a lower total) its total.
+    store.ingestBatch(batch('c2', [counterMetric('reqs', 25)], source('i1')));
+    store.ingestBatch(batch('c3', [counterMetric('reqs', 4)], source('i2', 'search')));
+    store.ingestBatch(batch('c4', [counterMetric('reqs', 30)]));
+    store.ingestBatch(batch('c5', [counterMetric('reqs', 7)]));
+    check();
+    store.ingestBatch(batch('c3', [counterMetric('reqs', 400)], source('i2', 'search'))); // a retry
+    check();
+    expect(store.readCollected('system', null)).toBeGreaterThan(0);
+    // Series dropped by retention: read from the file again.
+    clock.advance(3 * DAY);
+    store.compact(clock.now());
+    check();
+    store.ingestMetrics([{ name: 'orders', value: 2, metric_type: 'counter' }]);
+    check();
+  });
+});

@@ -340,6 +340,26 @@ interface SeriesWork {
   row: SeriesRowDb;
   fresh: boolean;
   dirty: boolean;
+  /** What the series counted towards `readCollected` before this transaction. */
+  readonly before: number;
+}
+
+/** The component `readCollected` leaves out of health's `metrics_collected`. */
+const SYSTEM_COMPONENT = 'system';
+
+/**
+ * What a series counts towards `readCollected`: a counter's total, a histogram's or
+ * timer's samples, nothing for a gauge or the SDK's own `prsm.*` series.
+ */
+function collectedOf(row: {
+  readonly name: string;
+  readonly metric_type: SpecMetricType;
+  readonly value: number;
+  readonly count: number;
+}): number {
+  if (row.name.startsWith('prsm.')) return 0;
+  if (row.metric_type === 'counter') return row.value;
+  return row.metric_type === 'gauge' ? 0 : row.count;
 }
 
 /** A point being updated within one transaction. */
@@ -503,6 +523,12 @@ export class MonitorStore {
   #closed = false;
   /** The minute totals and rows the reads sum, updated by each committed write. */
   readonly #minutes = new MinuteCache();
+  /**
+   * `readCollected`'s sums per service and whether the component is `system`, kept
+   * up to date by the writes after they commit (null: load from SQL on the next read).
+   * A health answer after a write then costs no pass over every series.
+   */
+  #collected: Map<string, number> | null = null;
   /** Recent minute digests batches wrote, parsed, by `seriesId:bucket` (see #keepParsed). */
   readonly #parsed = new Map<string, ParsedDigest>();
   #parsedBucket = -1;
@@ -921,8 +947,12 @@ export class MonitorStore {
       return { inserted, digests, written: rows };
     })();
     for (const [key, ref] of inserted) this.#seriesIds.set(key, ref);
-    // Committed: the reads' minute totals and rows take what it added.
+    // Committed: the reads' minute totals and rows take what it added (and health's
+    // count of what was measured: a counter's increase, a distribution's samples).
     for (const { id, w } of written) {
+      if (!w.name.startsWith('prsm.') && w.type !== 'gauge') {
+        this.#addCollected(w, w.type === 'counter' ? w.sum : w.count);
+      }
       this.#minutes.add(
         {
           name: w.name,
@@ -1143,6 +1173,10 @@ export class MonitorStore {
         };
       })();
       this.#keepParsed(parsed, bucket);
+      // Committed: health's count of what was measured takes what it added.
+      for (const w of series.values()) {
+        if (w.dirty) this.#addCollected(w.row, collectedOf(w.row) - w.before);
+      }
       if (points.size > 0) {
         // Committed: the reads' minute totals and rows take what it added.
         const byId = new Map<number, SeriesRowDb>();
@@ -1236,6 +1270,7 @@ export class MonitorStore {
     } catch (error) {
       // Nothing of the group is stored: what the caches took from it goes too.
       this.#minutes.clear();
+      this.#collected = null;
       this.#parsed.clear();
       this.#digests.clear();
       this.#sourceSeriesSeen.clear();
@@ -1337,7 +1372,7 @@ export class MonitorStore {
         row = this.#stmt.seriesByKey.get(name, component, tagText, service)!;
         fresh = true;
       }
-      s = { row, fresh, dirty: false };
+      s = { row, fresh, dirty: false, before: collectedOf(row) };
       work.set(key, s);
     }
     if (s.row.metric_type !== type) {
@@ -1991,6 +2026,25 @@ export class MonitorStore {
    * totals), the SDK's own `prsm.*` series and the given component left out. @internal
    */
   readCollected(exclude: string, service: string | null): number {
+    if (exclude === SYSTEM_COMPONENT) {
+      // Kept in memory per service (health asks after every write).
+      let collected = this.#collected;
+      if (collected === null) {
+        collected = new Map();
+        for (const r of this.#cached<[string], { service: string; system: number; n: number | null }>(
+          `SELECT s.service AS service, s.component = ? AS system,
+             SUM(CASE s.metric_type WHEN 'counter' THEN s.value WHEN 'gauge' THEN 0 ELSE s.count END) AS n
+           FROM series s WHERE s.name NOT LIKE 'prsm.%' GROUP BY s.service, system`,
+        ).all(SYSTEM_COMPONENT)) {
+          if (r.system === 0) collected.set(r.service, r.n ?? 0);
+        }
+        this.#collected = collected;
+      }
+      if (service !== null) return collected.get(service) ?? 0;
+      let n = 0;
+      for (const v of collected.values()) n += v;
+      return n;
+    }
     const params: string[] = [exclude];
     if (service !== null) params.push(service);
     const row = this.#cached<string[], { n: number | null }>(
@@ -1998,6 +2052,16 @@ export class MonitorStore {
        FROM series s WHERE s.component != ? AND s.name NOT LIKE 'prsm.%'${this.#serviceFilter(service)}`,
     ).get(...params);
     return row?.n ?? 0;
+  }
+
+  /** Adds a committed write's change to a series' share of `readCollected`'s sums. */
+  #addCollected(
+    series: { readonly component: string; readonly service: string },
+    delta: number,
+  ): void {
+    const collected = this.#collected;
+    if (collected === null || delta === 0 || series.component === SYSTEM_COMPONENT) return;
+    collected.set(series.service, (collected.get(series.service) ?? 0) + delta);
   }
 
   /** The components with a stored series (of one service). @internal */
@@ -2402,8 +2466,10 @@ export class MonitorStore {
     this.#parsed.clear();
     const result = this.#compact(now);
     // The reads' minute cache: rolled-up or dropped minutes go; deleted series, everything.
-    if (result.seriesDropped > 0) this.#minutes.clear();
-    else this.#minutes.dropBefore(result.minutesBefore);
+    if (result.seriesDropped > 0) {
+      this.#minutes.clear();
+      this.#collected = null;
+    } else this.#minutes.dropBefore(result.minutesBefore);
     // Audit records past their retention (store/audit.ts), cut with a recorded cut.
     const audit = auditStoreOf(this).applyRetention(now);
     return {
