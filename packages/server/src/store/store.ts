@@ -2031,7 +2031,10 @@ export class MonitorStore {
       let collected = this.#collected;
       if (collected === null) {
         collected = new Map();
-        for (const r of this.#cached<[string], { service: string; system: number; n: number | null }>(
+        for (const r of this.#cached<
+          [string],
+          { service: string; system: number; n: number | null }
+        >(
           `SELECT s.service AS service, s.component = ? AS system,
              SUM(CASE s.metric_type WHEN 'counter' THEN s.value WHEN 'gauge' THEN 0 ELSE s.count END) AS n
            FROM series s WHERE s.name NOT LIKE 'prsm.%' GROUP BY s.service, system`,
