@@ -283,7 +283,7 @@ const READ_MINUTES = 15;
 const READ_SECONDS = 10;
 const READ_INSTANCES = 4;
 const READ_CONNECTIONS = 8;
-const READ_COLD_ROUNDS = Number(process.env['PRSM_BENCH_READ_ROUNDS'] ?? 60);
+const READ_COLD_ROUNDS = Number(process.env['PRSM_BENCH_READ_ROUNDS'] ?? 200);
 /** Series of a write between two reads (timers of the current minute, and counters). */
 const WRITE_TIMERS = 100;
 const WRITE_COUNTERS = 20;

@@ -55,6 +55,64 @@ const MAX_ROWS = 600_000;
 /** Components whose rows are kept. */
 const MAX_COMPONENTS = 64;
 
+/**
+ * A row whose count, sum and errors are doubles from the start. V8 keeps a number field
+ * as small integers while every value stored in it is one; the first fraction (a sum)
+ * moves the shape to doubles, and every object of the old shape then moves one by one at
+ * its next read: 6,100 cached rows cost 5.6 ms on a component's first read after such a
+ * write, against 0.1 ms after. A `-0` (never a small integer) makes the fields doubles
+ * at once.
+ */
+function newRow(
+  seriesId: number,
+  name: string,
+  type: SpecMetricType,
+  service: string,
+  bucket: number,
+  count: number,
+  sum: number,
+  errors: number,
+): CachedRow {
+  const row: CachedRow = {
+    series_id: seriesId,
+    name,
+    metric_type: type,
+    service,
+    bucket,
+    count: -0,
+    sum: -0,
+    errors: -0,
+    digest: null,
+  };
+  row.count = count;
+  row.sum = sum;
+  row.errors = errors;
+  return row;
+}
+
+/** A minute total with double fields from the start (see {@link newRow}). */
+function newTotal(
+  component: string,
+  service: string,
+  type: SpecMetricType,
+  count: number,
+  sum: number,
+  errors: number,
+): MinuteTotal {
+  const total: MinuteTotal = {
+    component,
+    service,
+    metric_type: type,
+    count: -0,
+    sum: -0,
+    errors: -0,
+  };
+  total.count = count;
+  total.sum = sum;
+  total.errors = errors;
+  return total;
+}
+
 /** The operation of a series: `COALESCE(json_extract(tags, '$.operation'), name)`. */
 function operationOf(meta: SeriesMeta): string {
   if (!meta.tags.includes('"operation"')) return meta.name;
@@ -110,17 +168,19 @@ export class MinuteCache {
       row.errors += errors;
       return;
     }
-    c.rows.set(key, {
-      series_id: seriesId,
-      name: operationOf(meta),
-      metric_type: meta.metric_type,
-      service: meta.service,
-      bucket,
-      count,
-      sum,
-      errors,
-      digest: null,
-    });
+    c.rows.set(
+      key,
+      newRow(
+        seriesId,
+        operationOf(meta),
+        meta.metric_type,
+        meta.service,
+        bucket,
+        count,
+        sum,
+        errors,
+      ),
+    );
     this.#rowEntries++;
   }
 
@@ -146,7 +206,7 @@ export class MinuteCache {
       t.errors += errors;
       return;
     }
-    groups.set(key, { component, service, metric_type: type, count, sum, errors });
+    groups.set(key, newTotal(component, service, type, count, sum, errors));
     this.#totalEntries++;
   }
 
@@ -210,17 +270,10 @@ export class MinuteCache {
       const rows = new Map<string, CachedRow>();
       for (const r of loaded) {
         // One shape for every row (SQL's and the writes'): the reads iterate them often.
-        rows.set(`${r.series_id}:${r.bucket}`, {
-          series_id: r.series_id,
-          name: r.name,
-          metric_type: r.metric_type,
-          service: r.service,
-          bucket: r.bucket,
-          count: r.count,
-          sum: r.sum,
-          errors: r.errors,
-          digest: null,
-        });
+        rows.set(
+          `${r.series_id}:${r.bucket}`,
+          newRow(r.series_id, r.name, r.metric_type, r.service, r.bucket, r.count, r.sum, r.errors),
+        );
       }
       for (const [key, r] of c.rows) rows.set(key, r);
       this.#rowEntries += loaded.length;
