@@ -614,10 +614,10 @@ async function readBench(dir: string): Promise<void> {
           // The first pass over the components costs about twice the later ones
           // (shown apart; BENCHMARKS.md's reading says what is known of why).
           computed(
-            `  of which the first ${READ_COMPONENTS + 1} rounds`,
+            `of which the first ${READ_COMPONENTS + 1} rounds`,
             analytics.slice(0, READ_COMPONENTS + 1),
           ),
-          computed('  of which the later rounds', analytics.slice(READ_COMPONENTS + 1)),
+          computed('of which the later rounds', analytics.slice(READ_COMPONENTS + 1)),
         ],
       ),
     );
