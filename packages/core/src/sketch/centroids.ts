@@ -695,6 +695,8 @@ function descend(
           break;
         }
         // Boundary b: the min (b = 0) or centroid b - 1's mean, read no lower than it.
+        // (boundaryX, boundaryJump and pieceMass, inline: calling them made the sweep
+        // 9% slower, 8.6 against 7.9 µs for six parts of 60 centroids.)
         let bx: number;
         let bJump: number;
         let mass: number;

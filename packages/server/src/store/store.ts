@@ -344,6 +344,10 @@ interface SeriesWork {
   readonly before: number;
 }
 
+/** `readCollected`'s sum in SQL: what {@link collectedOf} counts of each series. */
+const COLLECTED_SUM =
+  "SUM(CASE s.metric_type WHEN 'counter' THEN s.value WHEN 'gauge' THEN 0 ELSE s.count END)";
+
 /** The component `readCollected` leaves out of health's `metrics_collected`. */
 const SYSTEM_COMPONENT = 'system';
 
@@ -2036,7 +2040,7 @@ export class MonitorStore {
           { service: string; system: number; n: number | null }
         >(
           `SELECT s.service AS service, s.component = ? AS system,
-             SUM(CASE s.metric_type WHEN 'counter' THEN s.value WHEN 'gauge' THEN 0 ELSE s.count END) AS n
+             ${COLLECTED_SUM} AS n
            FROM series s WHERE s.name NOT LIKE 'prsm.%' GROUP BY s.service, system`,
         ).all(SYSTEM_COMPONENT)) {
           if (r.system === 0) collected.set(r.service, r.n ?? 0);
@@ -2051,7 +2055,7 @@ export class MonitorStore {
     const params: string[] = [exclude];
     if (service !== null) params.push(service);
     const row = this.#cached<string[], { n: number | null }>(
-      `SELECT SUM(CASE s.metric_type WHEN 'counter' THEN s.value WHEN 'gauge' THEN 0 ELSE s.count END) AS n
+      `SELECT ${COLLECTED_SUM} AS n
        FROM series s WHERE s.component != ? AND s.name NOT LIKE 'prsm.%'${this.#serviceFilter(service)}`,
     ).get(...params);
     return row?.n ?? 0;
