@@ -15,10 +15,14 @@
  * started fresh, warmed up, then measured; the variants are interleaved over several
  * rounds and the median requests/s of each is reported with its ratio to `bare`.
  * Target: `prsm` ≥ 95% of `bare` for both frameworks. Knobs (environment):
- * `PRSM_HTTP_BENCH_SECONDS` (default 5), `PRSM_HTTP_BENCH_ROUNDS` (default 3),
- * `PRSM_HTTP_BENCH_CONNECTIONS` (default 32).
+ * `PRSM_HTTP_BENCH_SECONDS` (default 5), `PRSM_HTTP_BENCH_ROUNDS` (default 5),
+ * `PRSM_HTTP_BENCH_CONNECTIONS` (default 32), `PRSM_HTTP_BENCH_PIN` (default 1: on
+ * Linux with `taskset` and two CPUs or more, the server runs on CPU 1 and this process,
+ * the load generator, on CPU 0, so neither takes the other's core; 0 leaves placement
+ * to the scheduler).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -26,10 +30,23 @@ import { fixed, heading, median, paragraph, table } from '../lib/report.js';
 
 const SERVER_ENV = 'PRSM_HTTP_BENCH_SERVER';
 const SECONDS = Number(process.env['PRSM_HTTP_BENCH_SECONDS'] ?? 5);
-const ROUNDS = Number(process.env['PRSM_HTTP_BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['PRSM_HTTP_BENCH_ROUNDS'] ?? 5);
 const CONNECTIONS = Number(process.env['PRSM_HTTP_BENCH_CONNECTIONS'] ?? 32);
 const WARMUP_SECONDS = 2;
 const TARGET = 0.95;
+
+/**
+ * Whether the server and the load generator are pinned to CPUs of their own: on by
+ * default where `taskset` runs and there are two CPUs or more. On a 2-core machine the
+ * scheduler otherwise moves them onto one core now and then, and the bare apps' rounds
+ * spread over 20% and more.
+ */
+function pinning(): boolean {
+  if (process.env['PRSM_HTTP_BENCH_PIN'] === '0') return false;
+  if (process.platform !== 'linux' || availableParallelism() < 2) return false;
+  return spawnSync('taskset', ['-p', String(process.pid)]).status === 0;
+}
+const PIN = pinning();
 
 const VARIANTS = {
   'express bare': { framework: 'express', kind: 'bare' },
@@ -152,7 +169,11 @@ type Autocannon = (options: {
 }) => Promise<AutocannonResult>;
 
 async function startServer(name: VariantName): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url)];
+  const [command, argv] = PIN
+    ? ['taskset', ['-c', '1', process.execPath, ...args]]
+    : [process.execPath, args];
+  const child = spawn(command, argv, {
     env: { ...process.env, [SERVER_ENV]: name },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
@@ -200,6 +221,8 @@ async function measure(
 /** Runs the suite: every variant, interleaved over the rounds. */
 export async function run(): Promise<void> {
   heading('HTTP middleware: hello world under autocannon');
+  // The load generator (this process, all its threads) on CPU 0; servers on CPU 1.
+  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
   const names = Object.keys(VARIANTS) as VariantName[];
   const samples = new Map<VariantName, number[]>(names.map((n) => [n, []]));
   const latency = new Map<VariantName, number[]>(names.map((n) => [n, []]));
@@ -239,7 +262,9 @@ export async function run(): Promise<void> {
   }
   paragraph(
     `autocannon ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${SECONDS} s measured, ` +
-      `${ROUNDS} rounds interleaved; each variant a fresh server process (Express ${String(
+      `${ROUNDS} rounds interleaved; each variant a fresh server process${
+        PIN ? ' on CPU 1, autocannon on CPU 0 (taskset)' : ''
+      } (Express ${String(
         (require('express/package.json') as { version: string }).version,
       )}, Fastify ${(require('fastify/package.json') as { version: string }).version}). ` +
       `Median requests/s of the rounds; ratio to the bare app of the same framework. ` +

@@ -8,7 +8,9 @@ import { describe, expect, it, vi } from 'vitest';
 import { apiGatewayReport } from './index.js';
 import { prsmExpress, prsmExpressErrors } from './middleware.js';
 import { VERSION } from './version.js';
+import { trackedRequest } from '@prsm/http';
 import {
+  abortAfterSend,
   countOf,
   driveAdoptedSpanScenario,
   driveOptionsScenario,
@@ -217,6 +219,90 @@ describe.each(majors)('%s', (_name, express) => {
       () => arrived,
       () => respond?.(),
     );
+  });
+
+  it("follows a server's requests from its second on (no listener of their own): finished and aborted ones recorded once", async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    const followed: (boolean | undefined)[] = [];
+    let arrived = false;
+    let respond: (() => void) | undefined;
+    app.get('/ok/:id', (req, res) => {
+      followed.push(trackedRequest(req, res)?.followed);
+      res.send('ok');
+    });
+    app.get('/wait/:n', (req, res) => {
+      followed.push(trackedRequest(req, res)?.followed);
+      arrived = true;
+      respond = () => {
+        res.send('late');
+      };
+    });
+    const { url } = await serve(app);
+    for (const id of ['1', '2', '3'])
+      expect(await (await fetch(`${url}/ok/${id}`)).text()).toBe('ok');
+    await abortAfterSend(url, '/wait/1', () => waitFor(() => arrived));
+    await settled(monitor, 4);
+    respond?.();
+    await sleep(50);
+    // The first request of the server had a listener of its own (the tracker does not
+    // know it); the tracker followed the rest.
+    expect(followed).toEqual([undefined, true, true, true]);
+    expect(
+      durations(monitor)
+        .map((d) => [d.tags['http.route'], d.tags['http.response.status_code'], d.count])
+        .sort(),
+    ).toEqual([
+      ['/ok/:id', '200', 3],
+      ['/wait/:n', '499', 1],
+    ]);
+    expect(series(monitor, 'http.server.aborted_requests').map(countOf)).toEqual([1]);
+    expect(series(monitor, 'http.server.active_requests').map(countOf)).toEqual([0]);
+  });
+
+  it('reads the rate-limit quota however its headers were set, and only from responses that set one', async () => {
+    const { monitor } = newMonitor();
+    const app = express();
+    app.use(prsmExpress({ monitor }));
+    app.get('/set', (_req, res) => {
+      res.set('RateLimit-Limit', '100');
+      res.set('RateLimit-Remaining', '10');
+      res.send('ok');
+    });
+    app.get('/append', (_req, res) => {
+      res.appendHeader('X-RateLimit-Limit', '50');
+      res.setHeader('x-ratelimit-remaining', '25');
+      res.send('ok');
+    });
+    app.get('/write-head', (_req, res) => {
+      res.setHeader('X-Other', '1');
+      res.writeHead(200, { RateLimit: 'limit=10, remaining=1' });
+      res.end('ok');
+    });
+    app.get('/none', (_req, res) => res.send('ok'));
+    const { url } = await serve(app);
+    // Twice each: a server's first request is not followed by the tracker, the rest are.
+    for (const path of [
+      '/set',
+      '/append',
+      '/write-head',
+      '/none',
+      '/set',
+      '/append',
+      '/write-head',
+      '/none',
+    ]) {
+      expect(await (await fetch(url + path)).text()).toBe('ok');
+    }
+    await settled(monitor, 8);
+    const used = Object.fromEntries(
+      series(monitor, 'http.server.rate_limit.utilization').map((s) => [
+        s.tags['http.route'],
+        countOf(s),
+      ]),
+    );
+    expect(used).toEqual({ '/set': 0.9, '/append': 0.5, '/write-head': 0.9 });
   });
 
   it('measures streamed responses by the bytes written and requests by Content-Length', async () => {

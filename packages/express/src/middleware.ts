@@ -1,12 +1,19 @@
 import { type IncomingHttpHeaders, type IncomingMessage, ServerResponse } from 'node:http';
 import { context } from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
 import {
   chunkLength,
+  type HeaderSource,
   type HttpInstrumentationOptions,
+  isRateLimitHeader,
   HttpMetrics,
   HttpTracing,
   type RequestSpan,
   type RequestState,
+  TrackedRequest,
+  trackedRequest,
+  type TrackedRequestOwner,
+  watchServer,
 } from '@prsm/http';
 import { expressRoute } from './route.js';
 import { VERSION } from './version.js';
@@ -95,58 +102,62 @@ export type ExpressErrorMiddleware = (
 ) => void;
 
 /**
- * The per-request record (in {@link LIVES}, by response). It holds nothing that leads
- * back to the request or the response: with a WeakMap value that did (the request,
- * whose `res` is the key), a hello-world Express request cost about 10 µs more CPU,
- * mostly in garbage collection (the key and its value form a cycle through the
- * WeakMap, which V8's collectors handle far more slowly than plain references). What
- * needs the request gets it from the `close` listener's closure instead.
+ * What the requests of one middleware share: its options, and the recording of a
+ * request once it is over (called by `@prsm/http`'s tracker, or by the `close`
+ * listener of a request the tracker does not follow).
  */
-class Live {
-  readonly state: RequestState;
+class ExpressOwner implements TrackedRequestOwner {
   readonly metrics: HttpMetrics<ExpressRequestLike>;
   readonly tracing: HttpTracing;
-  readonly span: RequestSpan | undefined;
   readonly counting: boolean;
-  /** Whether the response's own methods were wrapped (not Express's prototype). */
-  ownWrapped = false;
-  /** The route label, once read (at `res.end`, or when the response closes). */
-  route: string | undefined = undefined;
 
-  constructor(
-    state: RequestState,
-    metrics: HttpMetrics<ExpressRequestLike>,
-    tracing: HttpTracing,
-    span: RequestSpan | undefined,
-    counting: boolean,
-  ) {
-    this.state = state;
+  constructor(metrics: HttpMetrics<ExpressRequestLike>, tracing: HttpTracing, counting: boolean) {
     this.metrics = metrics;
     this.tracing = tracing;
-    this.span = span;
     this.counting = counting;
+  }
+
+  ended(tracked: TrackedRequest, aborted: boolean): void {
+    finish(this, tracked, aborted);
+  }
+
+  failed(error: unknown): void {
+    this.metrics.internalError(error, 'following a request');
   }
 }
 
 /**
- * The record of each response in flight. Not a property of the response: Express
- * changes every response's prototype, after which adding a property costs
- * microseconds (V8 gives the object a map of its own); a WeakMap entry costs a
- * fraction of that, as long as its value leads back to neither request nor response.
+ * The records of requests `@prsm/http`'s tracker does not follow (the first request
+ * of a server, or a request that does not come from Node's HTTP server), by response.
+ * Not a property of the response: Express changes every response's prototype, after
+ * which each response gets a map of its own and adding a property costs
+ * microseconds. A record refers to its response, a cycle through the WeakMap that
+ * costs the collector more than plain references (measured at about 10 µs a
+ * hello-world request when every request went this way); followed requests, all but
+ * a server's first, need neither: the tracker finds them through their socket, and
+ * ends them without a listener per request.
  */
-const LIVES = new WeakMap<ServerResponse, Live>();
+const LIVES = new WeakMap<ServerResponse, TrackedRequest>();
 type Carrier = ServerResponse & { locals?: Record<string, unknown> };
 type Method = (...args: unknown[]) => unknown;
 
+/** The record of a response: the tracker's, else one of {@link LIVES}. */
+function recordOf(res: ServerResponse): TrackedRequest | undefined {
+  return trackedRequest(undefined, res) ?? LIVES.get(res);
+}
+
 /** Counts a chunk about to be written through Express's shared prototype. */
 function beforeSharedWrite(res: Carrier, chunk: unknown, encoding: unknown): void {
-  const live = LIVES.get(res);
+  const tracked = recordOf(res);
+  const owner = tracked?.owner;
+  const state = tracked?.state;
   // A response whose own methods we wrapped counts there (and may reach these too).
-  if (live === undefined || !live.counting || live.ownWrapped || live.state.ended) return;
+  if (!(owner instanceof ExpressOwner) || state === undefined) return;
+  if (!owner.counting || tracked!.wrapped || state.ended) return;
   try {
-    if (typeof chunk !== 'function') live.state.bytesWritten += chunkLength(chunk, encoding);
+    if (typeof chunk !== 'function') state.bytesWritten += chunkLength(chunk, encoding);
   } catch (error) {
-    live.metrics.internalError(error, 'counting response bytes');
+    owner.metrics.internalError(error, 'counting response bytes');
   }
 }
 
@@ -155,35 +166,42 @@ function beforeSharedWrite(res: Carrier, chunk: unknown, encoding: unknown): voi
  * already (they would skip the prototype's), when we adopt another instrumentation's
  * span (named before its owner ends it, at `res.end`), and outside Express.
  */
-function wrapOwn(live: Live, req: ExpressRequestLike, res: Carrier): void {
+function wrapOwn(
+  owner: ExpressOwner,
+  tracked: TrackedRequest,
+  state: RequestState,
+  req: ExpressRequestLike,
+  res: Carrier,
+): void {
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
   const write = res.write as Method;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
   const end = res.end as Method;
-  live.ownWrapped = true;
+  tracked.wrapped = true;
   const methods = res as unknown as Record<'write' | 'end', Method>;
   methods.write = function countingWrite(this: Carrier, ...args: unknown[]): unknown {
-    if (live.counting && !live.state.ended) {
+    if (owner.counting && !state.ended) {
       try {
-        live.state.bytesWritten += chunkLength(args[0], args[1]);
+        state.bytesWritten += chunkLength(args[0], args[1]);
       } catch (error) {
-        live.metrics.internalError(error, 'counting response bytes');
+        owner.metrics.internalError(error, 'counting response bytes');
       }
     }
     return Reflect.apply(write, this, args);
   };
   methods.end = function countingEnd(this: Carrier, ...args: unknown[]): unknown {
-    if (!live.state.ended) {
+    if (!state.ended) {
       try {
-        if (live.counting && typeof args[0] !== 'function') {
-          live.state.bytesWritten += chunkLength(args[0], args[1]);
+        if (owner.counting && typeof args[0] !== 'function') {
+          state.bytesWritten += chunkLength(args[0], args[1]);
         }
         // Another instrumentation's span ends when the response finishes: named before that.
-        if (live.span !== undefined && !live.span.own && live.route === undefined) {
-          live.tracing.name(live.span, live.state.method, routeOf(live, req));
+        const span = tracked.span;
+        if (span !== undefined && !span.own && tracked.route === undefined) {
+          owner.tracing.name(span, state.method, routeOf(owner, tracked, req));
         }
       } catch (error) {
-        live.metrics.internalError(error, 'ending a response');
+        owner.metrics.internalError(error, 'ending a response');
       }
     }
     return Reflect.apply(end, this, args);
@@ -201,6 +219,8 @@ function wrapOwn(live: Live, req: ExpressRequestLike, res: Carrier): void {
 const COUNTING = Symbol('prsm.express.counting');
 let lastPrototype: object | null | undefined;
 let lastShared: object | undefined;
+/** Set when {@link sharedPrototype} installed the methods just now (read and reset by the middleware). */
+let installedNow = false;
 
 /** Express's shared `response` object of `res`, with counting methods; undefined outside Express. */
 function sharedPrototype(res: ServerResponse): object | undefined {
@@ -214,7 +234,10 @@ function sharedPrototype(res: ServerResponse): object | undefined {
   }
   let shared: object | undefined;
   if (target !== null && Object.getPrototypeOf(target) === ServerResponse.prototype) {
-    if (!Object.hasOwn(target, COUNTING)) install(target);
+    if (!Object.hasOwn(target, COUNTING)) {
+      install(target);
+      installedNow = true;
+    }
     shared = target;
   }
   lastPrototype = proto;
@@ -223,38 +246,90 @@ function sharedPrototype(res: ServerResponse): object | undefined {
 }
 
 function install(target: object): void {
-  const base = ServerResponse.prototype as unknown as Record<'write' | 'end', Method>;
+  const base = ServerResponse.prototype as unknown as Record<
+    'write' | 'end' | 'setHeader' | 'appendHeader',
+    Method
+  >;
   const own = target as Record<string, unknown>;
   const ownWrite = Object.hasOwn(target, 'write') ? (own['write'] as Method) : undefined;
   const ownEnd = Object.hasOwn(target, 'end') ? (own['end'] as Method) : undefined;
+  const ownSetHeader = Object.hasOwn(target, 'setHeader')
+    ? (own['setHeader'] as Method)
+    : undefined;
+  const ownAppendHeader = Object.hasOwn(target, 'appendHeader')
+    ? (own['appendHeader'] as Method)
+    : undefined;
+  // Named parameters and a call of the same arity, not a rest array and `Reflect.apply`:
+  // these run for every response of the process.
+  function write(this: Carrier, chunk: unknown, encoding: unknown, callback: unknown): unknown {
+    beforeSharedWrite(this, chunk, encoding);
+    const method = ownWrite ?? base.write;
+    switch (arguments.length) {
+      case 1:
+        return method.call(this, chunk);
+      case 2:
+        return method.call(this, chunk, encoding);
+      case 3:
+        return method.call(this, chunk, encoding, callback);
+      default:
+        // eslint-disable-next-line prefer-rest-params -- any other arity, passed on as it came
+        return Reflect.apply(method, this, arguments);
+    }
+  }
+  function end(this: Carrier, chunk: unknown, encoding: unknown, callback: unknown): unknown {
+    beforeSharedWrite(this, chunk, encoding);
+    const method = ownEnd ?? base.end;
+    switch (arguments.length) {
+      case 0:
+        return method.call(this);
+      case 1:
+        return method.call(this, chunk);
+      case 2:
+        return method.call(this, chunk, encoding);
+      case 3:
+        return method.call(this, chunk, encoding, callback);
+      default:
+        // eslint-disable-next-line prefer-rest-params -- any other arity, passed on as it came
+        return Reflect.apply(method, this, arguments);
+    }
+  }
+  // Rate-limit headers are noted as they are set (`res.set`, `writeHead` with headers
+  // already set, and `setHeaders` all call `setHeader`): a response without one is not
+  // read for a quota at its end, which would cost more than these checks.
+  function setHeader(this: Carrier, name: unknown, value: unknown): unknown {
+    if (typeof name === 'string' && isRateLimitHeader(name)) noteRateLimit(this);
+    return (ownSetHeader ?? base.setHeader).call(this, name, value);
+  }
+  function appendHeader(this: Carrier, name: unknown, value: unknown): unknown {
+    if (typeof name === 'string' && isRateLimitHeader(name)) noteRateLimit(this);
+    return (ownAppendHeader ?? base.appendHeader).call(this, name, value);
+  }
   Object.defineProperties(target, {
     [COUNTING]: { value: true },
-    write: {
-      configurable: true,
-      writable: true,
-      value: function write(this: Carrier, ...args: unknown[]): unknown {
-        beforeSharedWrite(this, args[0], args[1]);
-        return Reflect.apply(ownWrite ?? base.write, this, args);
-      },
-    },
-    end: {
-      configurable: true,
-      writable: true,
-      value: function end(this: Carrier, ...args: unknown[]): unknown {
-        beforeSharedWrite(this, args[0], args[1]);
-        return Reflect.apply(ownEnd ?? base.end, this, args);
-      },
-    },
+    write: { configurable: true, writable: true, value: write },
+    end: { configurable: true, writable: true, value: end },
+    setHeader: { configurable: true, writable: true, value: setHeader },
+    ...(typeof base.appendHeader === 'function' && {
+      appendHeader: { configurable: true, writable: true, value: appendHeader },
+    }),
   });
 }
 
+function noteRateLimit(res: Carrier): void {
+  const tracked = trackedRequest(undefined, res);
+  if (tracked !== undefined) tracked.rateLimitHeaders = true;
+}
+
+/** The headers of a response that set no rate-limit header: nothing to read. */
+const NO_HEADERS: HeaderSource = { getHeader: () => undefined };
+
 /**
  * `req.ip` (which honours `trust proxy`) parses `X-Forwarded-For` on every read; without
- * that header it is the socket's address, read directly.
+ * that header it is the connection's peer, read when the request arrived.
  */
-function clientAddress(req: ExpressRequestLike): string | undefined {
-  if (req.headers['x-forwarded-for'] === undefined) return req.socket?.remoteAddress;
-  return req.ip ?? req.socket?.remoteAddress;
+function clientAddress(tracked: TrackedRequest, req: ExpressRequestLike): string | undefined {
+  if (!tracked.forwarded) return tracked.remoteAddress;
+  return req.ip ?? tracked.remoteAddress;
 }
 
 /** The request's URL path, without the query. */
@@ -264,28 +339,42 @@ function pathOf(req: ExpressRequestLike): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-function routeOf(live: Live, req: ExpressRequestLike): string {
-  live.route ??= live.metrics.route(req, expressRoute);
-  return live.route;
+function routeOf(owner: ExpressOwner, tracked: TrackedRequest, req: ExpressRequestLike): string {
+  tracked.route ??= owner.metrics.route(req, expressRoute);
+  return tracked.route;
 }
 
-function finish(live: Live, req: ExpressRequestLike, res: Carrier): void {
-  if (live.state.ended) return;
-  live.metrics.finish(
-    live.state,
+/** Records a request once it is over: finished, or `aborted` by its client. */
+function finish(owner: ExpressOwner, tracked: TrackedRequest, aborted: boolean): void {
+  const state = tracked.state;
+  if (state === undefined || state.ended) return;
+  const req = tracked.request as unknown as ExpressRequestLike;
+  const res = tracked.response;
+  owner.metrics.finish(
+    state,
     req,
     {
-      route: routeOf(live, req),
+      route: routeOf(owner, tracked, req),
       statusCode: res.statusCode,
-      aborted: !res.writableFinished,
-      contentLength: res.getHeader('content-length'),
-      countedBytes: live.counting,
-      clientAddress: clientAddress(req),
-      headers: res,
+      aborted,
+      // The bytes counted are the body's (a HEAD answer's are none): Content-Length is
+      // read when none were, or when they are not counted.
+      contentLength:
+        owner.counting && state.bytesWritten > 0 ? undefined : res.getHeader('content-length'),
+      countedBytes: owner.counting,
+      clientAddress: clientAddress(tracked, req),
+      headers: tracked.headersSeen && !tracked.rateLimitHeaders ? NO_HEADERS : res,
     },
-    live.tracing,
-    live.span,
+    owner.tracing,
+    tracked.span,
   );
+}
+
+/** Ends a request the tracker does not follow: its response closed. */
+function onUnfollowedClose(this: Carrier): void {
+  const tracked = LIVES.get(this);
+  const owner = tracked?.owner;
+  if (owner instanceof ExpressOwner) finish(owner, tracked!, !this.writableFinished);
 }
 
 /**
@@ -320,58 +409,81 @@ function finish(live: Live, req: ExpressRequestLike, res: Carrier): void {
 export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware {
   const metrics = new HttpMetrics<ExpressRequestLike>(options, 'prsmExpress');
   const tracing = new HttpTracing('@prsm/express', VERSION, options);
-  const counting = options.countResponseBytes !== false;
+  const owner = new ExpressOwner(metrics, tracing, options.countResponseBytes !== false);
   return function prsmExpressMiddleware(request, response, next): void {
     const req = request as unknown as ExpressRequestLike;
     const res = response as Carrier;
-    let live: Live | undefined;
+    let span: RequestSpan | undefined;
     try {
-      if (!LIVES.has(res) && (metrics.ignoresNothing || !metrics.ignored(pathOf(req)))) {
-        const state = metrics.begin(req.method, req.headers['content-length']);
-        const span =
-          state !== undefined && tracing.wanted()
-            ? tracing.start({
-                method: state.method,
-                rawMethod: req.method,
-                headers: req.headers,
-                path: pathOf(req),
-                scheme:
-                  (request.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-                clientAddress: clientAddress(req),
-              })
-            : undefined;
+      // Followed by the tracker from the second request of a server on; the first (and
+      // requests that do not come from Node's HTTP server) by a listener of their own.
+      let tracked = trackedRequest(request, res);
+      if (tracked === undefined) {
+        tracked = LIVES.get(res);
+        if (tracked === undefined) {
+          watchServer((request.socket as { server?: unknown } | undefined)?.server);
+          tracked = new TrackedRequest(request, res, performance.now(), false);
+        }
+      }
+      if (
+        tracked.owner === undefined &&
+        (metrics.ignoresNothing || !metrics.ignored(pathOf(req)))
+      ) {
+        const state = metrics.begin(tracked.method, tracked.contentLength, tracked.startedAt);
         if (state !== undefined) {
-          const record = new Live(state, metrics, tracing, span, counting);
-          live = record;
-          LIVES.set(res, record);
+          tracked.owner = owner;
+          tracked.state = state;
+          if (tracing.wanted()) {
+            span = tracing.start({
+              method: state.method,
+              rawMethod: req.method,
+              headers: req.headers,
+              path: pathOf(req),
+              scheme:
+                (request.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+              clientAddress: clientAddress(tracked, req),
+            });
+          }
           if (span !== undefined) {
+            tracked.span = span;
             state.traceId = span.traceId;
             if (res.locals !== undefined) res.locals['prsmTraceId'] = span.traceId;
             for (const [name, value] of tracing.responseHeaders(span)) {
               if (!res.hasHeader(name)) res.setHeader(name, value);
             }
           }
+          const shared = sharedPrototype(res);
+          // Headers set on a followed request went through the prototype's setHeader if
+          // it was there when the request arrived, and nothing of the response's own
+          // stands in front of it.
+          tracked.headersSeen =
+            tracked.followed &&
+            shared !== undefined &&
+            !installedNow &&
+            !Object.hasOwn(res, 'setHeader');
+          installedNow = false;
           const adopted = span !== undefined && !span.own;
           if (
-            (counting || adopted) &&
+            (owner.counting || adopted) &&
             // Another instrumentation that wrapped this response's methods (OpenTelemetry's
             // http one wraps `end` before Express runs) would skip the prototype's.
             (adopted ||
               Object.hasOwn(res, 'write') ||
               Object.hasOwn(res, 'end') ||
-              sharedPrototype(res) === undefined)
+              shared === undefined)
           ) {
-            wrapOwn(record, req, res);
+            wrapOwn(owner, tracked, state, req, res);
           }
-          res.on('close', () => {
-            finish(record, req, res);
-          });
+          if (!tracked.followed) {
+            LIVES.set(res, tracked);
+            res.on('close', onUnfollowedClose);
+          }
         }
       }
     } catch (error) {
       metrics.internalError(error, 'starting a request');
     }
-    if (live?.span !== undefined) context.with(live.span.context, next);
+    if (span !== undefined) context.with(span.context, next);
     else next();
   };
 }
@@ -393,10 +505,10 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
  */
 export function prsmExpressErrors(): ExpressErrorMiddleware {
   return function prsmExpressErrorMiddleware(error, _req, res, next): void {
-    const live = LIVES.get(res);
-    if (live !== undefined && !live.state.hasError) {
-      live.state.hasError = true;
-      live.state.error = error;
+    const state = recordOf(res)?.state;
+    if (state !== undefined && !state.hasError) {
+      state.hasError = true;
+      state.error = error;
     }
     next(error);
   };

@@ -28,8 +28,16 @@ export {
 export type { HttpInstrumentationOptions } from './options.js';
 export { HTTP_401_REASON, reportSecuritySignals, securitySinkOf } from './security.js';
 export type { HttpSecuritySignal, SecuritySignalSink } from './security.js';
-export { chunkLength, parseLength, rateLimitUsed, responseLength } from './sizes.js';
+export {
+  chunkLength,
+  isRateLimitHeader,
+  parseLength,
+  rateLimitUsed,
+  responseLength,
+} from './sizes.js';
 export type { HeaderSource } from './sizes.js';
 export { HttpTracing } from './tracing.js';
+export { TrackedRequest, trackedRequest, trackerFailures, watchServer } from './tracker.js';
+export type { TrackedRequestOwner } from './tracker.js';
 export type { RequestSpan, SpanStart } from './tracing.js';
 export { VERSION } from './version.js';

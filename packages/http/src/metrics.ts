@@ -77,6 +77,8 @@ export class HttpInstruments {
   readonly monitor: MonitorApi;
   /** Milliseconds from the monitor's clock (`performance.now()` for the system clock). */
   readonly now: () => number;
+  /** Whether {@link HttpInstruments.now} is `performance.now()` (the monitor runs on the system clock). */
+  readonly performanceClock: boolean;
   /** The monitor's diagnostics, when it has any. */
   readonly diagnostics: Diagnostics | undefined;
   /** `monitor.security`, when the monitor has it. */
@@ -105,10 +107,9 @@ export class HttpInstruments {
     this.monitor = monitor;
     const o = { component };
     const clock = (monitor as { clock?: Clock }).clock;
-    this.now =
-      clock === undefined || clock === systemClock
-        ? (): number => performance.now()
-        : (): number => clock.now();
+    const custom = clock === systemClock ? undefined : clock;
+    this.performanceClock = custom === undefined;
+    this.now = custom === undefined ? (): number => performance.now() : (): number => custom.now();
     this.diagnostics = (monitor as { diagnostics?: Diagnostics }).diagnostics;
     this.security = securitySinkOf(monitor);
     this.duration = monitor.timer(HTTP_METRICS.duration, {
@@ -437,15 +438,23 @@ export class HttpMetrics<Req> {
     return made;
   }
 
-  /** Starts a request; undefined when the monitor records nothing. */
-  begin(rawMethod: string | undefined, contentLength: unknown): RequestState | undefined {
+  /**
+   * Starts a request; undefined when the monitor records nothing. `startedAt`, a
+   * `performance.now()` reading taken when the request arrived, is its start when the
+   * monitor runs on the system clock; else (or without it) the start is now.
+   */
+  begin(
+    rawMethod: string | undefined,
+    contentLength: unknown,
+    startedAt?: number,
+  ): RequestState | undefined {
     const instruments = this.instruments();
     if (!instruments.monitor.enabled) return undefined;
     const method = normalizeMethod(rawMethod);
     const gauge = instruments.activeGauge(method);
     gauge.inc();
     return new RequestState(
-      instruments.now(),
+      startedAt !== undefined && instruments.performanceClock ? startedAt : instruments.now(),
       method,
       instruments,
       gauge,

@@ -89,6 +89,27 @@ export interface HeaderSource {
 }
 
 /**
+ * Whether a response header is one {@link rateLimitUsed} reads (`RateLimit`,
+ * `RateLimit-*`, `X-RateLimit-*`), in any case: an adapter that sees headers being set
+ * reads the quota only from responses that carry one.
+ *
+ * @example
+ * ```ts
+ * import { isRateLimitHeader } from '@prsm/http';
+ *
+ * isRateLimitHeader('X-RateLimit-Remaining'); // true
+ * isRateLimitHeader('Content-Type'); // false
+ * ```
+ */
+export function isRateLimitHeader(name: string): boolean {
+  if (name.length < 9) return false;
+  const first = name.charCodeAt(0) | 0x20;
+  if (first !== 0x72 && first !== 0x78) return false; // r, x
+  const n = name.toLowerCase();
+  return n === 'ratelimit' || n.startsWith('ratelimit-') || n.startsWith('x-ratelimit-');
+}
+
+/**
  * The share of a rate-limit quota used, 0..1, from response headers: `1 - remaining /
  * limit` out of `RateLimit-Limit` and `RateLimit-Remaining` (IETF draft 6), or
  * `X-RateLimit-*`, or the combined `RateLimit: limit=..., remaining=...` (draft 7);
