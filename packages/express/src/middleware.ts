@@ -259,39 +259,13 @@ function install(target: object): void {
   const ownAppendHeader = Object.hasOwn(target, 'appendHeader')
     ? (own['appendHeader'] as Method)
     : undefined;
-  // Named parameters and a call of the same arity, not a rest array and `Reflect.apply`:
-  // these run for every response of the process.
-  function write(this: Carrier, chunk: unknown, encoding: unknown, callback: unknown): unknown {
-    beforeSharedWrite(this, chunk, encoding);
-    const method = ownWrite ?? base.write;
-    switch (arguments.length) {
-      case 1:
-        return method.call(this, chunk);
-      case 2:
-        return method.call(this, chunk, encoding);
-      case 3:
-        return method.call(this, chunk, encoding, callback);
-      default:
-        // eslint-disable-next-line prefer-rest-params -- any other arity, passed on as it came
-        return Reflect.apply(method, this, arguments);
-    }
+  function write(this: Carrier, ...args: unknown[]): unknown {
+    beforeSharedWrite(this, args[0], args[1]);
+    return Reflect.apply(ownWrite ?? base.write, this, args);
   }
-  function end(this: Carrier, chunk: unknown, encoding: unknown, callback: unknown): unknown {
-    beforeSharedWrite(this, chunk, encoding);
-    const method = ownEnd ?? base.end;
-    switch (arguments.length) {
-      case 0:
-        return method.call(this);
-      case 1:
-        return method.call(this, chunk);
-      case 2:
-        return method.call(this, chunk, encoding);
-      case 3:
-        return method.call(this, chunk, encoding, callback);
-      default:
-        // eslint-disable-next-line prefer-rest-params -- any other arity, passed on as it came
-        return Reflect.apply(method, this, arguments);
-    }
+  function end(this: Carrier, ...args: unknown[]): unknown {
+    beforeSharedWrite(this, args[0], args[1]);
+    return Reflect.apply(ownEnd ?? base.end, this, args);
   }
   // Rate-limit headers are noted as they are set (`res.set`, `writeHead` with headers
   // already set, and `setHeaders` all call `setHeader`): a response without one is not
