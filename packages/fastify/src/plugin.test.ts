@@ -250,6 +250,49 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
     await driveSecurityScenario(url, monitor);
   });
 
+  it('reads the quota and body sizes from headers set on the reply or on the raw response', async () => {
+    const { monitor } = newMonitor();
+    const app = newApp();
+    await app.register(prsmFastify, { monitor });
+    app.get('/reply', (_request, reply) =>
+      reply.header('X-RateLimit-Limit', '50').header('X-RateLimit-Remaining', '25').send('ok'),
+    );
+    app.get('/raw', (_request, reply) => {
+      reply.raw.setHeader('RateLimit-Limit', '100');
+      reply.raw.setHeader('RateLimit-Remaining', '10');
+      return reply.send('ok');
+    });
+    app.post('/echo', (_request, reply) => reply.send('ok'));
+    app.get('/none', () => 'ok');
+    const url = await serve(app);
+    for (const path of ['/reply', '/raw', '/none']) {
+      expect(await (await fetch(url + path)).text()).toBe('ok');
+    }
+    const posted = await fetch(`${url}/echo`, {
+      method: 'POST',
+      body: JSON.stringify({ n: 12345 }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(await posted.text()).toBe('ok');
+    await settled(monitor, 4);
+    const byRouteOf = (name: string): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const s of series(monitor, name)) {
+        if (s.type === 'histogram' && s.cumulative.count === 0) continue;
+        out[s.tags['http.route'] ?? ''] = s.type === 'histogram' ? s.cumulative.sum : countOf(s);
+      }
+      return out;
+    };
+    expect(byRouteOf('http.server.rate_limit.utilization')).toEqual({ '/reply': 0.5, '/raw': 0.9 });
+    expect(byRouteOf('http.server.request.body.size')).toEqual({ '/echo': 11 });
+    expect(byRouteOf('http.server.response.body.size')).toEqual({
+      '/reply': 2,
+      '/raw': 2,
+      '/none': 2,
+      '/echo': 2,
+    });
+  });
+
   it('feeds every client address to the request-rate baseline', async () => {
     const { monitor, clock } = resources.monitor({ scenario: true });
     const app = newApp();

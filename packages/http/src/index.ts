@@ -33,6 +33,7 @@ export {
   isRateLimitHeader,
   parseLength,
   rateLimitUsed,
+  rawHeader,
   responseLength,
 } from './sizes.js';
 export type { HeaderSource } from './sizes.js';

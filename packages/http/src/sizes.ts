@@ -89,6 +89,34 @@ export interface HeaderSource {
 }
 
 /**
+ * A request header read from the request's `rawHeaders` (the name given in lower
+ * case, matched in any case; the first value when repeated), without building Node's
+ * `headers` object: a framework that never reads `req.headers` (Fastify on a `GET`)
+ * would otherwise build it for us, a few hundred nanoseconds a request.
+ *
+ * @example
+ * ```ts
+ * import { rawHeader } from '@prsm/http';
+ *
+ * rawHeader(['Host', 'x', 'Content-Length', '42'], 'content-length'); // '42'
+ * ```
+ */
+export function rawHeader(
+  rawHeaders: readonly string[] | undefined,
+  name: string,
+): string | undefined {
+  if (rawHeaders === undefined) return undefined;
+  const length = name.length;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const key = rawHeaders[i]!;
+    if (key.length === length && (key === name || key.toLowerCase() === name)) {
+      return rawHeaders[i + 1];
+    }
+  }
+  return undefined;
+}
+
+/**
  * Whether a response header is one {@link rateLimitUsed} reads (`RateLimit`,
  * `RateLimit-*`, `X-RateLimit-*`), in any case: an adapter that sees headers being set
  * reads the quota only from responses that carry one.

@@ -9,6 +9,7 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestState } from './metrics.js';
+import { rawHeader } from './sizes.js';
 import type { RequestSpan } from './tracing.js';
 
 /**
@@ -96,9 +97,9 @@ export class TrackedRequest {
     this.startedAt = startedAt;
     this.followed = followed;
     this.method = request.method;
-    const headers = request.headers;
-    this.contentLength = headers['content-length'];
-    this.forwarded = headers['x-forwarded-for'] !== undefined;
+    const raw = request.rawHeaders as readonly string[] | undefined;
+    this.contentLength = rawHeader(raw, 'content-length');
+    this.forwarded = rawHeader(raw, 'x-forwarded-for') !== undefined;
     this.remoteAddress = request.socket?.remoteAddress;
   }
 }
