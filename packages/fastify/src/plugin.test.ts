@@ -26,6 +26,7 @@ import {
   sleep,
   testResources,
   userHeader,
+  valuesByRoute,
   waitFor,
   withStandInServerSpan,
 } from '@prsm/http/test-support';
@@ -275,17 +276,12 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
     });
     expect(await posted.text()).toBe('ok');
     await settled(monitor, 4);
-    const byRouteOf = (name: string): Record<string, number> => {
-      const out: Record<string, number> = {};
-      for (const s of series(monitor, name)) {
-        if (s.type === 'histogram' && s.cumulative.count === 0) continue;
-        out[s.tags['http.route'] ?? ''] = s.type === 'histogram' ? s.cumulative.sum : countOf(s);
-      }
-      return out;
-    };
-    expect(byRouteOf('http.server.rate_limit.utilization')).toEqual({ '/reply': 0.5, '/raw': 0.9 });
-    expect(byRouteOf('http.server.request.body.size')).toEqual({ '/echo': 11 });
-    expect(byRouteOf('http.server.response.body.size')).toEqual({
+    expect(valuesByRoute(monitor, 'http.server.rate_limit.utilization')).toEqual({
+      '/reply': 0.5,
+      '/raw': 0.9,
+    });
+    expect(valuesByRoute(monitor, 'http.server.request.body.size')).toEqual({ '/echo': 11 });
+    expect(valuesByRoute(monitor, 'http.server.response.body.size')).toEqual({
       '/reply': 2,
       '/raw': 2,
       '/none': 2,

@@ -47,6 +47,19 @@ export function series(monitor: Monitor, name: string): SeriesSnapshot[] {
   return monitor.snapshot({ digests: false }).series.filter((s) => s.name === name);
 }
 
+/**
+ * One metric by `http.route`: a histogram's sum (series with samples only), a
+ * counter's total, a gauge's value.
+ */
+export function valuesByRoute(monitor: Monitor, name: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of series(monitor, name)) {
+    if (s.type === 'histogram' && s.cumulative.count === 0) continue;
+    out[s.tags['http.route'] ?? ''] = s.type === 'histogram' ? s.cumulative.sum : countOf(s);
+  }
+  return out;
+}
+
 /** Total count of a timer/histogram or counter series (cumulative), or a gauge's value. */
 export function countOf(s: SeriesSnapshot): number {
   if (s.type === 'counter') return s.total;
@@ -496,17 +509,13 @@ export async function driveStreamScenario(url: string, monitor: Monitor): Promis
   });
   expect(await echo.text()).toBe('{"ok":true}');
   await settled(monitor, 2);
-  const sums = (name: string): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const s of series(monitor, name)) {
-      if (s.type === 'histogram' && s.cumulative.count > 0) {
-        out[s.tags['http.route'] ?? ''] = s.cumulative.sum;
-      }
-    }
-    return out;
-  };
-  expect(sums('http.server.response.body.size')).toEqual({ '/stream': 1502, '/echo': 11 });
-  expect(sums('http.server.request.body.size')).toEqual({ '/echo': Buffer.byteLength(ECHO_BODY) });
+  expect(valuesByRoute(monitor, 'http.server.response.body.size')).toEqual({
+    '/stream': 1502,
+    '/echo': 11,
+  });
+  expect(valuesByRoute(monitor, 'http.server.request.body.size')).toEqual({
+    '/echo': Buffer.byteLength(ECHO_BODY),
+  });
 }
 
 /**
