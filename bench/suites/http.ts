@@ -3,6 +3,8 @@
  * and Fastify 5 process, driven by autocannon 8 from this process, in one run:
  *
  * - `bare`: the app alone;
+ * - `empty middleware` / `empty onRequest hook`: the app with a middleware (a hook)
+ *   that does nothing: the floor any instrumentation in that place starts from;
  * - `prsm`: `@prsm/express` / `@prsm/fastify` (built bundles) recording into a
  *   `Monitor` (metrics; no tracer provider, so no spans);
  * - `prsm + spans`: the same with `new Monitor({ tracing: true })`: a SERVER span per
@@ -50,10 +52,12 @@ const PIN = pinning();
 
 const VARIANTS = {
   'express bare': { framework: 'express', kind: 'bare' },
+  'express empty middleware': { framework: 'express', kind: 'empty' },
   'express prsm': { framework: 'express', kind: 'prsm' },
   'express prsm + spans': { framework: 'express', kind: 'prsm-spans' },
   'express otel': { framework: 'express', kind: 'otel' },
   'fastify bare': { framework: 'fastify', kind: 'bare' },
+  'fastify empty onRequest hook': { framework: 'fastify', kind: 'empty' },
   'fastify prsm': { framework: 'fastify', kind: 'prsm' },
   'fastify prsm + spans': { framework: 'fastify', kind: 'prsm-spans' },
 } as const;
@@ -71,6 +75,10 @@ interface ExpressApp {
 }
 interface FastifyApp {
   register(plugin: unknown, options: unknown): Promise<unknown>;
+  addHook(
+    name: 'onRequest',
+    hook: (request: unknown, reply: unknown, done: () => void) => void,
+  ): void;
   get(path: string, handler: () => string): void;
   listen(options: { port: number; host: string }): Promise<string>;
 }
@@ -126,6 +134,8 @@ async function serve(name: VariantName): Promise<void> {
       );
       app.use(prsmExpress({ monitor }));
     }
+    // What any middleware costs: a router layer and a `next()`.
+    if (kind === 'empty') app.use((_req: unknown, _res: unknown, next: () => void) => next());
     app.get('/', (_req, res) => res.send('hello world'));
     port = await new Promise<number>((resolve) => {
       const server = app.listen(0, '127.0.0.1', () =>
@@ -139,6 +149,8 @@ async function serve(name: VariantName): Promise<void> {
       const { prsmFastify } = await load<{ prsmFastify: unknown }>('@prsm/fastify');
       await app.register(prsmFastify, { monitor });
     }
+    // What any request hook costs: Fastify's hook runner.
+    if (kind === 'empty') app.addHook('onRequest', (_request, _reply, done) => done());
     app.get('/', () => 'hello world');
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     port = Number(new URL(address).port);
