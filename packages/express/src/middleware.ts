@@ -149,11 +149,11 @@ function recordOf(res: ServerResponse): TrackedRequest | undefined {
 /** Counts a chunk about to be written through Express's shared prototype. */
 function beforeSharedWrite(res: Carrier, chunk: unknown, encoding: unknown): void {
   const tracked = recordOf(res);
-  const owner = tracked?.owner;
-  const state = tracked?.state;
+  if (tracked === undefined) return;
+  const { owner, state } = tracked;
   // A response whose own methods we wrapped counts there (and may reach these too).
   if (!(owner instanceof ExpressOwner) || state === undefined) return;
-  if (!owner.counting || tracked!.wrapped || state.ended) return;
+  if (!owner.counting || tracked.wrapped || state.ended) return;
   try {
     if (typeof chunk !== 'function') state.bytesWritten += chunkLength(chunk, encoding);
   } catch (error) {

@@ -9,7 +9,6 @@ import type {
 } from 'fastify';
 import {
   chunkLength,
-  type HeaderSource,
   type HttpInstrumentationOptions,
   HttpMetrics,
   HttpTracing,
@@ -134,48 +133,10 @@ function onPipe(this: Carrier): void {
   this.end = countingEnd as ServerResponse['end'];
 }
 
-/**
- * The reply's headers as {@link HeaderSource}: Fastify keeps the headers set through
- * the reply in an object of its own (`fastify.reply.headers`, found once), lower-cased;
- * read directly, then the raw response's. `reply.getHeader` lower-cases each name and
- * looks in both, for each of the four names read at a request's end. One instance,
- * filled for each ending request (ending is synchronous).
- */
-class ReplyHeaders implements HeaderSource {
-  own: Readonly<Record<string, unknown>> = {};
-  raw: ServerResponse | undefined = undefined;
-
-  getHeader(name: string): unknown {
-    const value = this.own[name];
-    return value !== undefined ? value : this.raw?.getHeader(name);
-  }
-}
-const REPLY_HEADERS = new ReplyHeaders();
-let replyHeadersSymbol: symbol | null | undefined;
-
-function headersOf(reply: FastifyReply): HeaderSource {
-  if (replyHeadersSymbol === undefined) {
-    replyHeadersSymbol =
-      Object.getOwnPropertySymbols(reply).find((s) => s.description === 'fastify.reply.headers') ??
-      null;
-  }
-  if (replyHeadersSymbol !== null) {
-    const own = (reply as unknown as Record<symbol, unknown>)[replyHeadersSymbol];
-    if (own !== null && typeof own === 'object') {
-      REPLY_HEADERS.own = own as Record<string, unknown>;
-      REPLY_HEADERS.raw = reply.raw;
-      return REPLY_HEADERS;
-    }
-  }
-  return reply;
-}
-
 function finish(live: Live): void {
   const { state, metrics, request, reply } = live;
   if (state.ended) return;
   const raw = reply.raw;
-  // Fastify keeps reply headers apart until it writes them all with writeHead.
-  const headers = headersOf(reply);
   metrics.finish(
     state,
     request,
@@ -183,10 +144,12 @@ function finish(live: Live): void {
       route: metrics.route(request, routeUrl),
       statusCode: raw.statusCode,
       aborted: !raw.writableFinished,
-      contentLength: headers.getHeader('content-length'),
+      contentLength: reply.getHeader('content-length'),
       countedBytes: live.counting,
       clientAddress: request.ip,
-      headers,
+      // Fastify keeps reply headers apart until it writes them all with writeHead; its
+      // getHeader reads both.
+      headers: reply,
     },
     live.tracing,
     live.span,
