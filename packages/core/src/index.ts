@@ -331,14 +331,18 @@ export type { InstrumentOptions, Labels, MetricInput, MetricType, Tags } from '.
 export type {
   CounterSnapshot,
   CounterWindowSnapshot,
+  DistributionReading,
   DistributionSnapshot,
   GaugeSnapshot,
   HistogramSnapshot,
   MonitorSnapshot,
   SeriesSnapshot,
   SeriesSnapshotBase,
+  SeriesVisitor,
   SnapshotOptions,
   SubWindowSnapshot,
+  VisitedSeries,
+  VisitOptions,
   WindowRates,
   WindowStats,
 } from './metrics/snapshot.js';

@@ -92,6 +92,32 @@ export function ringIndex(slot: number, size: number): number {
 }
 
 const NO_PARTS: readonly DigestPart[] = Object.freeze([]);
+
+type MutablePart = { -readonly [K in keyof DigestPart]: DigestPart[K] };
+
+/** Part `n` of a read's list: a new object, or the one a previous read left there, overwritten. */
+function setPart(
+  parts: DigestPart[],
+  n: number,
+  centroids: CentroidArray,
+  length: number,
+  total: number,
+  sum: number,
+  min: number,
+  max: number,
+): void {
+  const p: MutablePart | undefined = parts[n];
+  if (p === undefined) {
+    parts.push({ centroids, length, total, sum, min, max });
+    return;
+  }
+  p.centroids = centroids;
+  p.length = length;
+  p.total = total;
+  p.sum = sum;
+  p.min = min;
+  p.max = max;
+}
 const NO_EXEMPLARS: readonly Exemplar[] = Object.freeze([]);
 
 function grow(array: Float64Array, numbers: number): Float64Array {
@@ -116,6 +142,8 @@ export interface HistogramWindowRead {
   /** Start of the time the window actually covers (ms), for rates. */
   startMs: number;
   parts: DigestPart[];
+  /** 1 when the first part is the open sub-window, else 0. */
+  open: number;
 }
 
 /**
@@ -166,6 +194,12 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
    * knot or two (see `guidedQuantiles`). Allocated by the first snapshot.
    */
   quantileHints: Float64Array | null = null;
+  /**
+   * Per window read with hints: the closed sub-windows' summed ranks at each guess
+   * (see `QuantileMemo`), so a scrape whose answers did not move reads only the open
+   * sub-window. Allocated with the hints.
+   */
+  quantileMemo: Float64Array | null = null;
 
   constructor(
     ticker: SlotTicker,
@@ -296,9 +330,11 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
    * Reads the last `slots` closed sub-windows plus the open one (`slots < 0`:
    * cumulative). The sub-windows stay separate digests: quantiles over them are read
    * from their exact mixture (see `mixtureQuantiles`), because merging centroids that
-   * interleave from different sub-windows costs accuracy.
+   * interleave from different sub-windows costs accuracy. With `into` (a previous
+   * read), that read and its parts are overwritten and returned: a visit of every
+   * series then allocates no read per series.
    */
-  read(slots: number, withParts = true): HistogramWindowRead {
+  read(slots: number, withParts = true, into?: HistogramWindowRead): HistogramWindowRead {
     this.sync();
     this.flush();
     let count = this.activeWeight;
@@ -307,30 +343,40 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     let max = this.activeMax;
     let errors = this.errors;
     let startMs: number;
-    // A stats-only read allocates no list (alert ticks make thousands of them).
-    const parts: DigestPart[] = withParts ? [] : (NO_PARTS as DigestPart[]);
+    // A stats-only read allocates no list (alert ticks make thousands of them); a read
+    // `into` a previous one overwrites its list and parts in place.
+    const parts: DigestPart[] = !withParts
+      ? (NO_PARTS as DigestPart[])
+      : into === undefined || into.parts === NO_PARTS
+        ? []
+        : into.parts;
+    let n = 0;
     if (withParts && this.activeLength > 0) {
-      parts.push({
-        centroids: this.active,
-        length: this.activeLength,
-        total: this.activeWeight,
-        sum: this.activeSum,
-        min: this.activeMin,
-        max: this.activeMax,
-      });
+      setPart(
+        parts,
+        n++,
+        this.active,
+        this.activeLength,
+        this.activeWeight,
+        this.activeSum,
+        this.activeMin,
+        this.activeMax,
+      );
     }
     if (slots < 0) {
       startMs = this.createdMs;
       if (this.cumulativeWeight > 0 && this.cumulative !== null) {
         if (withParts) {
-          parts.push({
-            centroids: this.cumulative,
-            length: this.cumulativeLength,
-            total: this.cumulativeWeight,
-            sum: this.cumulativeSum,
-            min: this.cumulativeMin,
-            max: this.cumulativeMax,
-          });
+          setPart(
+            parts,
+            n++,
+            this.cumulative,
+            this.cumulativeLength,
+            this.cumulativeWeight,
+            this.cumulativeSum,
+            this.cumulativeMin,
+            this.cumulativeMax,
+          );
         }
         count += this.cumulativeWeight;
         sum += this.cumulativeSum;
@@ -347,14 +393,16 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         const base = i * STATS;
         if (stats[base] !== s || stats[base + 1]! === 0) continue;
         if (withParts) {
-          parts.push({
-            centroids: this.ring[i]!,
-            length: stats[base + 6]!,
-            total: stats[base + 1]!,
-            sum: stats[base + 2]!,
-            min: stats[base + 3]!,
-            max: stats[base + 4]!,
-          });
+          setPart(
+            parts,
+            n++,
+            this.ring[i]!,
+            stats[base + 6]!,
+            stats[base + 1]!,
+            stats[base + 2]!,
+            stats[base + 3]!,
+            stats[base + 4]!,
+          );
         }
         count += stats[base + 1]!;
         sum += stats[base + 2]!;
@@ -363,7 +411,21 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         errors += stats[base + 5]!;
       }
     }
-    return { count, sum, min, max, errors, startMs, parts };
+    if (withParts && parts.length !== n) parts.length = n;
+    const open = withParts && this.activeLength > 0 ? 1 : 0;
+    if (into === undefined) return { count, sum, min, max, errors, startMs, parts, open };
+    into.count = count;
+    into.sum = sum;
+    into.min = min;
+    into.max = max;
+    into.errors = errors;
+    into.startMs = startMs;
+    // A stats-only read leaves the list of `into` for the next read with parts.
+    if (withParts) {
+      into.parts = parts;
+      into.open = open;
+    }
+    return into;
   }
 
   /**
@@ -476,6 +538,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
     for (const c of this.ring) if (c !== null) bytes += c.byteLength;
     if (this.cumulative !== null) bytes += this.cumulative.byteLength;
     if (this.quantileHints !== null) bytes += this.quantileHints.byteLength;
+    if (this.quantileMemo !== null) bytes += this.quantileMemo.byteLength;
     return bytes;
   }
 

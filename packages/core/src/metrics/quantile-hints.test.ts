@@ -4,9 +4,11 @@
  * before a sub-window closed, before the data moved), the answers must be the ones a
  * read without them gives: `getPercentiles`, which sweeps from the top.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
 import { Monitor } from '../monitor.js';
+import { HistogramSeries } from './histogram-series.js';
 
 function close(a: number, b: number): boolean {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
@@ -60,5 +62,99 @@ describe('snapshot quantiles started from the last snapshot', () => {
       clock.advance(step % 3 === 0 ? 20_000 : 7_000);
     }
     expect(compared).toBe(120 * 3 * qs.length);
+  });
+});
+
+describe('the closed sub-windows remembered between snapshots', () => {
+  // Each snapshot keeps, per window and quantile, the closed sub-windows' ranks at its
+  // answer (`HistogramSeries.quantileMemo`): the next one reads only the open
+  // sub-window when its answer did not move. Whatever the sequence of samples, ticks
+  // and reads, every answer must still be the unguided one.
+  it('leave every answer as an unguided read gives it', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            // Small integers repeat: point masses, the answers that stay put.
+            values: fc.array(
+              fc.oneof(
+                fc.integer({ min: 0, max: 40 }),
+                fc.double({ min: 0, max: 1000, noNaN: true }),
+              ),
+              { maxLength: 30 },
+            ),
+            advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 90_000 })),
+            visit: fc.boolean(),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        (steps) => {
+          const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
+          const monitor = new Monitor({ clock, windows: [60, 300] });
+          const timer = monitor.timer('t', { component: 'c' });
+          const qs = monitor.snapshotQuantiles;
+          for (const step of steps) {
+            for (const v of step.values) timer.record(v);
+            for (const windowSeconds of [60, 300]) {
+              let got: readonly number[] = [];
+              if (step.visit) {
+                monitor.visitSeries(
+                  { windowSeconds },
+                  {
+                    counter() {},
+                    gauge() {},
+                    distribution(_s, reading) {
+                      got = [...reading.values];
+                    },
+                  },
+                );
+              } else {
+                const series = monitor
+                  .snapshot({ windows: [windowSeconds], digests: false })
+                  .series.find((s) => s.name === 't');
+                if (series?.type === 'timer')
+                  got = series.windows[0]!.quantiles.map((q) => q.value);
+              }
+              const want = monitor.getPercentiles('t', qs, { component: 'c', windowSeconds });
+              if (got.length === 0) continue; // no series yet
+              for (let i = 0; i < qs.length; i++) {
+                if (!close(got[i]!, want[i]!)) {
+                  throw new Error(`${windowSeconds} s, q=${qs[i]}: ${got[i]} != ${want[i]}`);
+                }
+              }
+            }
+            clock.advance(step.advanceMs);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('is kept per series beside the guesses, and counted in its memory', () => {
+    const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
+    const monitor = new Monitor({ clock, windows: [60, 300] });
+    const timer = monitor.timer('t', { component: 'c' });
+    for (let i = 0; i < 100; i++) timer.record(i % 10);
+    clock.advance(60_000);
+    timer.record(3);
+    const before = monitor.snapshot({ digests: false });
+    const after = monitor.snapshot({ digests: false });
+    const values = (s: typeof before): number[] =>
+      s.series.flatMap((x) =>
+        x.type === 'timer' ? x.windows.flatMap((w) => w.quantiles.map((q) => q.value)) : [],
+      );
+    expect(values(after)).toEqual(values(before));
+    const series = timer.bind() as unknown as HistogramSeries;
+    expect(series).toBeInstanceOf(HistogramSeries);
+    // Two windows and cumulative, five quantiles: a key and (guess, two sums) per quantile.
+    expect(series.quantileMemo?.length).toBe(3 * (1 + 3 * 5));
+    // The closed sub-window's ranks were remembered at the answers of the 300 s window.
+    const row = 1 * (1 + 3 * 5);
+    expect(series.quantileMemo![row]).toBe(series.slot);
+    expect(series.quantileMemo![row + 1]).toBe(series.quantileHints![1 * 5 + 0]);
+    expect(series.retainedBytes()).toBeGreaterThanOrEqual(
+      series.quantileMemo!.byteLength + series.quantileHints!.byteLength,
+    );
   });
 });

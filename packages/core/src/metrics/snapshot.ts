@@ -273,3 +273,95 @@ export interface MonitorSnapshot {
   /** The SDK's own event counts by diagnostic code (drops, overflows...). */
   readonly diagnostics: Readonly<Record<string, number>>;
 }
+
+/**
+ * What {@link SeriesVisitor} is told of a series: its name, component, tags and
+ * descriptive fields. The monitor's own record of the series: read it, never keep
+ * or change it.
+ *
+ * @example
+ * ```ts
+ * const key = (s: VisitedSeries): string => `${s.component}/${s.name}${JSON.stringify(s.tags)}`;
+ * ```
+ */
+export type VisitedSeries = SeriesSnapshotBase;
+
+/**
+ * A histogram or timer series as `visitSeries` reads it: one window's statistics and
+ * quantiles, and the cumulative count, sum and errors. One object, overwritten for the
+ * next series: copy what you keep.
+ *
+ * @example
+ * ```ts
+ * const p99 = reading.values[reading.quantiles.indexOf(0.99)];
+ * ```
+ */
+export interface DistributionReading {
+  readonly type: 'histogram' | 'timer';
+  /** The window read (seconds). */
+  readonly windowSeconds: number;
+  /** The time the window's numbers really span (see {@link WindowRates}). */
+  readonly coveredSeconds: number;
+  /** Samples in the window. */
+  readonly count: number;
+  /** Their exact sum. */
+  readonly sum: number;
+  /** Their exact minimum (NaN when empty). */
+  readonly min: number;
+  /** Their exact maximum (NaN when empty). */
+  readonly max: number;
+  /** Samples in the window recorded as errors. */
+  readonly errors: number;
+  /** The quantiles read: the monitor's `snapshotQuantiles`. */
+  readonly quantiles: readonly number[];
+  /** Their values over the window, in that order (NaN when empty). Overwritten per series. */
+  readonly values: Float64Array;
+  /** The slowest traced sample of the window, if any was traced. */
+  readonly exemplar: Exemplar | undefined;
+  /** Samples since the series began. */
+  readonly totalCount: number;
+  /** Their exact sum. */
+  readonly totalSum: number;
+  /** Samples since the series began recorded as errors. */
+  readonly totalErrors: number;
+}
+
+/**
+ * Receives every series `monitor.visitSeries` reads, as it reads it: families in
+ * ascending order of name, each family's series together, in the order they were
+ * created. Nothing is built per series, so an exporter that streams (a Prometheus
+ * scrape) pays for no snapshot objects. A visitor that throws stops the visit (the
+ * error reaches the caller of `visitSeries`).
+ *
+ * @example
+ * ```ts
+ * let lines = 0;
+ * const visitor: SeriesVisitor = {
+ *   counter: () => void lines++,
+ *   gauge: () => void lines++,
+ *   distribution: (_s, reading) => void (lines += reading.quantiles.length + 2),
+ * };
+ * monitor.visitSeries({ windowSeconds: 60 }, visitor);
+ * ```
+ */
+export interface SeriesVisitor {
+  /** A counter, with everything counted since it began. */
+  counter(series: VisitedSeries, total: number): void;
+  /** A gauge that was set, with its value. */
+  gauge(series: VisitedSeries, value: number): void;
+  /** A histogram or timer, read over the window asked for. */
+  distribution(series: VisitedSeries, reading: DistributionReading): void;
+}
+
+/**
+ * Options of `monitor.visitSeries`.
+ *
+ * @example
+ * ```ts
+ * const options: VisitOptions = { windowSeconds: 300 };
+ * ```
+ */
+export interface VisitOptions {
+  /** The window histograms and timers are read over: a configured window. Default the first. */
+  readonly windowSeconds?: number;
+}

@@ -265,6 +265,7 @@ export function quantilesOfParts(
   qs: readonly number[],
   hints?: Float64Array,
   offset = 0,
+  memo?: QuantileMemo,
 ): number[] {
   if (parts.length === 0) return qs.map(() => NaN);
   if (parts.length === 1) {
@@ -273,7 +274,7 @@ export function quantilesOfParts(
   }
   return hints === undefined
     ? mixtureQuantiles(parts, qs)
-    : guidedQuantiles(parts, qs, hints, offset);
+    : guidedQuantiles(parts, qs, hints, offset, memo);
 }
 
 // Per part, side by side: each boundary's x, the rank just before and just after any
@@ -410,6 +411,7 @@ const SWEEP_MAX_PARTS = 10;
 const sweepCentroids: CentroidArray[] = [];
 let sweepMin = new Float64Array(32);
 let sweepTop = new Float64Array(32);
+let sweepMax = new Float64Array(32);
 let sweepTotal = new Float64Array(32);
 let sweepStrict = new Int32Array(32);
 let sweepLength = new Int32Array(32);
@@ -417,6 +419,10 @@ let sweepB = new Int32Array(32);
 let sweepX = new Float64Array(32);
 let sweepJump = new Float64Array(32);
 let sweepDensity = new Float64Array(32);
+// Per part, for partRanks: its cursor (how many means are at or below the last x asked)
+// and the weight of the centroids from the cursor up.
+let sweepCursor = new Int32Array(32);
+let sweepAbove = new Float64Array(32);
 
 let orderOf: readonly number[] = [];
 let orderFor: readonly number[] | undefined;
@@ -452,6 +458,7 @@ function loadParts(parts: readonly DigestPart[]): number {
     const size = 2 * count;
     sweepMin = new Float64Array(size);
     sweepTop = new Float64Array(size);
+    sweepMax = new Float64Array(size);
     sweepTotal = new Float64Array(size);
     sweepStrict = new Int32Array(size);
     sweepLength = new Int32Array(size);
@@ -459,6 +466,8 @@ function loadParts(parts: readonly DigestPart[]): number {
     sweepX = new Float64Array(size);
     sweepJump = new Float64Array(size);
     sweepDensity = new Float64Array(size);
+    sweepCursor = new Int32Array(size);
+    sweepAbove = new Float64Array(size);
   }
   const cs = sweepCentroids;
   let total = 0;
@@ -472,9 +481,13 @@ function loadParts(parts: readonly DigestPart[]): number {
     else cs.push(c);
     const L = p.length;
     sweepMin[k] = p.min;
+    sweepMax[k] = p.max;
     sweepLength[k] = L;
-    sweepTop[k] = Math.max(p.max, c[2 * L - 2]!, p.min);
+    // Read when first needed (see topOf): a part the walk never reads stays untouched.
+    sweepTop[k] = NaN;
     sweepTotal[k] = p.total;
+    sweepCursor[k] = L;
+    sweepAbove[k] = 0;
     total += p.total;
     if (p.min < min) min = p.min;
     if (p.max > max) max = p.max;
@@ -486,6 +499,16 @@ function loadParts(parts: readonly DigestPart[]): number {
   return count;
 }
 
+/** Part `k`'s top boundary: its max, or a single-precision last mean rounded a hair above it. */
+function topOf(k: number): number {
+  let top = sweepTop[k]!;
+  if (top === top) return top;
+  const L = sweepLength[k]!;
+  top = Math.max(sweepMax[k]!, sweepCentroids[k]![2 * L - 2]!, sweepMin[k]!);
+  sweepTop[k] = top;
+  return top;
+}
+
 /**
  * Part `k`'s boundary `b` (0: the min; 1..L: centroid b - 1's mean; L + 1: the top),
  * as `partCdf` reads it: a single-precision mean a hair below the min is read at it.
@@ -493,7 +516,7 @@ function loadParts(parts: readonly DigestPart[]): number {
 function boundaryX(k: number, b: number): number {
   if (b === 0) return sweepMin[k]!;
   const L = sweepLength[k]!;
-  if (b > L) return sweepTop[k]!;
+  if (b > L) return topOf(k);
   const x = sweepCentroids[k]![2 * b - 2]!;
   const min = sweepMin[k]!;
   return x < min ? min : x;
@@ -533,30 +556,46 @@ function partRanks(k: number, x: number): number {
   const c = sweepCentroids[k]!;
   const L = sweepLength[k]!;
   const min = sweepMin[k]!;
-  const top = sweepTop[k]!;
-  // Boundaries at or below x: min, the means (read no lower than min), the top.
+  const top = topOf(k);
+  // Boundaries at or below x: min, the means (read no lower than min), the top; and the
+  // weight of the centroids below the highest of them (cum).
   let u: number;
-  if (x < min) u = 0;
-  else if (x >= top) u = L + 2;
-  else {
-    // Means 0..L-1 (boundaries 1..L) at or below x, plus the min.
-    let lo = 0;
-    let hi = L;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (c[2 * mid]! <= x) lo = mid + 1;
-      else hi = mid;
+  let cum: number;
+  if (x < min) {
+    u = 0;
+    cum = 0;
+  } else if (x >= top) {
+    u = L + 2;
+    cum = sweepTotal[k]!;
+  } else {
+    // Means 0..L-1 (boundaries 1..L) at or below x, plus the min: the part's cursor
+    // (left at the last x asked) moves there, keeping the weight of the centroids from
+    // it up. One walk over a part's knots serves every quantile of a read, asked in
+    // descending order from the top, where a binary search per quantile mispredicted
+    // half its branches and a sum of the weights below cost as much again.
+    let lo = sweepCursor[k]!;
+    let above = sweepAbove[k]!;
+    while (lo > 0 && c[2 * lo - 2]! > x) {
+      lo--;
+      above += c[2 * lo + 1]!;
     }
+    while (lo < L && c[2 * lo]! <= x) {
+      above -= c[2 * lo + 1]!;
+      lo++;
+    }
+    sweepCursor[k] = lo;
+    sweepAbove[k] = above;
     u = lo + 1;
+    // Weights are counts (integers), so this difference is exact, as the sum was.
+    cum = lo >= 1 ? sweepTotal[k]! - above - c[2 * lo - 1]! : 0;
   }
   let strict = u;
   while (strict > 0 && boundaryX(k, strict - 1) === x) strict--;
   sweepB[k] = u;
   sweepStrict[k] = strict;
-  // The weight of the centroids below the highest boundary at or below x, then below
-  // the highest one below x (the few centroids at x less).
+  // The rank after the highest boundary at or below x, then after the highest one below
+  // x (the few centroids at x less).
   const b = u - 1;
-  const cum = b >= 1 ? weightBelow(c, L, sweepTotal[k]!, Math.min(b - 1, L)) : 0;
   const after = rankThrough(k, b, x, cum);
   if (strict === u) rankBefore = after;
   else {
@@ -565,17 +604,6 @@ function partRanks(k: number, x: number): number {
     rankBefore = rankThrough(k, strict - 1, x, below);
   }
   return after;
-}
-
-/** The weight of centroids 0..i-1 of a part, summed from the nearer end. */
-function weightBelow(c: CentroidArray, L: number, total: number, i: number): number {
-  let weight = 0;
-  if (i <= L >> 1) {
-    for (let j = 0; j < i; j++) weight += c[2 * j + 1]!;
-    return weight;
-  }
-  for (let j = i; j < L; j++) weight += c[2 * j + 1]!;
-  return total - weight;
 }
 
 /**
@@ -620,7 +648,7 @@ export function sweepQuantiles(parts: readonly DigestPart[], qs: readonly number
   for (let k = 0; k < count; k++) {
     const L = sweepLength[k]!;
     sweepB[k] = L + 1;
-    sweepX[k] = sweepTop[k]!;
+    sweepX[k] = topOf(k);
     sweepJump[k] = boundaryJump(k, L + 1);
     sweepDensity[k] = 0;
   }
@@ -751,6 +779,22 @@ function descend(
   while (o < end) out[order[o++]!] = upperX === upperX ? upperX : NaN;
 }
 
+/**
+ * Where {@link guidedQuantiles} remembers, per quantile, the summed ranks of the closed
+ * parts at its guess: `array[offset]` names the set of closed parts (`key`: the
+ * series' open sub-window, so a rotation starts the row afresh), then per quantile the
+ * guess and the two sums (3 numbers). `open`: how many of the first parts are open
+ * sub-windows (0 or 1), the only ones that change while the key stays.
+ *
+ * @internal
+ */
+export interface QuantileMemo {
+  readonly array: Float64Array;
+  readonly offset: number;
+  readonly key: number;
+  readonly open: number;
+}
+
 const ONE_Q: number[] = [0];
 const ONE_ORDER: readonly number[] = [0];
 const ONE_OUT: number[] = [NaN];
@@ -772,6 +816,7 @@ export function guidedQuantiles(
   qs: readonly number[],
   hints: Float64Array,
   offset: number,
+  memo?: QuantileMemo,
 ): number[] {
   if (qs.length === 0) return [];
   const count = loadParts(parts);
@@ -790,33 +835,90 @@ export function guidedQuantiles(
   }
   const total = loadedTotal;
   const out = new Array<number>(qs.length);
-  for (let i = 0; i < qs.length; i++) {
+  // The memo's row holds the ranks of this set of closed parts, or is started afresh.
+  let m = -1;
+  let open = 0;
+  if (memo !== undefined) {
+    const row = memo.offset;
+    if (memo.array[row] !== memo.key) {
+      memo.array.fill(NaN, row + 1, row + 1 + 3 * qs.length);
+      memo.array[row] = memo.key;
+    }
+    m = row + 1;
+    open = memo.open;
+  }
+  // From the highest quantile down: every part's cursor then walks down from its top
+  // once (see partRanks), and the tail quantiles a scrape asks for read only the top.
+  const order = descendingOrder(qs);
+  for (let o = 0; o < order.length; o++) {
+    const i = order[o]!;
     const q = qs[i]!;
     let value: number;
     if (q <= 0) value = min;
     else if (q >= 1) value = max;
-    else if (q === q) value = walkFrom(count, total, q, hints[offset + i]!);
-    else value = NaN;
+    else if (q === q) {
+      value = walkFrom(
+        count,
+        total,
+        q,
+        hints[offset + i]!,
+        open,
+        memo?.array,
+        m < 0 ? -1 : m + 3 * i,
+      );
+    } else value = NaN;
     out[i] = value;
     hints[offset + i] = value;
   }
   return out;
 }
 
-/** One quantile `q` of the loaded parts, walked to from the finite guess `g`. */
-function walkFrom(count: number, total: number, q: number, g: number): number {
+/**
+ * One quantile `q` of the loaded parts, walked to from the finite guess `g`. The first
+ * `open` parts are open sub-windows; `memo[m..m+3)` (m >= 0) holds the guess the other
+ * (closed) parts' ranks were last summed at and the sums: at the same guess they are
+ * taken from there, and the closed parts are not read at all when g is still the answer.
+ */
+function walkFrom(
+  count: number,
+  total: number,
+  q: number,
+  g: number,
+  open: number,
+  memo: Float64Array | undefined,
+  m: number,
+): number {
   const target = q * total;
   const B = sweepB;
   const X = sweepX;
   const J = sweepJump;
   const D = sweepDensity;
-  // Every part's rank just after any point mass at g, and just before it.
-  let after = 0;
-  let before = 0;
-  for (let k = 0; k < count; k++) {
-    after += partRanks(k, g);
-    before += rankBefore;
+  // Every part's rank just after any point mass at g, and just before it: the open
+  // parts', then the closed ones' (summed apart, so a remembered sum adds up the same).
+  let openAfter = 0;
+  let openBefore = 0;
+  for (let k = 0; k < open; k++) {
+    openAfter += partRanks(k, g);
+    openBefore += rankBefore;
   }
+  if (m >= 0 && memo![m] === g) {
+    const after = openAfter + memo![m + 1]!;
+    const before = openBefore + memo![m + 2]!;
+    if (after >= target && before < target) return g;
+  }
+  let closedAfter = 0;
+  let closedBefore = 0;
+  for (let k = open; k < count; k++) {
+    closedAfter += partRanks(k, g);
+    closedBefore += rankBefore;
+  }
+  if (m >= 0) {
+    memo![m] = g;
+    memo![m + 1] = closedAfter;
+    memo![m + 2] = closedBefore;
+  }
+  const after = openAfter + closedAfter;
+  const before = openBefore + closedBefore;
   if (after >= target) {
     // g is a knot whose point mass holds the target (a tie with the rank below it is
     // left to the sweep: a lower knot may reach the target too).

@@ -6,20 +6,23 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { MonitorSnapshot, SnapshotOptions } from '@prsm/core';
+import type { MonitorSnapshot, SeriesVisitor, SnapshotOptions, VisitOptions } from '@prsm/core';
 
 import {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
+  PrometheusWriter,
   toPrometheusText,
   type PrometheusFormat,
 } from './text.js';
 
 /**
  * What the handler reads from: a `Monitor` (or anything with `snapshot()`; `windows`,
- * when present, lets the options be checked up front). The handler asks for the one
- * window it exposes, without digests or cumulative quantiles, so a scrape computes
- * nothing it does not print; a source may ignore the options.
+ * when present, lets the options be checked up front). A source with `visitSeries`
+ * and `windows` (a `Monitor`) is read through `visitSeries`, which builds no snapshot;
+ * another is asked for a snapshot of the one window exposed, without digests or
+ * cumulative quantiles, so a scrape computes nothing it does not print (a source may
+ * ignore the options).
  *
  * @example
  * ```ts
@@ -28,7 +31,70 @@ import {
  */
 export interface SnapshotSource {
   snapshot(options?: SnapshotOptions): MonitorSnapshot;
+  visitSeries?(options: VisitOptions, visitor: SeriesVisitor): void;
   readonly windows?: readonly number[];
+}
+
+/**
+ * Options of {@link prometheusScrape}.
+ *
+ * @example
+ * ```ts
+ * const options: PrometheusScrapeOptions = { windowSeconds: 300, format: 'openmetrics' };
+ * ```
+ */
+export interface PrometheusScrapeOptions {
+  /** The window of the summaries' quantiles; default the source's first window. */
+  readonly windowSeconds?: number;
+  /** Put before every metric name (then sanitised with it). Default none. */
+  readonly prefix?: string;
+  /** Default `'prometheus'` (text 0.0.4). */
+  readonly format?: PrometheusFormat;
+  /** OpenMetrics exemplars (see `PrometheusTextOptions.exemplars`). Default true. */
+  readonly exemplars?: boolean;
+}
+
+/**
+ * The text a scrape of `source` answers with, as {@link prometheusHandler} renders it:
+ * a `Monitor` is read through `visitSeries` (no snapshot is built: ten thousand
+ * series render in tens of milliseconds), any other source through one `snapshot()`
+ * and {@link toPrometheusText}. The same text either way. For a route of your own,
+ * such as a Fastify reply.
+ *
+ * @example
+ * ```ts
+ * import { prometheusScrape, PROMETHEUS_CONTENT_TYPE } from '@prsm/exporters/prometheus';
+ *
+ * app.get('/metrics', (_request, reply) => {
+ *   reply.type(PROMETHEUS_CONTENT_TYPE).send(prometheusScrape(monitor, { windowSeconds: 60 }));
+ * });
+ * ```
+ */
+export function prometheusScrape(
+  source: SnapshotSource,
+  options: PrometheusScrapeOptions = {},
+): string {
+  const { windowSeconds, prefix, format, exemplars } = options;
+  const exposed = windowSeconds ?? source.windows?.[0];
+  if (typeof source.visitSeries === 'function' && exposed !== undefined) {
+    const writer = new PrometheusWriter(
+      {
+        windowSeconds: exposed,
+        ...(prefix !== undefined && { prefix }),
+        ...(format !== undefined && { format }),
+        ...(exemplars !== undefined && { exemplars }),
+      },
+      true,
+    );
+    source.visitSeries({ windowSeconds: exposed }, writer);
+    return writer.finish();
+  }
+  const snapshot = source.snapshot({
+    ...(exposed !== undefined && { windows: [exposed] }),
+    digests: false,
+    cumulativeQuantiles: false,
+  });
+  return toPrometheusText(snapshot, options);
 }
 
 /**
@@ -135,9 +201,10 @@ export function negotiateFormat(accept: string | undefined): PrometheusFormat {
 }
 
 /**
- * An HTTP handler that answers with the monitor's metrics: a fresh `snapshot()` per
- * request, in the text format 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`) or,
- * when the `Accept` header prefers it, OpenMetrics 1.0 with exemplars. `GET` and
+ * An HTTP handler that answers with the monitor's metrics, read afresh per request
+ * (see {@link prometheusScrape}), in the text format 0.0.4
+ * (`text/plain; version=0.0.4; charset=utf-8`) or, when the `Accept` header prefers
+ * it, OpenMetrics 1.0 with exemplars. `GET` and
  * `HEAD` only (others get 405). It never throws: a failure to render answers 500.
  *
  * Mounting: node:http `createServer(handler)`; Express `app.get('/metrics', handler)`;
@@ -164,13 +231,7 @@ export function prometheusHandler(options: PrometheusHandlerOptions): Prometheus
         return;
       }
       const format = allowOpenMetrics ? negotiateFormat(req.headers.accept) : 'prometheus';
-      const exposed = windowSeconds ?? monitor.windows?.[0];
-      const snapshot = monitor.snapshot({
-        ...(exposed !== undefined && { windows: [exposed] }),
-        digests: false,
-        cumulativeQuantiles: false,
-      });
-      const body = toPrometheusText(snapshot, {
+      const body = prometheusScrape(monitor, {
         format,
         ...(windowSeconds !== undefined && { windowSeconds }),
         ...(prefix !== undefined && { prefix }),

@@ -17,10 +17,16 @@
  *
  * @packageDocumentation
  */
-export { negotiateFormat, prometheusHandler, startPrometheusServer } from './handler.js';
+export {
+  negotiateFormat,
+  prometheusHandler,
+  prometheusScrape,
+  startPrometheusServer,
+} from './handler.js';
 export type {
   PrometheusHandlerOptions,
   PrometheusRequestHandler,
+  PrometheusScrapeOptions,
   PrometheusServer,
   PrometheusServerOptions,
   SnapshotSource,

@@ -1,6 +1,7 @@
 import { ManualClock, Monitor, type MonitorSnapshot, type SeriesSnapshot } from '@prsm/core';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { prometheusScrape } from './handler.js';
 import {
   escapeLabelValue,
   sanitizeLabelName,
@@ -283,5 +284,151 @@ describe('toPrometheusText, OpenMetrics 1.0', () => {
     monitor.histogram('h').bind().record(1);
     const text = toPrometheusText(monitor.snapshot(), { format: 'openmetrics' });
     for (const q of ['0.0', '0.5', '0.999', '1.0']) expect(text).toContain(`quantile="${q}"`);
+  });
+});
+
+describe('prometheusScrape: the handler reads a monitor through visitSeries', () => {
+  /** Lines by what precedes the value; values compared to rounding (two reads of a mixture). */
+  function expectSameExposition(got: string, want: string): void {
+    const split = (text: string): [string, number | string][] =>
+      lines(text).map((line) => {
+        if (line.startsWith('#')) return [line, ''];
+        // An exemplar stays in the key: it is text, compared exactly.
+        const [sample, exemplar = ''] = line.split(' # ');
+        const at = sample!.lastIndexOf(' ');
+        return [`${sample!.slice(0, at)} # ${exemplar}`, Number(sample!.slice(at + 1))];
+      });
+    const a = split(got);
+    const b = split(want);
+    expect(a.map(([key]) => key)).toEqual(b.map(([key]) => key));
+    a.forEach(([key, value], i) => {
+      const other = b[i]![1];
+      if (typeof value === 'number' && typeof other === 'number') {
+        if (Number.isNaN(value) || Number.isNaN(other)) {
+          expect([key, Number.isNaN(value)]).toEqual([key, Number.isNaN(other)]);
+        } else {
+          const tolerance = 1e-9 * Math.max(1, Math.abs(value), Math.abs(other));
+          if (Math.abs(value - other) > tolerance) expect([key, value]).toEqual([key, other]);
+        }
+      }
+    });
+  }
+
+  function variedMonitor(): { monitor: Monitor; clock: ManualClock } {
+    const clock = new ManualClock(T0);
+    const monitor = new Monitor({
+      clock,
+      defaultComponent: 'api',
+      windows: [60, 300],
+      maxSeriesPerMetric: 6,
+    });
+    monitors.push(monitor);
+    // Names that sanitise alike, tags that do, reserved and empty tags, an overflow series.
+    const a = monitor.gauge('api.latency');
+    const b = monitor.gauge('api_latency');
+    a.set(1);
+    b.set(2);
+    const g = monitor.gauge('g');
+    g.bind({ 'a.b': 'v' }).set(1);
+    g.bind({ a_b: 'v' }).set(2);
+    g.bind({ component: 'x', quantile: 'q', le: '1', empty: '' }).set(3);
+    g.bind({ quote: 'say "hi"\n' }).set(4);
+    const hits = monitor.counter('hits_total', { description: 'Hits' });
+    for (let i = 0; i < 9; i++) hits.bind({ user: `u${i}` }).inc(i + 1);
+    monitor.gauge('never.set');
+    const sizes = monitor.histogram('body.size_bytes', { unit: 'By' });
+    const latency = monitor.timer('http.duration', { description: 'Request time' });
+    const idle = monitor.timer('idle.duration', { component: 'batch' });
+    idle.record(12);
+    for (let minute = 0; minute < 3; minute++) {
+      for (let i = 0; i < 40; i++) {
+        latency
+          .bind({ route: `/r${i % 3}` })
+          .record(5 + ((i * 37) % 300) + minute, i % 4 === 0 ? TRACE : undefined);
+        sizes.record(100 * (i % 7));
+      }
+      clock.advance(60_000);
+    }
+    clock.advance(5 * 60_000); // the idle timer's window is empty now, its totals remain
+    latency.bind({ route: '/r1' }).record(40);
+    return { monitor, clock };
+  }
+
+  const snapshotText = (
+    monitor: Monitor,
+    options: Parameters<typeof toPrometheusText>[1],
+  ): string =>
+    toPrometheusText(
+      monitor.snapshot({
+        windows: [options?.windowSeconds ?? 60],
+        digests: false,
+        cumulativeQuantiles: false,
+      }),
+      options,
+    );
+
+  it('writes what toPrometheusText writes of a snapshot, in both formats, scrape after scrape', () => {
+    const { monitor, clock } = variedMonitor();
+    const latency = monitor.timer('http.duration');
+    for (let round = 0; round < 6; round++) {
+      for (const options of [
+        { windowSeconds: 300 },
+        { windowSeconds: 60, format: 'openmetrics' as const },
+        { windowSeconds: 300, prefix: 'shop.', format: 'openmetrics' as const, exemplars: false },
+      ]) {
+        const scraped = prometheusScrape(monitor, options);
+        expectSameExposition(scraped, snapshotText(monitor, options));
+        // A second scrape of the same instant writes the same text (its kept lines).
+        expect(prometheusScrape(monitor, options)).toBe(scraped);
+      }
+      // Between rounds: some values move, some stay, a sub-window closes now and then.
+      latency.bind({ route: `/r${round % 3}` }).record(1000 + round);
+      monitor.counter('hits_total').bind({ user: 'u1' }).inc();
+      monitor.gauge('g').bind({ a_b: 'v' }).set(round);
+      clock.advance(round % 2 === 0 ? 20_000 : 45_000);
+    }
+    expect(prometheusScrape(monitor, { windowSeconds: 300 })).toContain(
+      'hits_total{component="api",user="u1"} ',
+    );
+  });
+
+  it('writes a moved value anew and keeps an unmoved one', () => {
+    const { monitor } = makeMonitor();
+    const depth = monitor.gauge('queue.depth');
+    depth.set(3);
+    expect(prometheusScrape(monitor)).toContain('queue_depth{component="api_gateway"} 3\n');
+    depth.set(4);
+    expect(prometheusScrape(monitor)).toContain('queue_depth{component="api_gateway"} 4\n');
+    expect(prometheusScrape(monitor, { prefix: 'x_' })).toContain(
+      'x_queue_depth{component="api_gateway"} 4\n',
+    );
+    expect(prometheusScrape(monitor)).toContain('queue_depth{component="api_gateway"} 4\n');
+  });
+
+  it('keeps the first of two series whose labels sanitise alike, whichever comes first', () => {
+    const { monitor } = makeMonitor();
+    const g = monitor.gauge('g');
+    g.bind({ a_b: 'v' }).set(1);
+    g.bind({ 'a.b': 'v' }).set(2);
+    const text = prometheusScrape(monitor);
+    expect(lines(text).filter((l) => l.startsWith('g{'))).toEqual([
+      'g{component="api_gateway",a_b="v"} 1',
+    ]);
+    expectSameExposition(text, snapshotText(monitor, {}));
+  });
+
+  it('reads a source without visitSeries through one snapshot', () => {
+    const { monitor } = variedMonitor();
+    const calls: unknown[] = [];
+    const source = {
+      windows: monitor.windows,
+      snapshot: (options?: Parameters<Monitor['snapshot']>[0]) => {
+        calls.push(options);
+        return monitor.snapshot(options);
+      },
+    };
+    const text = prometheusScrape(source, { windowSeconds: 300 });
+    expect(calls).toEqual([{ windows: [300], digests: false, cumulativeQuantiles: false }]);
+    expectSameExposition(text, prometheusScrape(monitor, { windowSeconds: 300 }));
   });
 });

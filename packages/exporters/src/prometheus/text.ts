@@ -3,7 +3,14 @@
  * 0.0.4 or in OpenMetrics 1.0. Pure functions of the snapshot, no I/O; the HTTP side
  * lives in handler.ts.
  */
-import type { HistogramSnapshot, MonitorSnapshot, SeriesSnapshot } from '@prsm/core';
+import type {
+  DistributionReading,
+  DistributionSnapshot,
+  MonitorSnapshot,
+  SeriesSnapshot,
+  SeriesVisitor,
+  VisitedSeries,
+} from '@prsm/core';
 
 /**
  * The content type of the Prometheus text format 0.0.4.
@@ -151,10 +158,11 @@ const UNIT_NAMES: Readonly<Record<string, string>> = {
 
 type Kind = 'counter' | 'gauge' | 'summary';
 
+/** A family as the writer plans it: its name, type and unit. */
 interface Family {
   readonly name: string;
   readonly type: SeriesSnapshot['type'];
-  readonly series: SeriesSnapshot[];
+  readonly unit: string;
 }
 
 interface Plan {
@@ -164,7 +172,12 @@ interface Plan {
   readonly base: string;
   /** The unit suffix of `base` (without `_`), for `# UNIT`; '' when unknown. */
   readonly unit: string;
-  readonly scale: number;
+  /**
+   * What values are divided by: 1000 for timers (milliseconds to seconds; a division,
+   * which rounds once, where multiplying by 0.001 would round twice: 12345 ms is
+   * `12.345`, not `12.345000000000001`), else 1.
+   */
+  readonly divisor: number;
 }
 
 function stripSuffix(name: string, suffixes: readonly string[]): string {
@@ -201,7 +214,7 @@ function plan(family: Family, prefix: string, taken: Set<string>): Plan {
   let kind: Kind;
   let stem: string;
   let unit = '';
-  let scale = 1;
+  let divisor = 1;
   switch (family.type) {
     case 'counter':
       kind = 'counter';
@@ -216,12 +229,12 @@ function plan(family: Family, prefix: string, taken: Set<string>): Plan {
       kind = 'summary';
       stem = stripSuffix(sanitized, ['_milliseconds', '_seconds', '_ms']);
       unit = 'seconds';
-      scale = 1 / 1000;
+      divisor = 1000;
       break;
     case 'histogram': {
       kind = 'summary';
       stem = sanitized;
-      const unitName = UNIT_NAMES[family.series[0]?.unit ?? ''] ?? '';
+      const unitName = UNIT_NAMES[family.unit] ?? '';
       if (unitName !== '' && stem.endsWith(`_${unitName}`)) {
         stem = stem.slice(0, -(unitName.length + 1));
         unit = unitName;
@@ -238,21 +251,47 @@ function plan(family: Family, prefix: string, taken: Set<string>): Plan {
     const names = claimedNames(kind, base);
     if (names.every((name) => !taken.has(name))) {
       for (const name of names) taken.add(name);
-      return { family, kind, base, unit, scale };
+      return { family, kind, base, unit, divisor };
     }
   }
 }
 
-/** `{component="...",tag="..."}` inner parts for one series (without braces). */
-function seriesLabels(series: SeriesSnapshot): string[] {
-  return [...labelMap(series)].map(([name, value]) => `${name}="${escapeLabelValue(value)}"`);
-}
-
-/** A series' labels, as written between braces, cached per tags object. */
-interface CachedLabels {
-  readonly component: string;
+/** A series' labels as written between braces, and whether writing them lost anything. */
+interface RenderedLabels {
   /** `component="...",tag="..."` ('' without labels). */
   readonly joined: string;
+  /**
+   * True when a tag was renamed (sanitised, or reserved) or left out (empty, or a
+   * name taken): only then can two series of one family be labelled alike.
+   */
+  readonly lossy: boolean;
+}
+
+function renderLabels(series: VisitedSeries): RenderedLabels {
+  const out = new Map<string, string>();
+  let lossy = false;
+  out.set('component', series.component);
+  // Sorted, so which of two tags that sanitise alike wins never depends on order.
+  for (const key of Object.keys(series.tags).sort()) {
+    const value = series.tags[key]!;
+    // An empty value means "no such label" to Prometheus.
+    if (value === '') {
+      lossy = true;
+      continue;
+    }
+    let name = sanitizeLabelName(key);
+    if (RESERVED_LABELS.has(name)) name = `exported_${name}`;
+    if (name !== key || out.has(name)) lossy = true;
+    if (!out.has(name)) out.set(name, value);
+  }
+  if (series.component === '') out.delete('component');
+  const joined = [...out].map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',');
+  return { joined, lossy };
+}
+
+/** A series' rendered labels, cached per tags object (for series read from snapshots). */
+interface CachedLabels extends RenderedLabels {
+  readonly component: string;
 }
 
 // A series' tags object lives as long as the series and never changes (the monitor
@@ -260,41 +299,47 @@ interface CachedLabels {
 // thousand series then escapes and joins nothing it did the scrape before.
 const labelCache = new WeakMap<object, CachedLabels>();
 
-function cachedLabels(series: SeriesSnapshot): string {
+function cachedLabels(series: VisitedSeries): RenderedLabels {
   const tags = series.tags;
   const frozen = Object.isFrozen(tags);
   if (frozen) {
     const hit = labelCache.get(tags);
-    if (hit !== undefined && hit.component === series.component) return hit.joined;
+    if (hit !== undefined && hit.component === series.component) return hit;
   }
-  const joined = seriesLabels(series).join(',');
-  if (frozen) labelCache.set(tags, { component: series.component, joined });
-  return joined;
+  const { joined, lossy } = renderLabels(series);
+  const cached: CachedLabels = { component: series.component, joined, lossy };
+  if (frozen) labelCache.set(tags, cached);
+  return cached;
 }
 
-function labelMap(series: SeriesSnapshot): Map<string, string> {
-  const out = new Map<string, string>();
-  out.set('component', series.component);
-  // Sorted, so which of two tags that sanitise alike wins never depends on order.
-  for (const key of Object.keys(series.tags).sort()) {
-    const value = series.tags[key]!;
-    // An empty value means "no such label" to Prometheus.
-    if (value === '') continue;
-    let name = sanitizeLabelName(key);
-    if (RESERVED_LABELS.has(name)) name = `exported_${name}`;
-    if (!out.has(name)) out.set(name, value);
-  }
-  if (series.component === '') out.delete('component');
-  return out;
+/**
+ * What the writer keeps of a series the monitor visits (its own record, alive as long
+ * as the series): its labels, and the lines it last wrote with the values they show,
+ * reused while a value stays the same (a window's quantile often does between two
+ * scrapes, an idle counter's total always). About one scrape's text in all, dropped
+ * with the series.
+ */
+interface SeriesLines {
+  readonly labels: RenderedLabels;
+  /** The family name the lines were written under (a prefix or a rename changes it). */
+  base: string;
+  /** Per quantile: its value and its line ('' before the first). */
+  values: Float64Array;
+  lines: string[];
+  /** A counter's or gauge's value and line. */
+  scalar: number;
+  scalarLine: string;
 }
+
+const seriesLines = new WeakMap<object, SeriesLines>();
 
 function braces(joined: string): string {
   return joined === '' ? '' : `{${joined}}`;
 }
 
-function helpText(plan: Plan): string {
-  const described = plan.family.series.find((s) => s.description !== '')?.description;
-  const base = described ?? `PRSM Monitor ${plan.family.type} ${plan.family.name}`;
+function helpText(plan: Plan, description: string): string {
+  const base =
+    description !== '' ? description : `PRSM Monitor ${plan.family.type} ${plan.family.name}`;
   return plan.family.type === 'timer' ? `${base} (seconds)` : base;
 }
 
@@ -329,8 +374,6 @@ export function toPrometheusText(
   snapshot: MonitorSnapshot,
   options: PrometheusTextOptions = {},
 ): string {
-  const format = options.format ?? 'prometheus';
-  const openMetrics = format === 'openmetrics';
   const windowSeconds = options.windowSeconds ?? snapshot.windows[0];
   const windowIndex = windowSeconds === undefined ? -1 : snapshot.windows.indexOf(windowSeconds);
   if (windowIndex === -1) {
@@ -338,104 +381,332 @@ export function toPrometheusText(
       `toPrometheusText: options.windowSeconds must be one of the snapshot's windows (${snapshot.windows.join(', ')}), got ${String(windowSeconds)}`,
     );
   }
-  const exemplars = openMetrics && options.exemplars !== false;
-
-  const families = new Map<string, Family>();
+  const writer = new PrometheusWriter({
+    ...options,
+    windowSeconds: snapshot.windows[windowIndex]!,
+  });
+  // Families in order of name (then type), each one's series together, as a monitor's
+  // `visitSeries` hands them over.
+  const families = new Map<string, SeriesSnapshot[]>();
   for (const series of snapshot.series) {
     const key = `${series.name}\u0000${series.type}`;
-    let family = families.get(key);
-    if (family === undefined) {
-      family = { name: series.name, type: series.type, series: [] };
-      families.set(key, family);
+    let list = families.get(key);
+    if (list === undefined) {
+      list = [];
+      families.set(key, list);
     }
-    family.series.push(series);
+    list.push(series);
   }
-  const ordered = [...families.values()].sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : a.type < b.type ? -1 : a.type > b.type ? 1 : 0,
-  );
+  const ordered = [...families.values()].sort((a, b) => {
+    const x = a[0]!;
+    const y = b[0]!;
+    return x.name < y.name
+      ? -1
+      : x.name > y.name
+        ? 1
+        : x.type < y.type
+          ? -1
+          : x.type > y.type
+            ? 1
+            : 0;
+  });
+  const reading = new SnapshotReading();
+  for (const list of ordered) {
+    for (const series of list) {
+      if (series.type === 'counter') writer.counter(series, series.total);
+      else if (series.type === 'gauge') writer.gauge(series, series.value);
+      else writer.distribution(series, reading.of(series, windowIndex));
+    }
+  }
+  return writer.finish();
+}
 
-  const taken = new Set<string>();
+/**
+ * A snapshot's histogram read as `visitSeries` reads one: the window's quantiles and
+ * statistics and the cumulative count and sum (one object, overwritten per series).
+ */
+class SnapshotReading implements DistributionReading {
+  type: 'histogram' | 'timer' = 'histogram';
+  quantiles: number[] = [];
+  values = new Float64Array(0);
+  exemplar: DistributionReading['exemplar'] = undefined;
+  totalCount = 0;
+  totalSum = 0;
+  #series: Extract<SeriesSnapshot, { type: 'histogram' | 'timer' }> | undefined = undefined;
+  #window: DistributionSnapshot | undefined = undefined;
+
+  // What the writer does not read is read from the snapshot only when asked for (each
+  // number there is an object of its own: a scrape would pay a cache miss per field).
+  get windowSeconds(): number {
+    const seconds = this.#window?.windowSeconds;
+    return typeof seconds === 'number' ? seconds : 0;
+  }
+  get coveredSeconds(): number {
+    return this.#window?.coveredSeconds ?? 0;
+  }
+  get count(): number {
+    return this.#window?.count ?? 0;
+  }
+  get sum(): number {
+    return this.#window?.sum ?? 0;
+  }
+  get min(): number {
+    return this.#window?.min ?? NaN;
+  }
+  get max(): number {
+    return this.#window?.max ?? NaN;
+  }
+  get errors(): number {
+    return this.#window?.errors ?? 0;
+  }
+  get totalErrors(): number {
+    return this.#series?.cumulative.errors ?? 0;
+  }
+
+  of(series: Extract<SeriesSnapshot, { type: 'histogram' | 'timer' }>, windowIndex: number): this {
+    const window = series.windows[windowIndex];
+    this.#series = series;
+    this.#window = window;
+    const quantiles = window?.quantiles ?? [];
+    if (this.values.length !== quantiles.length) {
+      this.values = new Float64Array(quantiles.length);
+      this.quantiles = new Array<number>(quantiles.length).fill(NaN);
+    }
+    for (let i = 0; i < quantiles.length; i++) {
+      const { quantile, value } = quantiles[i]!;
+      if (this.quantiles[i] !== quantile) this.quantiles[i] = quantile;
+      this.values[i] = value;
+    }
+    this.type = series.type;
+    this.exemplar = window?.exemplars[0];
+    this.totalCount = series.cumulative.count;
+    this.totalSum = series.cumulative.sum;
+    return this;
+  }
+}
+
+/** Options of a {@link PrometheusWriter}: the text options with the window settled. */
+type WriterOptions = PrometheusTextOptions & { readonly windowSeconds: number };
+
+/**
+ * Renders series as a monitor's `visitSeries` hands them over (families in order, each
+ * one's series together) into the exposition text; `finish()` returns it. Both
+ * `toPrometheusText` and the handler write through it, so a snapshot and a visit
+ * render alike.
+ *
+ * @internal
+ */
+export class PrometheusWriter implements SeriesVisitor {
+  readonly #openMetrics: boolean;
+  readonly #format: PrometheusFormat;
+  readonly #prefix: string;
+  readonly #exemplars: boolean;
+  readonly #windowSeconds: number;
+  readonly #live: boolean;
+  readonly #taken = new Set<string>();
+  readonly #quantileLabels = new Map<number, string>();
   // One growing string: V8 joins the pieces lazily, cheaper than an array of lines.
-  let text = '';
-  const quantileLabels = new Map<number, string>();
-  for (const family of ordered) {
-    const p = plan(family, options.prefix ?? '', taken);
-    const textName = p.kind === 'counter' && !openMetrics ? `${p.base}_total` : p.base;
-    const help = escapeHelp(helpText(p), format);
-    if (openMetrics) {
-      text += `# TYPE ${p.base} ${p.kind}\n`;
-      if (p.unit !== '') text += `# UNIT ${p.base} ${p.unit}\n`;
-      text += `# HELP ${p.base} ${help}\n`;
-    } else {
-      text += `# HELP ${textName} ${help}\n# TYPE ${textName} ${p.kind}\n`;
-    }
+  #text = '';
+  // The family being written: its plan (made at its first series), the labels of its
+  // series so far (in a set once one of them lost something in the writing: until then
+  // no two can be alike), its first description, its lines and its exemplar counter's.
+  #family: Family | undefined = undefined;
+  #plan: Plan | undefined = undefined;
+  #written: string[] = [];
+  #seen: Set<string> | undefined = undefined;
+  #description = '';
+  #body = '';
+  #observations = '';
+  // The series being written, when the writer keeps lines per series.
+  #lines: SeriesLines | undefined = undefined;
 
-    const seen = new Set<string>();
-    let observations = '';
-    for (const series of family.series) {
-      const labels = cachedLabels(series);
-      if (seen.has(labels)) continue;
-      seen.add(labels);
-      if (series.type === 'counter') {
-        text += `${p.base}_total${braces(labels)} ${formatNumber(series.total)}\n`;
-      } else if (series.type === 'gauge') {
-        text += `${p.base}${braces(labels)} ${formatNumber(series.value)}\n`;
-      } else {
-        text += summaryLines(p, series, labels, windowIndex, openMetrics, quantileLabels);
-        if (exemplars) observations += observationLine(p, series, labels, windowIndex);
+  /**
+   * `live`: the series handed over are the monitor's own records (from `visitSeries`),
+   * alive across scrapes, so lines are kept per series (see `SeriesLines`); snapshot
+   * series are new objects each time, and only their labels are cached.
+   */
+  constructor(options: WriterOptions, live = false) {
+    this.#format = options.format ?? 'prometheus';
+    this.#openMetrics = this.#format === 'openmetrics';
+    this.#prefix = options.prefix ?? '';
+    this.#exemplars = this.#openMetrics && options.exemplars !== false;
+    this.#windowSeconds = options.windowSeconds;
+    this.#live = live;
+  }
+
+  counter(series: VisitedSeries, total: number): void {
+    this.#scalar(series, 'counter', total);
+  }
+
+  gauge(series: VisitedSeries, value: number): void {
+    this.#scalar(series, 'gauge', value);
+  }
+
+  #scalar(series: VisitedSeries, type: 'counter' | 'gauge', value: number): void {
+    const p = this.#enter(series, type);
+    const labels = this.#labels(series);
+    if (labels === undefined) return;
+    const kept = this.#lines;
+    if (kept !== undefined && kept.scalar === value && kept.scalarLine !== '') {
+      this.#body += kept.scalarLine;
+      return;
+    }
+    const name = type === 'counter' ? `${p.base}_total` : p.base;
+    const line = `${name}${braces(labels)} ${formatNumber(value)}\n`;
+    if (kept !== undefined) {
+      kept.scalar = value;
+      kept.scalarLine = line;
+    }
+    this.#body += line;
+  }
+
+  distribution(series: VisitedSeries, reading: DistributionReading): void {
+    const p = this.#enter(series, reading.type);
+    const labels = this.#labels(series);
+    if (labels === undefined) return;
+    // The series' labels, then the quantile's.
+    const prefix = labels === '' ? `${p.base}{` : `${p.base}{${labels},`;
+    const { quantiles, values } = reading;
+    const kept = this.#lines;
+    if (kept !== undefined && kept.values.length !== quantiles.length) {
+      kept.values = new Float64Array(quantiles.length).fill(NaN);
+      kept.lines = new Array<string>(quantiles.length).fill('');
+    }
+    let text = '';
+    for (let i = 0; i < quantiles.length; i++) {
+      const value = values[i]!;
+      if (Number.isNaN(value) && !this.#openMetrics) continue;
+      // A value as it was: its line as it was (NaN never equals, and is cheap to write).
+      if (kept !== undefined && kept.values[i] === value && kept.lines[i] !== '') {
+        text += kept.lines[i]!;
+        continue;
       }
+      const quantile = quantiles[i]!;
+      let label = this.#quantileLabels.get(quantile);
+      if (label === undefined) {
+        label = `quantile="${formatQuantile(quantile)}"} `;
+        this.#quantileLabels.set(quantile, label);
+      }
+      const line = `${prefix}${label}${formatNumber(value / p.divisor)}\n`;
+      if (kept !== undefined) {
+        kept.values[i] = value;
+        kept.lines[i] = line;
+      }
+      text += line;
     }
-    if (exemplars && p.kind === 'summary') {
+    const own = braces(labels);
+    this.#body +=
+      text +
+      `${p.base}_sum${own} ${formatNumber(reading.totalSum / p.divisor)}\n` +
+      `${p.base}_count${own} ${formatNumber(reading.totalCount)}\n`;
+    if (this.#exemplars) this.#observations += observationLine(p, own, reading);
+  }
+
+  /** The whole text: every family written, then (OpenMetrics) `# EOF`. */
+  finish(): string {
+    this.#close();
+    return this.#openMetrics ? `${this.#text}# EOF\n` : this.#text;
+  }
+
+  /** The plan of the series' family, closing the one before when it is another. */
+  #enter(series: VisitedSeries, type: SeriesSnapshot['type']): Plan {
+    const current = this.#family;
+    if (current !== undefined && current.name === series.name && current.type === type) {
+      if (this.#description === '') this.#description = series.description;
+      return this.#plan!;
+    }
+    this.#close();
+    const family: Family = { name: series.name, type, unit: series.unit };
+    this.#family = family;
+    this.#plan = plan(family, this.#prefix, this.#taken);
+    this.#description = series.description;
+    return this.#plan;
+  }
+
+  /**
+   * The series' labels, or undefined when its family already has a series labelled
+   * alike; with `live`, also finds (or makes) the lines kept for the series.
+   */
+  #labels(series: VisitedSeries): string | undefined {
+    let rendered: RenderedLabels;
+    if (this.#live) {
+      let kept = seriesLines.get(series);
+      if (kept === undefined) {
+        kept = {
+          labels: renderLabels(series),
+          base: '',
+          values: new Float64Array(0),
+          lines: [],
+          scalar: NaN,
+          scalarLine: '',
+        };
+        seriesLines.set(series, kept);
+      }
+      const base = this.#plan!.base;
+      if (kept.base !== base) {
+        kept.base = base;
+        kept.values.fill(NaN);
+        kept.lines.fill('');
+        kept.scalarLine = '';
+      }
+      this.#lines = kept;
+      rendered = kept.labels;
+    } else {
+      rendered = cachedLabels(series);
+    }
+    const labels = rendered.joined;
+    // A monitor's series differ in component or tags: alike only if a rendering lost
+    // something. A snapshot's may repeat one another: every label set is checked.
+    let seen = this.#seen;
+    if (seen === undefined && (rendered.lossy || !this.#live)) {
+      seen = new Set(this.#written);
+      this.#seen = seen;
+    }
+    if (seen === undefined) this.#written.push(labels);
+    else {
+      if (seen.has(labels)) return undefined;
+      seen.add(labels);
+    }
+    return labels;
+  }
+
+  /** Writes the family being written, headed by its HELP and TYPE lines. */
+  #close(): void {
+    const p = this.#plan;
+    if (p === undefined) return;
+    const format = this.#format;
+    const help = escapeHelp(helpText(p, this.#description), format);
+    if (this.#openMetrics) {
+      this.#text += `# TYPE ${p.base} ${p.kind}\n`;
+      if (p.unit !== '') this.#text += `# UNIT ${p.base} ${p.unit}\n`;
+      this.#text += `# HELP ${p.base} ${help}\n`;
+    } else {
+      const textName = p.kind === 'counter' ? `${p.base}_total` : p.base;
+      this.#text += `# HELP ${textName} ${help}\n# TYPE ${textName} ${p.kind}\n`;
+    }
+    this.#text += this.#body;
+    if (this.#exemplars && p.kind === 'summary') {
       const name = `${p.base}_observations`;
-      text +=
+      this.#text +=
         `# TYPE ${name} counter\n` +
-        `# HELP ${name} ${escapeHelp(`Observations of ${p.base} (its _count), carrying the slowest traced sample of the last ${snapshot.windows[windowIndex]!}s as an exemplar`, format)}\n` +
-        observations;
+        `# HELP ${name} ${escapeHelp(`Observations of ${p.base} (its _count), carrying the slowest traced sample of the last ${this.#windowSeconds}s as an exemplar`, format)}\n` +
+        this.#observations;
     }
+    this.#family = undefined;
+    this.#plan = undefined;
+    this.#written = [];
+    this.#seen = undefined;
+    this.#description = '';
+    this.#body = '';
+    this.#observations = '';
   }
-  if (openMetrics) text += '# EOF\n';
-  return text;
 }
 
-function summaryLines(
-  p: Plan,
-  series: HistogramSnapshot,
-  labels: string,
-  windowIndex: number,
-  openMetrics: boolean,
-  quantileLabels: Map<number, string>,
-): string {
-  const window = series.windows[windowIndex];
-  // The series' labels, then the quantile's.
-  const prefix = labels === '' ? `${p.base}{` : `${p.base}{${labels},`;
-  let text = '';
-  for (const { quantile, value } of window?.quantiles ?? []) {
-    if (Number.isNaN(value) && !openMetrics) continue;
-    let label = quantileLabels.get(quantile);
-    if (label === undefined) {
-      label = `quantile="${formatQuantile(quantile)}"} `;
-      quantileLabels.set(quantile, label);
-    }
-    text += `${prefix}${label}${formatNumber(value * p.scale)}\n`;
-  }
-  const own = braces(labels);
-  return (
-    text +
-    `${p.base}_sum${own} ${formatNumber(series.cumulative.sum * p.scale)}\n` +
-    `${p.base}_count${own} ${formatNumber(series.cumulative.count)}\n`
-  );
-}
-
-function observationLine(
-  p: Plan,
-  series: HistogramSnapshot,
-  labels: string,
-  windowIndex: number,
-): string {
-  const line = `${p.base}_observations_total${braces(labels)} ${formatNumber(series.cumulative.count)}\n`;
+function observationLine(p: Plan, own: string, reading: DistributionReading): string {
+  const line = `${p.base}_observations_total${own} ${formatNumber(reading.totalCount)}`;
   // Slowest first: the one worth following from a latency spike.
-  const exemplar = series.windows[windowIndex]?.exemplars[0];
-  if (exemplar === undefined) return line;
-  if ('trace_id'.length + exemplar.traceId.length > MAX_EXEMPLAR_LABEL_CHARS) return line;
-  return `${line.slice(0, -1)} # {trace_id="${escapeLabelValue(exemplar.traceId)}"} ${formatNumber(exemplar.value * p.scale)}\n`;
+  const exemplar = reading.exemplar;
+  if (exemplar === undefined) return `${line}\n`;
+  if ('trace_id'.length + exemplar.traceId.length > MAX_EXEMPLAR_LABEL_CHARS) return `${line}\n`;
+  return `${line} # {trace_id="${escapeLabelValue(exemplar.traceId)}"} ${formatNumber(exemplar.value / p.divisor)}\n`;
 }
