@@ -55,11 +55,12 @@ export interface PrometheusScrapeOptions {
 }
 
 /**
- * The text a scrape of `source` answers with, as {@link prometheusHandler} renders it:
- * a `Monitor` is read through `visitSeries` (no snapshot is built: ten thousand
- * series render in tens of milliseconds), any other source through one `snapshot()`
- * and {@link toPrometheusText}. The same text either way. For a route of your own,
- * such as a Fastify reply.
+ * The body a scrape of `source` answers with, as {@link prometheusHandler} sends it:
+ * the exposition in UTF-8 (`.toString()` for the text). A `Monitor` is read through
+ * `visitSeries` and written as it is read (no snapshot, no string of the whole text:
+ * ten thousand series in tens of milliseconds), any other source through one
+ * `snapshot()` and {@link toPrometheusText}. The same text either way. For a route of
+ * your own, such as a Fastify reply.
  *
  * @example
  * ```ts
@@ -73,7 +74,7 @@ export interface PrometheusScrapeOptions {
 export function prometheusScrape(
   source: SnapshotSource,
   options: PrometheusScrapeOptions = {},
-): string {
+): Buffer {
   const { windowSeconds, prefix, format, exemplars } = options;
   const exposed = windowSeconds ?? source.windows?.[0];
   if (typeof source.visitSeries === 'function' && exposed !== undefined) {
@@ -87,14 +88,14 @@ export function prometheusScrape(
       true,
     );
     source.visitSeries({ windowSeconds: exposed }, writer);
-    return writer.finish();
+    return writer.bytes();
   }
   const snapshot = source.snapshot({
     ...(exposed !== undefined && { windows: [exposed] }),
     digests: false,
     cumulativeQuantiles: false,
   });
-  return toPrometheusText(snapshot, options);
+  return Buffer.from(toPrometheusText(snapshot, options));
 }
 
 /**
@@ -240,7 +241,7 @@ export function prometheusHandler(options: PrometheusHandlerOptions): Prometheus
       res.writeHead(200, {
         'Content-Type':
           format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
-        'Content-Length': Buffer.byteLength(body),
+        'Content-Length': body.length,
         'Cache-Control': 'no-store',
         Vary: 'Accept',
       });

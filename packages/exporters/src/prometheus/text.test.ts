@@ -2,6 +2,10 @@ import { ManualClock, Monitor, type MonitorSnapshot, type SeriesSnapshot } from 
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { prometheusScrape } from './handler.js';
+
+/** The handler's body, as text. */
+const scrapeText = (...args: Parameters<typeof prometheusScrape>): string =>
+  prometheusScrape(...args).toString('utf8');
 import {
   escapeLabelValue,
   sanitizeLabelName,
@@ -376,10 +380,10 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
         { windowSeconds: 60, format: 'openmetrics' as const },
         { windowSeconds: 300, prefix: 'shop.', format: 'openmetrics' as const, exemplars: false },
       ]) {
-        const scraped = prometheusScrape(monitor, options);
+        const scraped = scrapeText(monitor, options);
         expectSameExposition(scraped, snapshotText(monitor, options));
         // A second scrape of the same instant writes the same text (its kept lines).
-        expect(prometheusScrape(monitor, options)).toBe(scraped);
+        expect(scrapeText(monitor, options)).toBe(scraped);
       }
       // Between rounds: some values move, some stay, a sub-window closes now and then.
       latency.bind({ route: `/r${round % 3}` }).record(1000 + round);
@@ -387,7 +391,7 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
       monitor.gauge('g').bind({ a_b: 'v' }).set(round);
       clock.advance(round % 2 === 0 ? 20_000 : 45_000);
     }
-    expect(prometheusScrape(monitor, { windowSeconds: 300 })).toContain(
+    expect(scrapeText(monitor, { windowSeconds: 300 })).toContain(
       'hits_total{component="api",user="u1"} ',
     );
   });
@@ -396,13 +400,13 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     const { monitor } = makeMonitor();
     const depth = monitor.gauge('queue.depth');
     depth.set(3);
-    expect(prometheusScrape(monitor)).toContain('queue_depth{component="api_gateway"} 3\n');
+    expect(scrapeText(monitor)).toContain('queue_depth{component="api_gateway"} 3\n');
     depth.set(4);
-    expect(prometheusScrape(monitor)).toContain('queue_depth{component="api_gateway"} 4\n');
-    expect(prometheusScrape(monitor, { prefix: 'x_' })).toContain(
+    expect(scrapeText(monitor)).toContain('queue_depth{component="api_gateway"} 4\n');
+    expect(scrapeText(monitor, { prefix: 'x_' })).toContain(
       'x_queue_depth{component="api_gateway"} 4\n',
     );
-    expect(prometheusScrape(monitor)).toContain('queue_depth{component="api_gateway"} 4\n');
+    expect(scrapeText(monitor)).toContain('queue_depth{component="api_gateway"} 4\n');
   });
 
   it('keeps the first of two series whose labels sanitise alike, whichever comes first', () => {
@@ -410,11 +414,28 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     const g = monitor.gauge('g');
     g.bind({ a_b: 'v' }).set(1);
     g.bind({ 'a.b': 'v' }).set(2);
-    const text = prometheusScrape(monitor);
+    const text = scrapeText(monitor);
     expect(lines(text).filter((l) => l.startsWith('g{'))).toEqual([
       'g{component="api_gateway",a_b="v"} 1',
     ]);
     expectSameExposition(text, snapshotText(monitor, {}));
+  });
+
+  it('writes UTF-8 and grows its buffer past any size it started with', () => {
+    const { monitor } = makeMonitor();
+    monitor.gauge('tiny').set(1);
+    expect(scrapeText(monitor)).toContain('tiny{component="api_gateway"} 1\n'); // starts small
+    const big = new Monitor({ clock: new ManualClock(T0), maxSeriesPerMetric: 5000 });
+    monitors.push(big);
+    const wide = big.gauge('wide', { description: 'Größe' });
+    for (let i = 0; i < 3000; i++) wide.bind({ city: `Zürich ${i} 東京` }).set(i);
+    const body = prometheusScrape(big);
+    expect(body.length).toBeGreaterThan(64 * 1024);
+    const text = body.toString('utf8');
+    expect(text).toContain('# HELP wide Größe\n');
+    expect(text).toContain('wide{component="default",city="Zürich 2999 東京"} 2999\n');
+    expectSameExposition(text, snapshotText(big, {}));
+    expect(Buffer.byteLength(text)).toBe(body.length);
   });
 
   it('reads a source without visitSeries through one snapshot', () => {
@@ -427,8 +448,8 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
         return monitor.snapshot(options);
       },
     };
-    const text = prometheusScrape(source, { windowSeconds: 300 });
+    const text = scrapeText(source, { windowSeconds: 300 });
     expect(calls).toEqual([{ windows: [300], digests: false, cumulativeQuantiles: false }]);
-    expectSameExposition(text, prometheusScrape(monitor, { windowSeconds: 300 }));
+    expectSameExposition(text, scrapeText(monitor, { windowSeconds: 300 }));
   });
 });

@@ -412,6 +412,7 @@ export function toPrometheusText(
   });
   const reading = new SnapshotReading();
   for (const list of ordered) {
+    writer.describeNextFamily(list.find((s) => s.description !== '')?.description ?? '');
     for (const series of list) {
       if (series.type === 'counter') writer.counter(series, series.total);
       else if (series.type === 'gauge') writer.gauge(series, series.value);
@@ -485,12 +486,20 @@ class SnapshotReading implements DistributionReading {
   }
 }
 
+/** Characters of text gathered before they are encoded into the buffer. */
+const PENDING_CHARS = 16 * 1024;
+/** The smallest buffer a writer starts with. */
+const MIN_SIZE = 16 * 1024;
+/** The size of the last exposition written: the next writer starts a little above it. */
+let lastSize = MIN_SIZE;
+
 /** Options of a {@link PrometheusWriter}: the text options with the window settled. */
 type WriterOptions = PrometheusTextOptions & { readonly windowSeconds: number };
 
 /**
  * Renders series as a monitor's `visitSeries` hands them over (families in order, each
- * one's series together) into the exposition text; `finish()` returns it. Both
+ * one's series together) into the exposition, written as UTF-8 as it goes; `bytes()`
+ * returns it (`finish()` as a string). Both
  * `toPrometheusText` and the handler write through it, so a snapshot and a visit
  * render alike.
  *
@@ -505,18 +514,21 @@ export class PrometheusWriter implements SeriesVisitor {
   readonly #live: boolean;
   readonly #taken = new Set<string>();
   readonly #quantileLabels = new Map<number, string>();
-  // One growing string: V8 joins the pieces lazily, cheaper than an array of lines.
-  #text = '';
-  // The family being written: its plan (made at its first series), the labels of its
-  // series so far (in a set once one of them lost something in the writing: until then
-  // no two can be alike), its first description, its lines and its exemplar counter's.
+  // The text as UTF-8, written as it is made: what the handler sends, with no string of
+  // it all to flatten and encode (a scrape of ten thousand series is ~4 MB).
+  #out: Buffer = Buffer.allocUnsafe(Math.ceil(lastSize * 1.125));
+  #at = 0;
+  // The family being written: its plan (made, and its HELP and TYPE written, at its
+  // first series), the labels of its series so far (in a set once one of them lost
+  // something in the writing: until then no two can be alike), its exemplar counter's
+  // lines (written after it).
   #family: Family | undefined = undefined;
   #plan: Plan | undefined = undefined;
   #written: string[] = [];
   #seen: Set<string> | undefined = undefined;
-  #description = '';
-  #body = '';
   #observations = '';
+  /** The description of the next family, when its first series may lack one (a snapshot's). */
+  #nextDescription: string | undefined = undefined;
   // The series being written, when the writer keeps lines per series.
   #lines: SeriesLines | undefined = undefined;
 
@@ -548,7 +560,7 @@ export class PrometheusWriter implements SeriesVisitor {
     if (labels === undefined) return;
     const kept = this.#lines;
     if (kept !== undefined && kept.scalar === value && kept.scalarLine !== '') {
-      this.#body += kept.scalarLine;
+      this.#write(kept.scalarLine);
       return;
     }
     const name = type === 'counter' ? `${p.base}_total` : p.base;
@@ -557,7 +569,7 @@ export class PrometheusWriter implements SeriesVisitor {
       kept.scalar = value;
       kept.scalarLine = line;
     }
-    this.#body += line;
+    this.#write(line);
   }
 
   distribution(series: VisitedSeries, reading: DistributionReading): void {
@@ -572,13 +584,12 @@ export class PrometheusWriter implements SeriesVisitor {
       kept.values = new Float64Array(quantiles.length).fill(NaN);
       kept.lines = new Array<string>(quantiles.length).fill('');
     }
-    let text = '';
     for (let i = 0; i < quantiles.length; i++) {
       const value = values[i]!;
       if (Number.isNaN(value) && !this.#openMetrics) continue;
       // A value as it was: its line as it was (NaN never equals, and is cheap to write).
       if (kept !== undefined && kept.values[i] === value && kept.lines[i] !== '') {
-        text += kept.lines[i]!;
+        this.#write(kept.lines[i]!);
         continue;
       }
       const quantile = quantiles[i]!;
@@ -592,35 +603,83 @@ export class PrometheusWriter implements SeriesVisitor {
         kept.values[i] = value;
         kept.lines[i] = line;
       }
-      text += line;
+      this.#write(line);
     }
     const own = braces(labels);
-    this.#body +=
-      text +
-      `${p.base}_sum${own} ${formatNumber(reading.totalSum / p.divisor)}\n` +
-      `${p.base}_count${own} ${formatNumber(reading.totalCount)}\n`;
+    this.#write(`${p.base}_sum${own} ${formatNumber(reading.totalSum / p.divisor)}\n`);
+    this.#write(`${p.base}_count${own} ${formatNumber(reading.totalCount)}\n`);
     if (this.#exemplars) this.#observations += observationLine(p, own, reading);
   }
 
-  /** The whole text: every family written, then (OpenMetrics) `# EOF`. */
-  finish(): string {
-    this.#close();
-    return this.#openMetrics ? `${this.#text}# EOF\n` : this.#text;
+  /**
+   * The HELP text of the next family, for a source whose series of one family may not
+   * all carry its description (a snapshot's: the first non-empty one is taken).
+   */
+  describeNextFamily(description: string): void {
+    this.#nextDescription = description;
   }
 
-  /** The plan of the series' family, closing the one before when it is another. */
+  /** The whole exposition as UTF-8: every family written, then (OpenMetrics) `# EOF`. */
+  bytes(): Buffer {
+    this.#close();
+    if (this.#openMetrics) this.#write('# EOF\n');
+    this.#encode();
+    lastSize = Math.max(MIN_SIZE, this.#at);
+    return this.#out.subarray(0, this.#at);
+  }
+
+  /** The whole exposition as a string. */
+  finish(): string {
+    return this.bytes().toString('utf8');
+  }
+
+  /** Text waiting to be encoded: encoded ~16 KB at a time (each encoding is a native call). */
+  #pending = '';
+
+  #write(text: string): void {
+    this.#pending += text;
+    if (this.#pending.length >= PENDING_CHARS) this.#encode();
+  }
+
+  #encode(): void {
+    const text = this.#pending;
+    this.#pending = '';
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.#at + 3 * text.length > this.#out.length) {
+      let size = 2 * this.#out.length;
+      while (size < this.#at + 3 * text.length) size *= 2;
+      const out = Buffer.allocUnsafe(size);
+      this.#out.copy(out, 0, 0, this.#at);
+      this.#out = out;
+    }
+    this.#at += this.#out.write(text, this.#at);
+  }
+
+  /**
+   * The plan of the series' family; at its first series, the one before is closed and
+   * its HELP and TYPE lines are written.
+   */
   #enter(series: VisitedSeries, type: SeriesSnapshot['type']): Plan {
     const current = this.#family;
     if (current !== undefined && current.name === series.name && current.type === type) {
-      if (this.#description === '') this.#description = series.description;
       return this.#plan!;
     }
     this.#close();
     const family: Family = { name: series.name, type, unit: series.unit };
+    const p = plan(family, this.#prefix, this.#taken);
     this.#family = family;
-    this.#plan = plan(family, this.#prefix, this.#taken);
-    this.#description = series.description;
-    return this.#plan;
+    this.#plan = p;
+    const format = this.#format;
+    const help = escapeHelp(helpText(p, this.#nextDescription ?? series.description), format);
+    this.#nextDescription = undefined;
+    if (this.#openMetrics) {
+      const unit = p.unit === '' ? '' : `# UNIT ${p.base} ${p.unit}\n`;
+      this.#write(`# TYPE ${p.base} ${p.kind}\n${unit}# HELP ${p.base} ${help}\n`);
+    } else {
+      const textName = p.kind === 'counter' ? `${p.base}_total` : p.base;
+      this.#write(`# HELP ${textName} ${help}\n# TYPE ${textName} ${p.kind}\n`);
+    }
+    return p;
   }
 
   /**
@@ -670,34 +729,22 @@ export class PrometheusWriter implements SeriesVisitor {
     return labels;
   }
 
-  /** Writes the family being written, headed by its HELP and TYPE lines. */
+  /** Ends the family being written: its exemplar counter (OpenMetrics) follows it. */
   #close(): void {
     const p = this.#plan;
     if (p === undefined) return;
-    const format = this.#format;
-    const help = escapeHelp(helpText(p, this.#description), format);
-    if (this.#openMetrics) {
-      this.#text += `# TYPE ${p.base} ${p.kind}\n`;
-      if (p.unit !== '') this.#text += `# UNIT ${p.base} ${p.unit}\n`;
-      this.#text += `# HELP ${p.base} ${help}\n`;
-    } else {
-      const textName = p.kind === 'counter' ? `${p.base}_total` : p.base;
-      this.#text += `# HELP ${textName} ${help}\n# TYPE ${textName} ${p.kind}\n`;
-    }
-    this.#text += this.#body;
     if (this.#exemplars && p.kind === 'summary') {
       const name = `${p.base}_observations`;
-      this.#text +=
+      this.#write(
         `# TYPE ${name} counter\n` +
-        `# HELP ${name} ${escapeHelp(`Observations of ${p.base} (its _count), carrying the slowest traced sample of the last ${this.#windowSeconds}s as an exemplar`, format)}\n` +
-        this.#observations;
+          `# HELP ${name} ${escapeHelp(`Observations of ${p.base} (its _count), carrying the slowest traced sample of the last ${this.#windowSeconds}s as an exemplar`, this.#format)}\n` +
+          this.#observations,
+      );
     }
     this.#family = undefined;
     this.#plan = undefined;
     this.#written = [];
     this.#seen = undefined;
-    this.#description = '';
-    this.#body = '';
     this.#observations = '';
   }
 }
