@@ -488,6 +488,7 @@ class SnapshotReading implements DistributionReading {
 
 /** Characters of text gathered before they are encoded into the buffer. */
 const PENDING_CHARS = 16 * 1024;
+const NO_BYTES = Buffer.alloc(0);
 /** The smallest buffer a writer starts with. */
 const MIN_SIZE = 16 * 1024;
 /** The size of the last exposition written: the next writer starts a little above it. */
@@ -512,11 +513,13 @@ export class PrometheusWriter implements SeriesVisitor {
   readonly #exemplars: boolean;
   readonly #windowSeconds: number;
   readonly #live: boolean;
+  /** Whether the text is encoded as it goes (for `bytes()`), or kept as a string (`finish()`). */
+  readonly #toBytes: boolean;
   readonly #taken = new Set<string>();
   readonly #quantileLabels = new Map<number, string>();
   // The text as UTF-8, written as it is made: what the handler sends, with no string of
   // it all to flatten and encode (a scrape of ten thousand series is ~4 MB).
-  #out: Buffer = Buffer.allocUnsafe(Math.ceil(lastSize * 1.125));
+  #out: Buffer = NO_BYTES;
   #at = 0;
   // The family being written: its plan (made, and its HELP and TYPE written, at its
   // first series), the labels of its series so far (in a set once one of them lost
@@ -535,9 +538,12 @@ export class PrometheusWriter implements SeriesVisitor {
   /**
    * `live`: the series handed over are the monitor's own records (from `visitSeries`),
    * alive across scrapes, so lines are kept per series (see `SeriesLines`); snapshot
-   * series are new objects each time, and only their labels are cached.
+   * series are new objects each time, and only their labels are cached. `toBytes`:
+   * the text is encoded into a buffer as it goes, for `bytes()`; else it stays one
+   * string, for `finish()`.
    */
-  constructor(options: WriterOptions, live = false) {
+  constructor(options: WriterOptions, live = false, toBytes = live) {
+    this.#toBytes = toBytes;
     this.#format = options.format ?? 'prometheus';
     this.#openMetrics = this.#format === 'openmetrics';
     this.#prefix = options.prefix ?? '';
@@ -628,9 +634,12 @@ export class PrometheusWriter implements SeriesVisitor {
     return this.#out.subarray(0, this.#at);
   }
 
-  /** The whole exposition as a string. */
+  /** The whole exposition as a string (for a writer made for bytes, decoded from them). */
   finish(): string {
-    return this.bytes().toString('utf8');
+    if (this.#toBytes) return this.bytes().toString('utf8');
+    this.#close();
+    if (this.#openMetrics) this.#write('# EOF\n');
+    return this.#pending;
   }
 
   /** Text waiting to be encoded: encoded ~16 KB at a time (each encoding is a native call). */
@@ -638,7 +647,7 @@ export class PrometheusWriter implements SeriesVisitor {
 
   #write(text: string): void {
     this.#pending += text;
-    if (this.#pending.length >= PENDING_CHARS) this.#encode();
+    if (this.#pending.length >= PENDING_CHARS && this.#toBytes) this.#encode();
   }
 
   #encode(): void {
@@ -646,7 +655,8 @@ export class PrometheusWriter implements SeriesVisitor {
     this.#pending = '';
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (this.#at + 3 * text.length > this.#out.length) {
-      let size = 2 * this.#out.length;
+      // The first buffer a little above the last exposition's size, then doubled.
+      let size = this.#out.length === 0 ? Math.ceil(lastSize * 1.125) : 2 * this.#out.length;
       while (size < this.#at + 3 * text.length) size *= 2;
       const out = Buffer.allocUnsafe(size);
       this.#out.copy(out, 0, 0, this.#at);
