@@ -80,9 +80,11 @@ function loneSeries(subWindows: number): Breakdown {
   series.flush();
   let ring = 0;
   const lengths: number[] = [];
+  // Numbers per ring slot in ringStats; the slot's centroid count is its seventh.
+  const stride = series.ringStats.length / series.ring.length;
   for (let i = 0; i < series.ring.length; i++) {
     ring += series.ring[i]?.byteLength ?? 0;
-    lengths.push(series.ringStats[i * 7 + 6]!);
+    lengths.push(series.ringStats[i * stride + 6]!);
   }
   ticker.stop();
   return {

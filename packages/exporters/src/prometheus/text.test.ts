@@ -382,7 +382,7 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
       ]) {
         const scraped = scrapeText(monitor, options);
         expectSameExposition(scraped, snapshotText(monitor, options));
-        // A second scrape of the same instant writes the same text (its kept lines).
+        // A second scrape of the same instant writes the same text.
         expect(scrapeText(monitor, options)).toBe(scraped);
       }
       // Between rounds: some values move, some stay, a sub-window closes now and then.
@@ -396,7 +396,7 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     );
   });
 
-  it('writes a moved value anew and keeps an unmoved one', () => {
+  it('writes each scrape from the values of its moment, whatever the scrape before wrote', () => {
     const { monitor } = makeMonitor();
     const depth = monitor.gauge('queue.depth');
     depth.set(3);

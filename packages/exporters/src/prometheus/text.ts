@@ -312,27 +312,6 @@ function cachedLabels(series: VisitedSeries): RenderedLabels {
   return cached;
 }
 
-/**
- * What the writer keeps of a series the monitor visits (its own record, alive as long
- * as the series): its labels, and the lines it last wrote with the values they show,
- * reused while a value stays the same (a window's quantile often does between two
- * scrapes, an idle counter's total always). About one scrape's text in all, dropped
- * with the series.
- */
-interface SeriesLines {
-  readonly labels: RenderedLabels;
-  /** The family name the lines were written under (a prefix or a rename changes it). */
-  base: string;
-  /** Per quantile: its value and its line ('' before the first). */
-  values: Float64Array;
-  lines: string[];
-  /** A counter's or gauge's value and line. */
-  scalar: number;
-  scalarLine: string;
-}
-
-const seriesLines = new WeakMap<object, SeriesLines>();
-
 function braces(joined: string): string {
   return joined === '' ? '' : `{${joined}}`;
 }
@@ -532,13 +511,10 @@ export class PrometheusWriter implements SeriesVisitor {
   #observations = '';
   /** The description of the next family, when its first series may lack one (a snapshot's). */
   #nextDescription: string | undefined = undefined;
-  // The series being written, when the writer keeps lines per series.
-  #lines: SeriesLines | undefined = undefined;
 
   /**
-   * `live`: the series handed over are the monitor's own records (from `visitSeries`),
-   * alive across scrapes, so lines are kept per series (see `SeriesLines`); snapshot
-   * series are new objects each time, and only their labels are cached. `toBytes`:
+   * `live`: the series handed over are a monitor's own records (from `visitSeries`),
+   * no two of one family with the same component and tags; a snapshot's may repeat. `toBytes`:
    * the text is encoded into a buffer as it goes, for `bytes()`; else it stays one
    * string, for `finish()`.
    */
@@ -564,18 +540,8 @@ export class PrometheusWriter implements SeriesVisitor {
     const p = this.#enter(series, type);
     const labels = this.#labels(series);
     if (labels === undefined) return;
-    const kept = this.#lines;
-    if (kept !== undefined && kept.scalar === value && kept.scalarLine !== '') {
-      this.#write(kept.scalarLine);
-      return;
-    }
     const name = type === 'counter' ? `${p.base}_total` : p.base;
-    const line = `${name}${braces(labels)} ${formatNumber(value)}\n`;
-    if (kept !== undefined) {
-      kept.scalar = value;
-      kept.scalarLine = line;
-    }
-    this.#write(line);
+    this.#write(`${name}${braces(labels)} ${formatNumber(value)}\n`);
   }
 
   distribution(series: VisitedSeries, reading: DistributionReading): void {
@@ -585,31 +551,16 @@ export class PrometheusWriter implements SeriesVisitor {
     // The series' labels, then the quantile's.
     const prefix = labels === '' ? `${p.base}{` : `${p.base}{${labels},`;
     const { quantiles, values } = reading;
-    const kept = this.#lines;
-    if (kept !== undefined && kept.values.length !== quantiles.length) {
-      kept.values = new Float64Array(quantiles.length).fill(NaN);
-      kept.lines = new Array<string>(quantiles.length).fill('');
-    }
     for (let i = 0; i < quantiles.length; i++) {
       const value = values[i]!;
       if (Number.isNaN(value) && !this.#openMetrics) continue;
-      // A value as it was: its line as it was (NaN never equals, and is cheap to write).
-      if (kept !== undefined && kept.values[i] === value && kept.lines[i] !== '') {
-        this.#write(kept.lines[i]!);
-        continue;
-      }
       const quantile = quantiles[i]!;
       let label = this.#quantileLabels.get(quantile);
       if (label === undefined) {
         label = `quantile="${formatQuantile(quantile)}"} `;
         this.#quantileLabels.set(quantile, label);
       }
-      const line = `${prefix}${label}${formatNumber(value / p.divisor)}\n`;
-      if (kept !== undefined) {
-        kept.values[i] = value;
-        kept.lines[i] = line;
-      }
-      this.#write(line);
+      this.#write(`${prefix}${label}${formatNumber(value / p.divisor)}\n`);
     }
     const own = braces(labels);
     this.#write(`${p.base}_sum${own} ${formatNumber(reading.totalSum / p.divisor)}\n`);
@@ -692,37 +643,9 @@ export class PrometheusWriter implements SeriesVisitor {
     return p;
   }
 
-  /**
-   * The series' labels, or undefined when its family already has a series labelled
-   * alike; with `live`, also finds (or makes) the lines kept for the series.
-   */
+  /** The series' labels, or undefined when its family already has a series labelled alike. */
   #labels(series: VisitedSeries): string | undefined {
-    let rendered: RenderedLabels;
-    if (this.#live) {
-      let kept = seriesLines.get(series);
-      if (kept === undefined) {
-        kept = {
-          labels: renderLabels(series),
-          base: '',
-          values: new Float64Array(0),
-          lines: [],
-          scalar: NaN,
-          scalarLine: '',
-        };
-        seriesLines.set(series, kept);
-      }
-      const base = this.#plan!.base;
-      if (kept.base !== base) {
-        kept.base = base;
-        kept.values.fill(NaN);
-        kept.lines.fill('');
-        kept.scalarLine = '';
-      }
-      this.#lines = kept;
-      rendered = kept.labels;
-    } else {
-      rendered = cachedLabels(series);
-    }
+    const rendered = cachedLabels(series);
     const labels = rendered.joined;
     // A monitor's series differ in component or tags: alike only if a rendering lost
     // something. A snapshot's may repeat one another: every label set is checked.
