@@ -268,7 +268,7 @@ export async function run(): Promise<void> {
           '',
         ],
         [
-          'ours: the same, scraped a minute later (a minute of samples, a sub-window closed)',
+          'ours: prometheusScrape a minute later (a minute of samples, a sub-window closed)',
           fixed(median(minuteLater), 1),
           fixed(Math.max(...minuteLater), 1),
           '',
