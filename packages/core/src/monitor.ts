@@ -399,6 +399,11 @@ export interface MonitorApi {
 
 const METRIC_TYPES: ReadonlySet<string> = new Set(['counter', 'gauge', 'histogram', 'timer']);
 
+/** The seconds a window's numbers span: from `startMs` to `now`, never negative. */
+function coveredSecondsSince(startMs: number, now: number): number {
+  return Math.max(0, (now - startMs) / 1000);
+}
+
 /** The snapshot the exporters' `needs` call for (their union; defaults for none). */
 function exportSnapshotOptions(exporters: readonly Exporter<ExportItem>[]): SnapshotOptions {
   let windowQuantiles = false;
@@ -1304,7 +1309,7 @@ export class Monitor implements MonitorApi {
           const count = read.count;
           const empty = count === 0;
           reading.type = family.type as 'histogram' | 'timer';
-          reading.coveredSeconds = Math.max(0, (timestamp - read.startMs) / 1000);
+          reading.coveredSeconds = coveredSecondsSince(read.startMs, timestamp);
           reading.count = count;
           reading.sum = read.sum;
           reading.min = empty ? NaN : read.min;
@@ -1897,7 +1902,7 @@ export class Monitor implements MonitorApi {
     startMs: number,
     now = this.clock.now(),
   ): WindowRates {
-    const coveredSeconds = Math.max(0, (now - startMs) / 1000);
+    const coveredSeconds = coveredSecondsSince(startMs, now);
     const perSecond = count / Math.max(0.001, coveredSeconds);
     return {
       windowSeconds,
@@ -1917,7 +1922,7 @@ export class Monitor implements MonitorApi {
   ): WindowStats {
     const { count, errors } = read;
     const empty = count === 0;
-    const coveredSeconds = Math.max(0, (now - read.startMs) / 1000);
+    const coveredSeconds = coveredSecondsSince(read.startMs, now);
     const perSecond = count / Math.max(0.001, coveredSeconds);
     return {
       windowSeconds,
@@ -1945,7 +1950,7 @@ export class Monitor implements MonitorApi {
   ): DistributionSnapshot {
     const { count, errors } = read;
     const empty = count === 0;
-    const coveredSeconds = Math.max(0, (now - read.startMs) / 1000);
+    const coveredSeconds = coveredSecondsSince(read.startMs, now);
     const perSecond = count / Math.max(0.001, coveredSeconds);
     const snapshot: DistributionSnapshot = {
       windowSeconds,

@@ -807,7 +807,9 @@ const ONE_OUT: number[] = [NaN];
  * {@link sweepQuantiles} does or up its mirror image: a scrape a few samples after the
  * last one reads a few knots per quantile instead of sweeping half of every part. No
  * guess (NaN, or an infinity) falls back to the sweep. The answers are the same as the
- * sweep's (to rounding), whatever the guesses.
+ * sweep's (to rounding), whatever the guesses. With a `memo` (see {@link QuantileMemo}),
+ * the closed parts' ranks at each guess are summed once per set of closed parts: while
+ * an answer stays where it was, only the open part is read.
  *
  * @internal
  */

@@ -496,8 +496,11 @@ export class PrometheusWriter implements SeriesVisitor {
   readonly #toBytes: boolean;
   readonly #taken = new Set<string>();
   readonly #quantileLabels = new Map<number, string>();
-  // The text as UTF-8, written as it is made: what the handler sends, with no string of
-  // it all to flatten and encode (a scrape of ten thousand series is ~4 MB).
+  // The text not yet encoded (all of it, for `finish()`); with `toBytes`, encoded ~16 KB
+  // at a time (each encoding is a native call) into one buffer as it is made: what the
+  // handler sends, with no string of it all to flatten and encode (a scrape of ten
+  // thousand series is ~4 MB).
+  #pending = '';
   #out: Buffer = NO_BYTES;
   #at = 0;
   // The family being written: its plan (made, and its HELP and TYPE written, at its
@@ -513,10 +516,10 @@ export class PrometheusWriter implements SeriesVisitor {
   #nextDescription: string | undefined = undefined;
 
   /**
-   * `live`: the series handed over are a monitor's own records (from `visitSeries`),
-   * no two of one family with the same component and tags; a snapshot's may repeat. `toBytes`:
-   * the text is encoded into a buffer as it goes, for `bytes()`; else it stays one
-   * string, for `finish()`.
+   * `live`: the series handed over are a monitor's own records (from `visitSeries`), no
+   * two of one family with the same component and tags; a snapshot's may repeat.
+   * `toBytes`: the text is encoded into a buffer as it goes, for `bytes()`; else it
+   * stays one string, for `finish()`.
    */
   constructor(options: WriterOptions, live = false, toBytes = live) {
     this.#toBytes = toBytes;
@@ -592,9 +595,6 @@ export class PrometheusWriter implements SeriesVisitor {
     if (this.#openMetrics) this.#write('# EOF\n');
     return this.#pending;
   }
-
-  /** Text waiting to be encoded: encoded ~16 KB at a time (each encoding is a native call). */
-  #pending = '';
 
   #write(text: string): void {
     this.#pending += text;
