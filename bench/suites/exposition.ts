@@ -166,9 +166,10 @@ export async function run(): Promise<void> {
   const snapshotOnly = time(() => monitor.snapshot(scrape), oneMore);
   const render = time(() => toPrometheusText(snapshotOnce, { windowSeconds: 300 }));
   const oursText = bytes;
-  // A series' quantiles are searched for from its previous snapshot's answers. The first
-  // read of a window has none and sweeps every part from the top: one run, of the 900 s
-  // window (the same six sub-windows here).
+  // A series' quantiles are searched for from its previous read's answers. A window's
+  // first read starts from those of the nearest window read before (here the 300 s
+  // one's); a series' very first read has none and sweeps every part from the top. One
+  // run, of the 900 s window (the same six sub-windows here).
   oneMore();
   quickGc();
   const t0 = performance.now();
@@ -238,7 +239,7 @@ export async function run(): Promise<void> {
     `${series.toLocaleString('en-US')} series (${COMPONENTS} components × 60 timer, 25 counter, ` +
       `15 gauge tag sets; ${SAMPLES_PER_TIMER} samples per timer series over six one-minute ` +
       "sub-windows, one more before each scrape; each series' quantiles are searched for " +
-      "from its previous scrape's answers, so the first read of a window and a scrape a " +
+      "from its previous scrape's answers, so a window's first read and a scrape a " +
       'minute later are shown apart), the same in a ' +
       'prom-client Registry (Summary with maxAgeSeconds 300 and ageBuckets 5, Counter, ' +
       `Gauge). Each scrape timed up to the bytes the handler sends (ours writes UTF-8 as it ` +
@@ -275,7 +276,7 @@ export async function run(): Promise<void> {
           '',
         ],
         [
-          "ours: a window's first read (no previous answers to search from; one run)",
+          "ours: a window's first read, from the 300 s window's answers (900 s; one run)",
           fixed(firstRead, 1),
           fixed(firstRead, 1),
           '',

@@ -158,3 +158,36 @@ describe('the closed sub-windows remembered between snapshots', () => {
     );
   });
 });
+
+describe("a window's first read", () => {
+  it('starts from the answers of a window read before, and answers as a read from scratch', () => {
+    const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
+    const monitor = new Monitor({ clock, windows: [60, 300, 900] });
+    const timer = monitor.timer('t', { component: 'c' });
+    for (let minute = 0; minute < 8; minute++) {
+      for (let i = 0; i < 200; i++) timer.record(((i * 7919) % 1000) / 3 + minute);
+      clock.advance(60_000);
+    }
+    const series = timer.bind() as unknown as HistogramSeries;
+    const qs = monitor.snapshotQuantiles;
+    monitor.visitSeries({ windowSeconds: 300 }, { counter() {}, gauge() {}, distribution() {} });
+    // Only the 300 s row has answers so far.
+    expect(Number.isNaN(series.quantileHints![2 * qs.length])).toBe(true);
+    let got: number[] = [];
+    monitor.visitSeries(
+      { windowSeconds: 900 },
+      {
+        counter() {},
+        gauge() {},
+        distribution(_s, reading) {
+          got = [...reading.values];
+        },
+      },
+    );
+    const want = monitor.getPercentiles('t', qs, { component: 'c', windowSeconds: 900 });
+    got.forEach((value, i) => expect(close(value, want[i]!)).toBe(true));
+    expect(got).not.toEqual(
+      monitor.getPercentiles('t', qs, { component: 'c', windowSeconds: 300 }),
+    );
+  });
+});
