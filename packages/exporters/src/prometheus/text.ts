@@ -581,8 +581,7 @@ export class PrometheusWriter implements SeriesVisitor {
 
   /** The whole exposition as UTF-8: every family written, then (OpenMetrics) `# EOF`. */
   bytes(): Buffer {
-    this.#close();
-    if (this.#openMetrics) this.#write('# EOF\n');
+    this.#end();
     this.#encode();
     lastSize = Math.max(MIN_SIZE, this.#at);
     return this.#out.subarray(0, this.#at);
@@ -591,9 +590,14 @@ export class PrometheusWriter implements SeriesVisitor {
   /** The whole exposition as a string (for a writer made for bytes, decoded from them). */
   finish(): string {
     if (this.#toBytes) return this.bytes().toString('utf8');
+    this.#end();
+    return this.#pending;
+  }
+
+  /** Closes the last family and, in OpenMetrics, writes `# EOF`. */
+  #end(): void {
     this.#close();
     if (this.#openMetrics) this.#write('# EOF\n');
-    return this.#pending;
   }
 
   #write(text: string): void {
