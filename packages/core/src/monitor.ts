@@ -1108,7 +1108,7 @@ export class Monitor implements MonitorApi {
     const slots = this.#slotsFor(query.windowSeconds);
     const series = this.#find(name, query);
     if (!(series instanceof HistogramSeries)) return quantiles.map(() => NaN);
-    return quantilesOfParts(series.read(slots).parts, quantiles);
+    return quantilesOfParts(series.read(slots, true, undefined, true).parts, quantiles);
   }
 
   /**
@@ -1127,7 +1127,7 @@ export class Monitor implements MonitorApi {
     const series = this.#find(name, query);
     const windowSeconds = query.windowSeconds ?? this.windows[0]!;
     if (series instanceof HistogramSeries) {
-      const read = series.read(slots);
+      const read = series.read(slots, false, undefined, true);
       return this.#rates(windowSeconds, read.count, read.errors, read.startMs);
     }
     if (series instanceof CounterSeries) {
@@ -1151,7 +1151,10 @@ export class Monitor implements MonitorApi {
     const slots = this.#slotsFor(query.windowSeconds);
     const series = this.#find(name, query);
     if (!(series instanceof HistogramSeries)) return undefined;
-    return this.#stats(query.windowSeconds ?? this.windows[0]!, series.read(slots));
+    return this.#stats(
+      query.windowSeconds ?? this.windows[0]!,
+      series.read(slots, false, undefined, true),
+    );
   }
 
   /**
@@ -1302,7 +1305,7 @@ export class Monitor implements MonitorApi {
       for (const s of family.all()) {
         const id = s.identity;
         if (s instanceof HistogramSeries) {
-          const read = s.read(slots, true, this.#visitRead);
+          const read = s.read(slots, true, this.#visitRead, true);
           this.#visitRead = read;
           const found = this.#guidedQuantiles(s, read, row);
           for (let i = 0; i < qs.length; i++) values[i] = found[i]!;
@@ -1316,7 +1319,7 @@ export class Monitor implements MonitorApi {
           reading.max = empty ? NaN : read.max;
           reading.errors = read.errors;
           reading.exemplar = s.exemplars(slots)[0];
-          const total = s.read(-1, false, this.#visitRead);
+          const total = s.read(-1, false, this.#visitRead, true);
           reading.totalCount = total.count;
           reading.totalSum = total.sum;
           reading.totalErrors = total.errors;
@@ -1392,7 +1395,7 @@ export class Monitor implements MonitorApi {
     const m = this.#memo;
     m.array = memo;
     m.offset = row * (1 + 3 * qs.length);
-    m.key = series.slot;
+    m.key = series.digestVersion;
     m.open = read.open;
     return quantilesOfParts(read.parts, qs, hints, row * qs.length, m);
   }
@@ -1992,7 +1995,7 @@ export class Monitor implements MonitorApi {
     withQuantiles: boolean,
     withDigest: boolean,
   ): DistributionSnapshot {
-    const read = series.read(slots, withQuantiles || withDigest);
+    const read = series.read(slots, withQuantiles || withDigest, undefined, true);
     const exemplars = series.exemplars(slots);
     let quantiles: DistributionSnapshot['quantiles'] = EMPTY_QUANTILES;
     if (withQuantiles) {

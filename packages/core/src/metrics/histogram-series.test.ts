@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 
 import { type Clock, ManualClock } from '../clock/clock.js';
 import { Monitor } from '../monitor.js';
+import { quantilesOfParts } from '../sketch/centroids.js';
+import { HistogramSeries } from './histogram-series.js';
 
 const MIN = 60_000;
 /** A realistic start time, on a minute boundary: 2024-01-15T00:00Z. */
@@ -213,6 +215,116 @@ describe('histogram windows on a ManualClock', () => {
     expect(s.count).toBe(3);
     clock.set(12 * MIN);
     expect(statsOf(monitor, 'h', 60).count).toBe(1);
+  });
+});
+
+describe('raw reads: the buffer read as it is', () => {
+  // Snapshots, visits and the monitor's getters read a series without merging its
+  // buffer (a merge pass per read of a series that got one value since): the values
+  // still buffered are a part of their own, exact, and the digests stay as they were.
+  it('count the buffered values in the statistics and hand them out as the first part', () => {
+    const { clock, monitor } = setup();
+    const h = monitor.histogram('h').bind() as unknown as HistogramSeries;
+    for (let i = 0; i < 300; i++) h.record(i); // 256 merged, 44 buffered
+    clock.set(MIN);
+    for (const v of [7, 3, 1000, -2]) h.record(v);
+    const version = h.digestVersion;
+    const read = h.read(5, true, undefined, true);
+    expect(h.buffered).toBe(4);
+    expect(h.digestVersion).toBe(version);
+    expect(read.open).toBe(1);
+    expect([read.count, read.min, read.max]).toEqual([304, -2, 1000]);
+    expect(read.sum).toBe((299 * 300) / 2 + 7 + 3 + 1000 - 2);
+    // The buffer, sorted, as centroids of weight 1; then the closed sub-window.
+    const raw = read.parts[0]!;
+    expect([raw.length, raw.total, raw.min, raw.max, raw.sum]).toEqual([4, 4, -2, 1000, 1008]);
+    expect(Array.from(raw.centroids.subarray(0, 8))).toEqual([-2, 1, 3, 1, 7, 1, 1000, 1]);
+    expect(read.parts.map((p) => p.total)).toEqual([4, 300]);
+    // A stats-only raw read agrees, and merges nothing either.
+    const stats = h.read(5, false, undefined, true);
+    expect([stats.count, stats.sum, stats.min, stats.max]).toEqual([
+      read.count,
+      read.sum,
+      read.min,
+      read.max,
+    ]);
+    // A read that merges gives the same statistics, and a new version of the digests.
+    const merged = h.read(5);
+    expect(h.buffered).toBe(0);
+    expect(h.digestVersion).toBeGreaterThan(version);
+    expect(merged.open).toBe(0);
+    expect([merged.count, merged.sum, merged.min, merged.max]).toEqual([
+      read.count,
+      read.sum,
+      read.min,
+      read.max,
+    ]);
+    expect(merged.parts.map((p) => p.total)).toEqual([4, 300]);
+  });
+
+  it('leave the open sub-window whole for the sub-windows an export reads', () => {
+    const { monitor } = setup();
+    const h = monitor.histogram('h').bind() as unknown as HistogramSeries;
+    for (const v of [1, 2, 3]) h.record(v);
+    expect(monitor.getStats('h', { windowSeconds: 60 })?.count).toBe(3);
+    expect(h.buffered).toBe(3);
+    const snapshot = monitor.snapshot({ subWindows: { since: T0, open: true } });
+    const series = snapshot.series.find((s) => s.name === 'h');
+    if (series?.type !== 'histogram') throw new Error('no histogram series');
+    const open = series.subWindows?.find((w) => w.open);
+    expect(open?.count).toBe(3);
+    expect(open?.sum).toBe(6);
+    expect(Array.from(open?.centroids ?? [])).toEqual([1, 1, 2, 1, 3, 1]);
+  });
+
+  it('merge a buffer of more than 16 values first', () => {
+    const { monitor } = setup();
+    const h = monitor.histogram('h').bind() as unknown as HistogramSeries;
+    for (let i = 0; i < 16; i++) h.record(i);
+    expect(h.read(5, true, undefined, true).open).toBe(1);
+    expect(h.buffered).toBe(16);
+    h.record(16);
+    const read = h.read(5, true, undefined, true);
+    expect(h.buffered).toBe(0);
+    expect([read.open, read.count, read.parts.length]).toEqual([0, 17, 1]);
+  });
+
+  it('change the digests only at a merge or a rotation', () => {
+    const { clock, monitor } = setup();
+    const h = monitor.histogram('h').bind() as unknown as HistogramSeries;
+    const v0 = h.digestVersion;
+    h.record(1);
+    monitor.getPercentiles('h', [0.5]);
+    monitor.snapshot();
+    expect(h.digestVersion).toBe(v0);
+    for (let i = 0; i < 255; i++) h.record(i); // the 256th value merges the buffer
+    expect(h.digestVersion).toBe(v0 + 1);
+    clock.set(MIN);
+    h.record(1); // the rotation closes the sub-window
+    expect(h.digestVersion).toBe(v0 + 2);
+  });
+
+  it("answer as a read that merges first, within the digest's accuracy", () => {
+    const { clock, monitor } = setup();
+    const h = monitor.timer('t').bind() as unknown as HistogramSeries;
+    let seed = 3;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (let minute = 0; minute < 5; minute++) {
+      for (let i = 0; i < 500; i++) h.record(10 + 90 * random() ** 2);
+      clock.set((minute + 1) * MIN);
+    }
+    for (let i = 0; i < 12; i++) h.record(10 + 90 * random() ** 2);
+    expect(h.buffered).toBe(12);
+    const qs = [0.5, 0.9, 0.99];
+    const raw = quantilesOfParts(h.read(5, true, undefined, true).parts, qs);
+    expect(h.buffered).toBe(12);
+    const merged = quantilesOfParts(h.read(5).parts, qs);
+    for (let i = 0; i < qs.length; i++) {
+      expect(Math.abs(raw[i]! - merged[i]!) / merged[i]!).toBeLessThan(0.01);
+    }
   });
 });
 

@@ -46,11 +46,24 @@ export interface Exemplar {
 
 /** Values buffered before a sorted merge: 2 KiB, ~1 centroid op per value amortized. */
 const BUFFER_SIZE = 256;
+/**
+ * Up to this many buffered values, a raw read reads the buffer as it is; more are
+ * merged first (into a digest its next reads remember: see `digestVersion`), so a raw
+ * part stays a few values long.
+ */
+const RAW_MAX = 16;
 /** Per ring slot: sub-window id, count, sum, min, max, errors, centroid count, exemplar value. */
 const STATS = 8;
 const EMPTY = new Float64Array(0);
 
 let mergeScratch: Float64Array = new Float64Array(2048);
+
+/**
+ * The buffered values of the series a raw read (see `HistogramSeries.read`) read last,
+ * as centroids of weight 1 (the weights are written once): shared, so valid until the
+ * next raw read of any series.
+ */
+const rawCentroids = new Float64Array(2 * BUFFER_SIZE).fill(1);
 
 /** Floats per block that snapshot copies of centroids are cut from (256 KiB). */
 const COPY_BLOCK = 65_536;
@@ -142,7 +155,10 @@ export interface HistogramWindowRead {
   /** Start of the time the window actually covers (ms), for rates. */
   startMs: number;
   parts: DigestPart[];
-  /** 1 when the first part is the open sub-window, else 0. */
+  /**
+   * 1 when the first part is the unmerged buffer of a raw read (the only part that
+   * changes while `digestVersion` stays), else 0.
+   */
   open: number;
 }
 
@@ -200,6 +216,12 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
    * sub-window. Allocated with the hints.
    */
   quantileMemo: Float64Array | null = null;
+  /**
+   * Changes whenever a digest a read hands out changes (a merge into the open
+   * sub-window, a rotation): the quantile memo's key. The buffer is not counted: a raw
+   * read hands it out as a part of its own.
+   */
+  digestVersion = 0;
 
   constructor(
     ticker: SlotTicker,
@@ -299,6 +321,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
 
   /** One merge pass of `n` values (or `n` centroids weighing `weight`) into the open digest. */
   #mergeActive(input: CentroidArray, n: number, centroids: boolean, weight: number): void {
+    this.digestVersion++;
     const total = this.activeWeight + weight;
     mergeScratch = grow(mergeScratch, 2 * (this.activeLength + n));
     const length = mergePass(
@@ -333,16 +356,53 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
    * interleave from different sub-windows costs accuracy. With `into` (a previous
    * read), that read and its parts are overwritten and returned: a visit of every
    * series then allocates no read per series.
+   *
+   * The buffer is merged into the open sub-window first, unless `raw` and it holds at
+   * most `RAW_MAX` (16) values: then it is left unmerged (sorted in place) and read as
+   * it is, its values exact, counted in the
+   * statistics and, with parts, handed out as the first part (centroids of weight 1 in
+   * a shared array: a raw read's parts must be read before the next raw read of any
+   * series). A read a few values after the last one then merges nothing, and the
+   * digests it hands out are the ones the last read did (see `digestVersion`).
    */
-  read(slots: number, withParts = true, into?: HistogramWindowRead): HistogramWindowRead {
+  read(
+    slots: number,
+    withParts = true,
+    into?: HistogramWindowRead,
+    raw = false,
+  ): HistogramWindowRead {
     this.sync();
-    this.flush();
+    if (!raw || this.buffered > RAW_MAX) this.flush();
     let count = this.activeWeight;
     let sum = this.activeSum;
     let min = this.activeMin;
     let max = this.activeMax;
     let errors = this.errors;
     let startMs: number;
+    const buffered = this.buffered;
+    let bufferSum = 0;
+    if (buffered > 0) {
+      const buffer = this.buffer;
+      if (withParts) {
+        sortFloat64(buffer, buffered);
+        for (let i = 0; i < buffered; i++) {
+          const v = buffer[i]!;
+          rawCentroids[2 * i] = v;
+          bufferSum += v;
+        }
+        if (buffer[0]! < min) min = buffer[0]!;
+        if (buffer[buffered - 1]! > max) max = buffer[buffered - 1]!;
+      } else {
+        for (let i = 0; i < buffered; i++) {
+          const v = buffer[i]!;
+          bufferSum += v;
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+      }
+      count += buffered;
+      sum += bufferSum;
+    }
     // A stats-only read allocates no list (alert ticks make thousands of them); a read
     // `into` a previous one overwrites its list and parts in place.
     const parts: DigestPart[] = !withParts
@@ -351,6 +411,18 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         ? []
         : into.parts;
     let n = 0;
+    if (withParts && buffered > 0) {
+      setPart(
+        parts,
+        n++,
+        rawCentroids,
+        buffered,
+        buffered,
+        bufferSum,
+        rawCentroids[0]!,
+        rawCentroids[2 * buffered - 2]!,
+      );
+    }
     if (withParts && this.activeLength > 0) {
       setPart(
         parts,
@@ -412,7 +484,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
       }
     }
     if (withParts && parts.length !== n) parts.length = n;
-    const open = withParts && this.activeLength > 0 ? 1 : 0;
+    const open = withParts && buffered > 0 ? 1 : 0;
     if (into === undefined) return { count, sum, min, max, errors, startMs, parts, open };
     into.count = count;
     into.sum = sum;
@@ -429,7 +501,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   }
 
   /**
-   * The open sub-window as a part (after `read`, which syncs and flushes), or
+   * The open sub-window as a part (after `syncOpen`, or a `read` that was not raw), or
    * undefined when it holds nothing.
    */
   activePart(): DigestPart | undefined {
@@ -490,10 +562,12 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
 
   /**
    * The sub-windows with data from `fromSlot` on that the ring still holds (closed),
-   * oldest first, and the open one when `withOpen`; after `read`, which syncs and
-   * flushes. Each carries a single-precision copy of its centroids.
+   * oldest first, and the open one (its buffer merged first) when `withOpen`; after
+   * `read`, which syncs. Each carries a single-precision copy of its centroids.
    */
   subWindows(fromSlot: number, withOpen: boolean): SubWindowSnapshot[] {
+    // A raw read may have left values in the buffer: the open sub-window holds them all.
+    if (withOpen) this.flush();
     const out: SubWindowSnapshot[] = [];
     const slotMs = this.ticker.slotMs;
     const stats = this.ringStats;
@@ -571,6 +645,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   }
 
   #close(): void {
+    this.digestVersion++;
     const i = ringIndex(this.slot, this.ringSize);
     const base = i * STATS;
     const stats = this.ringStats;

@@ -667,6 +667,16 @@ export function sweepQuantiles(parts: readonly DigestPart[], qs: readonly number
 }
 
 /**
+ * The share of the total by which a rank summed along a sweep may fall short and still
+ * reach its target. Those ranks add a density times a width per knot crossed, each
+ * rounded (an ulp of the total at worst, so 2^-36 allows some 10^5 knots): a target
+ * equal to a knot's exact rank (common with integer counts: a median of an even count
+ * of singletons) must be met at that knot, as the parts' exact ranks (the guided walk,
+ * the search, the reference) meet it, and not at the next one a rounding away.
+ */
+const TIE = 2 ** -36;
+
+/**
  * The sweep down from a knot: the cursors are on every part's next boundary below it,
  * `above` is the mass at or above it and `upperBefore` the rank just before its point
  * mass (`upperX` NaN: no knot yet, start at the top). Writes the answers of
@@ -693,6 +703,7 @@ function descend(
   const J = sweepJump;
   const D = sweepDensity;
   let target = o < end ? qs[order[o]!]! * total : 0;
+  const slack = total * TIE;
   while (o < end) {
     // The next knot down: the highest boundary any part has yet to cross; the summed
     // density of the pieces between it and the knot above.
@@ -761,7 +772,7 @@ function descend(
     const after = total - above;
     // Targets above this knot's rank are met at the knot above (which exists: the top
     // knot's rank after is the whole total, and a guided start's is at least its target).
-    while (after < target) {
+    while (after + slack < target) {
       out[order[o]!] =
         upperBefore <= target
           ? upperX
@@ -780,11 +791,11 @@ function descend(
 }
 
 /**
- * Where {@link guidedQuantiles} remembers, per quantile, the summed ranks of the closed
- * parts at its guess: `array[offset]` names the set of closed parts (`key`: the
- * series' open sub-window, so a rotation starts the row afresh), then per quantile the
- * guess and the two sums (3 numbers). `open`: how many of the first parts are open
- * sub-windows (0 or 1), the only ones that change while the key stays.
+ * Where {@link guidedQuantiles} remembers, per quantile, the summed ranks of the parts
+ * that stay (the digests) at its guess: `array[offset]` names them (`key`: the series'
+ * `digestVersion`, so a merge or a rotation starts the row afresh), then per quantile
+ * the guess and the two sums (3 numbers). `open`: how many of the first parts change
+ * while the key stays (0, or 1 for the unmerged buffer of a raw read).
  *
  * @internal
  */
@@ -808,8 +819,9 @@ const ONE_OUT: number[] = [NaN];
  * last one reads a few knots per quantile instead of sweeping half of every part. No
  * guess (NaN, or an infinity) falls back to the sweep. The answers are the same as the
  * sweep's (to rounding), whatever the guesses. With a `memo` (see {@link QuantileMemo}),
- * the closed parts' ranks at each guess are summed once per set of closed parts: while
- * an answer stays where it was, only the open part is read.
+ * the ranks of the parts that stay (the digests) at each guess are summed once per
+ * version of them: while an answer stays where it was, only the parts that change (a
+ * raw read's buffer) are read.
  *
  * @internal
  */
@@ -837,7 +849,7 @@ export function guidedQuantiles(
   }
   const total = loadedTotal;
   const out = new Array<number>(qs.length);
-  // The memo's row holds the ranks of this set of closed parts, or is started afresh.
+  // The memo's row holds the ranks of this version of the digests, or is started afresh.
   let m = -1;
   let open = 0;
   if (memo !== undefined) {
@@ -877,9 +889,10 @@ export function guidedQuantiles(
 
 /**
  * One quantile `q` of the loaded parts, walked to from the finite guess `g`. The first
- * `open` parts are open sub-windows; `memo[m..m+3)` (m >= 0) holds the guess the other
- * (closed) parts' ranks were last summed at and the sums: at the same guess they are
- * taken from there, and the closed parts are not read at all when g is still the answer.
+ * `open` parts change between reads (a raw read's buffer); `memo[m..m+3)` (m >= 0) holds
+ * the guess the other parts' ranks were last summed at and the sums: at the same guess
+ * they are taken from there, and those parts are not read at all when g is still the
+ * answer.
  */
 function walkFrom(
   count: number,
@@ -895,8 +908,8 @@ function walkFrom(
   const X = sweepX;
   const J = sweepJump;
   const D = sweepDensity;
-  // Every part's rank just after any point mass at g, and just before it: the open
-  // parts', then the closed ones' (summed apart, so a remembered sum adds up the same).
+  // Every part's rank just after any point mass at g, and just before it: the parts that
+  // change, then the others (summed apart, so a remembered sum adds up the same).
   let openAfter = 0;
   let openBefore = 0;
   for (let k = 0; k < open; k++) {
@@ -994,7 +1007,7 @@ function walkFrom(
       B[k] = b;
     }
     const rank = before + jump;
-    if (rank >= target) {
+    if (rank + total * TIE >= target) {
       if (before <= target) return x;
       return before > previousAfter
         ? previous + ((target - previousAfter) / (before - previousAfter)) * (x - previous)
