@@ -904,10 +904,6 @@ function walkFrom(
   m: number,
 ): number {
   const target = q * total;
-  const B = sweepB;
-  const X = sweepX;
-  const J = sweepJump;
-  const D = sweepDensity;
   // Every part's rank just after any point mass at g, and just before it: the parts that
   // change, then the others (summed apart, so a remembered sum adds up the same).
   let openAfter = 0;
@@ -934,10 +930,46 @@ function walkFrom(
   }
   const after = openAfter + closedAfter;
   const before = openBefore + closedBefore;
+  // g is a knot whose point mass holds the target (a tie with the rank below it is left
+  // to the sweep: a lower knot may reach the target too).
+  if (after >= target && before < target) return g;
+  const x = walkAway(count, total, q, g, after, before);
+  if (m >= 0 && x === x) {
+    // The answer moved: the ranks there are remembered for the next read, which starts
+    // from it. Each cursor is left near g, a knot or two from x, where the next read's
+    // would walk down from the top.
+    let xAfter = 0;
+    let xBefore = 0;
+    for (let k = open; k < count; k++) {
+      xAfter += partRanks(k, x);
+      xBefore += rankBefore;
+    }
+    memo![m] = x;
+    memo![m + 1] = xAfter;
+    memo![m + 2] = xBefore;
+  }
+  return x;
+}
+
+/**
+ * The rest of {@link walkFrom} once every part's ranks at `g` are read (`after` and
+ * `before`, summed; each part's boundaries in `sweepB` and `sweepStrict`) and `g` is
+ * not the answer: the walk down or up to it.
+ */
+function walkAway(
+  count: number,
+  total: number,
+  q: number,
+  g: number,
+  after: number,
+  before: number,
+): number {
+  const target = q * total;
+  const B = sweepB;
+  const X = sweepX;
+  const J = sweepJump;
+  const D = sweepDensity;
   if (after >= target) {
-    // g is a knot whose point mass holds the target (a tie with the rank below it is
-    // left to the sweep: a lower knot may reach the target too).
-    if (before < target) return g;
     // The answer is at or below g: read g as a knot (if it is none, the line through
     // it is the piece it lies on), and sweep down from it, the cursors on every part's
     // highest boundary below g with the piece above it (which reaches past g, so it
