@@ -912,7 +912,9 @@ function walkFrom(
     openAfter += partRanks(k, g);
     openBefore += rankBefore;
   }
-  if (m >= 0 && memo![m] === g) {
+  // Whether the memo held this guess: the answer was g at the last read.
+  const remembered = m >= 0 && memo![m] === g;
+  if (remembered) {
     const after = openAfter + memo![m + 1]!;
     const before = openBefore + memo![m + 2]!;
     if (after >= target && before < target) return g;
@@ -934,10 +936,12 @@ function walkFrom(
   // to the sweep: a lower knot may reach the target too).
   if (after >= target && before < target) return g;
   const x = walkAway(count, total, q, g, after, before);
-  if (m >= 0 && x === x) {
-    // The answer moved: the ranks there are remembered for the next read, which starts
-    // from it. Each cursor is left near g, a knot or two from x, where the next read's
-    // would walk down from the top.
+  if (remembered && x === x) {
+    // The answer moved from where the last read left it (a few samples since, in a
+    // scrape after scrape): the ranks at the new one are remembered for the next read,
+    // which starts from it. Each cursor is left near g, a knot or two from x, where the
+    // next read's would walk down from the top. (After a merge or a rotation, or at a
+    // first read, x may be far from g: the next read reads the ranks at x itself.)
     let xAfter = 0;
     let xBefore = 0;
     for (let k = open; k < count; k++) {
