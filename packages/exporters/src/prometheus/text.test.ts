@@ -409,6 +409,33 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     expect(scrapeText(monitor)).toContain('queue_depth{component="api_gateway"} 4\n');
   });
 
+  it("labels each series as its own when the series before it change, or another monitor's are scraped between", () => {
+    // Each scrape finds a series' labels at its place in the last scrape: a place that
+    // now holds another series (one added before it, another monitor's) is labelled anew.
+    const { monitor } = makeMonitor();
+    const other = makeMonitor().monitor;
+    const g = monitor.gauge('g');
+    g.bind({ k: 'b' }).set(2);
+    g.bind({ k: 'c' }).set(3);
+    other.gauge('g').bind({ k: 'z' }).set(9);
+    const first = scrapeText(monitor);
+    expectSameExposition(first, snapshotText(monitor, {}));
+    // A family that sorts first, so every place shifts; and a series inserted in `g`.
+    monitor.gauge('a').bind({ k: 'a0' }).set(1);
+    g.bind({ k: 'a' }).set(1);
+    for (let i = 0; i < 2; i++) {
+      const text = scrapeText(monitor);
+      expectSameExposition(text, snapshotText(monitor, {}));
+      expect(lines(text).filter((l) => !l.startsWith('#'))).toEqual([
+        'a{component="api_gateway",k="a0"} 1',
+        'g{component="api_gateway",k="b"} 2',
+        'g{component="api_gateway",k="c"} 3',
+        'g{component="api_gateway",k="a"} 1',
+      ]);
+      expect(scrapeText(other)).toContain('g{component="api_gateway",k="z"} 9\n');
+    }
+  });
+
   it('keeps the first of two series whose labels sanitise alike, whichever comes first', () => {
     const { monitor } = makeMonitor();
     const g = monitor.gauge('g');

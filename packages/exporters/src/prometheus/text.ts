@@ -312,6 +312,15 @@ function cachedLabels(series: VisitedSeries): RenderedLabels {
   return cached;
 }
 
+/**
+ * The labels of the last scrape of a monitor's series by their place in it: a monitor's
+ * series come in the same order from one scrape to the next, so a scrape finds each
+ * one's labels at its place, read in order, where a lookup by tags object (a hash, then
+ * objects spread over the heap) missed the processor's caches at every series. Holds
+ * the last scrape's series and labels, no more.
+ */
+const labelsByPlace = { series: [] as VisitedSeries[], labels: [] as RenderedLabels[] };
+
 function braces(joined: string): string {
   return joined === '' ? '' : `{${joined}}`;
 }
@@ -514,6 +523,8 @@ export class PrometheusWriter implements SeriesVisitor {
   #observations = '';
   /** The description of the next family, when its first series may lack one (a snapshot's). */
   #nextDescription: string | undefined = undefined;
+  /** How many series a live writer has been handed (each one's place in {@link labelsByPlace}). */
+  #place = 0;
 
   /**
    * `live`: the series handed over are a monitor's own records (from `visitSeries`), no
@@ -582,6 +593,11 @@ export class PrometheusWriter implements SeriesVisitor {
   /** The whole exposition as UTF-8: every family written, then (OpenMetrics) `# EOF`. */
   bytes(): Buffer {
     this.#end();
+    if (this.#live) {
+      // The places past this scrape's last series hold nothing of it.
+      labelsByPlace.series.length = this.#place;
+      labelsByPlace.labels.length = this.#place;
+    }
     this.#encode();
     lastSize = Math.max(MIN_SIZE, this.#at);
     return this.#out.subarray(0, this.#at);
@@ -649,7 +665,17 @@ export class PrometheusWriter implements SeriesVisitor {
 
   /** The series' labels, or undefined when its family already has a series labelled alike. */
   #labels(series: VisitedSeries): string | undefined {
-    const rendered = cachedLabels(series);
+    let rendered: RenderedLabels;
+    if (this.#live) {
+      const place = this.#place++;
+      const byPlace = labelsByPlace;
+      if (byPlace.series[place] === series) rendered = byPlace.labels[place]!;
+      else {
+        rendered = cachedLabels(series);
+        byPlace.series[place] = series;
+        byPlace.labels[place] = rendered;
+      }
+    } else rendered = cachedLabels(series);
     const labels = rendered.joined;
     // A monitor's series differ in component or tags: alike only if a rendering lost
     // something. A snapshot's may repeat one another: every label set is checked.
