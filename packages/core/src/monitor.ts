@@ -1375,8 +1375,10 @@ export class Monitor implements MonitorApi {
     let hints = series.quantileHints;
     let memo = series.quantileMemo;
     if (hints === null || memo === null) {
-      hints = new Float64Array(rows * qs.length).fill(NaN);
-      memo = new Float64Array(rows * (1 + 3 * qs.length)).fill(NaN);
+      // One allocation for both: a read touches both, side by side.
+      const both = new Float64Array(rows * qs.length + rows * (1 + 3 * qs.length)).fill(NaN);
+      hints = both.subarray(0, rows * qs.length);
+      memo = both.subarray(rows * qs.length);
       series.quantileHints = hints;
       series.quantileMemo = memo;
     }

@@ -321,6 +321,31 @@ function cachedLabels(series: VisitedSeries): RenderedLabels {
  */
 const labelsByPlace = { series: [] as VisitedSeries[], labels: [] as RenderedLabels[] };
 
+/**
+ * The quantile values a live scrape wrote at each series' place, and their text, for
+ * the next scrape: most answers are the ones of the scrape before (a few new samples
+ * move few of them), and those are written from here instead of being formatted again.
+ * `width` slots per place (the quantiles asked for); the last scrape's numbers only.
+ */
+const numbersByPlace = { width: 0, values: new Float64Array(0), texts: [] as string[] };
+
+/** The first slot of `place` in {@link numbersByPlace}, emptied when `fresh` (another series' before). */
+function numberSlots(place: number, width: number, fresh: boolean): number {
+  const memo = numbersByPlace;
+  if (memo.width !== width) {
+    memo.width = width;
+    memo.values = new Float64Array(0);
+    memo.texts = [];
+  }
+  const at = place * width;
+  if (memo.values.length < at + width) {
+    const values = new Float64Array(Math.max(2 * memo.values.length, at + width)).fill(NaN);
+    values.set(memo.values);
+    memo.values = values;
+  } else if (fresh) memo.values.fill(NaN, at, at + width);
+  return at;
+}
+
 function braces(joined: string): string {
   return joined === '' ? '' : `{${joined}}`;
 }
@@ -525,6 +550,8 @@ export class PrometheusWriter implements SeriesVisitor {
   #nextDescription: string | undefined = undefined;
   /** How many series a live writer has been handed (each one's place in {@link labelsByPlace}). */
   #place = 0;
+  /** Whether the series at the current place was another one at the last scrape. */
+  #fresh = true;
 
   /**
    * `live`: the series handed over are a monitor's own records (from `visitSeries`), no
@@ -565,7 +592,10 @@ export class PrometheusWriter implements SeriesVisitor {
     // The series' labels, then the quantile's.
     const prefix = labels === '' ? `${p.base}{` : `${p.base}{${labels},`;
     const { quantiles, values } = reading;
-    for (let i = 0; i < quantiles.length; i++) {
+    const width = quantiles.length;
+    const at = this.#live ? numberSlots(this.#place - 1, width, this.#fresh) : -1;
+    const memo = numbersByPlace;
+    for (let i = 0; i < width; i++) {
       const value = values[i]!;
       if (Number.isNaN(value) && !this.#openMetrics) continue;
       const quantile = quantiles[i]!;
@@ -574,7 +604,16 @@ export class PrometheusWriter implements SeriesVisitor {
         label = `quantile="${formatQuantile(quantile)}"} `;
         this.#quantileLabels.set(quantile, label);
       }
-      this.#write(`${prefix}${label}${formatNumber(value / p.divisor)}\n`);
+      const scaled = value / p.divisor;
+      let text: string;
+      if (at < 0) text = formatNumber(scaled);
+      else if (memo.values[at + i] === scaled) text = memo.texts[at + i]!;
+      else {
+        text = formatNumber(scaled);
+        memo.values[at + i] = scaled;
+        memo.texts[at + i] = text;
+      }
+      this.#write(`${prefix}${label}${text}\n`);
     }
     const own = braces(labels);
     this.#write(`${p.base}_sum${own} ${formatNumber(reading.totalSum / p.divisor)}\n`);
@@ -597,6 +636,9 @@ export class PrometheusWriter implements SeriesVisitor {
       // The places past this scrape's last series hold nothing of it.
       labelsByPlace.series.length = this.#place;
       labelsByPlace.labels.length = this.#place;
+      if (numbersByPlace.texts.length > this.#place * numbersByPlace.width) {
+        numbersByPlace.texts.length = this.#place * numbersByPlace.width;
+      }
     }
     this.#encode();
     lastSize = Math.max(MIN_SIZE, this.#at);
@@ -669,7 +711,8 @@ export class PrometheusWriter implements SeriesVisitor {
     if (this.#live) {
       const place = this.#place++;
       const byPlace = labelsByPlace;
-      if (byPlace.series[place] === series) rendered = byPlace.labels[place]!;
+      this.#fresh = byPlace.series[place] !== series;
+      if (!this.#fresh) rendered = byPlace.labels[place]!;
       else {
         rendered = cachedLabels(series);
         byPlace.series[place] = series;
