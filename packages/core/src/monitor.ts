@@ -1160,9 +1160,9 @@ export class Monitor implements MonitorApi {
   /**
    * One consistent read of every series at one instant (the clock is read once and
    * every value recorded so far is counted: a series' buffer is merged first, or read
-   * as it is when it holds 16 values or fewer): counters with their total and windowed rates,
-   * gauges that were set, histograms and timers with quantiles and a digest per window
-   * and for everything since they began. `options` leave out what a reader does not
+   * as it is when it holds 16 values or fewer): counters with their total and windowed
+   * rates, gauges that were set, histograms and timers with quantiles and a digest per
+   * window and for everything since they began. `options` leave out what a reader does not
    * need (see {@link SnapshotOptions}), which is then not computed.
    *
    * @example
@@ -1251,12 +1251,13 @@ export class Monitor implements MonitorApi {
 
   /**
    * Reads every series as {@link Monitor.snapshot} does (the clock read once, every
-   * value recorded so far counted), over one window, and hands each to `visitor` as it is read
-   * instead of building a snapshot: counters with their total, gauges that were set,
-   * histograms and timers with the window's statistics and `snapshotQuantiles` and
-   * their cumulative count and sum. Nothing is kept per series, which makes it the
-   * cheap path for an exporter that streams what it reads (the Prometheus handler
-   * renders ten thousand series from it). Families come in ascending order of name.
+   * value recorded so far counted), over one window, and hands each to `visitor` as it
+   * is read instead of building a snapshot: counters with their total, gauges that
+   * were set, histograms and timers with the window's statistics and
+   * `snapshotQuantiles` and their cumulative count and sum. Nothing is kept per series,
+   * which makes it the cheap path for an exporter that streams what it reads (the
+   * Prometheus handler renders ten thousand series from it). Families come in ascending
+   * order of name.
    *
    * @example
    * ```ts

@@ -359,11 +359,11 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
    *
    * The buffer is merged into the open sub-window first, unless `raw` and it holds at
    * most `RAW_MAX` (16) values: then it is left unmerged (sorted in place) and read as
-   * it is, its values exact, counted in the
-   * statistics and, with parts, handed out as the first part (centroids of weight 1 in
-   * a shared array: a raw read's parts must be read before the next raw read of any
-   * series). A read a few values after the last one then merges nothing, and the
-   * digests it hands out are the ones the last read did (see `digestVersion`).
+   * it is, its values exact, counted in the statistics and, with parts, handed out as
+   * the first part (centroids of weight 1 in a shared array: a raw read's parts must be
+   * read before the next raw read of any series). A read a few values after the last
+   * one then merges nothing, and the digests it hands out are the ones the last read
+   * did (see `digestVersion`).
    */
   read(
     slots: number,
