@@ -313,25 +313,26 @@ function cachedLabels(series: VisitedSeries): RenderedLabels {
 }
 
 /**
- * The labels of the last scrape of a monitor's series by their place in it: a monitor's
- * series come in the same order from one scrape to the next, so a scrape finds each
- * one's labels at its place, read in order, where a lookup by tags object (a hash, then
- * objects spread over the heap) missed the processor's caches at every series. Holds
- * the last scrape's series and labels, no more.
+ * What the last live scrape wrote of each series, by the series' place in it: a
+ * monitor's series come in the same order from one scrape to the next, so a scrape
+ * finds each one's rendering at its place, read in order, where a lookup by tags object
+ * (a hash, then objects spread over the heap) missed the processor's caches at every
+ * series. Per place: the series and its labels; and `width` slots (the quantiles asked
+ * for) of the quantile values written and their text, since most answers are the ones
+ * of the scrape before (a few new samples move few of them) and are then not formatted
+ * again. Holds the last scrape's, no more.
  */
-const labelsByPlace = { series: [] as VisitedSeries[], labels: [] as RenderedLabels[] };
+const lastScrape = {
+  series: [] as VisitedSeries[],
+  labels: [] as RenderedLabels[],
+  width: 0,
+  values: new Float64Array(0),
+  texts: [] as string[],
+};
 
-/**
- * The quantile values a live scrape wrote at each series' place, and their text, for
- * the next scrape: most answers are the ones of the scrape before (a few new samples
- * move few of them), and those are written from here instead of being formatted again.
- * `width` slots per place (the quantiles asked for); the last scrape's numbers only.
- */
-const numbersByPlace = { width: 0, values: new Float64Array(0), texts: [] as string[] };
-
-/** The first slot of `place` in {@link numbersByPlace}, emptied when `fresh` (another series' before). */
+/** The first quantile slot of `place` in {@link lastScrape}, emptied when `fresh` (another series' before). */
 function numberSlots(place: number, width: number, fresh: boolean): number {
-  const memo = numbersByPlace;
+  const memo = lastScrape;
   if (memo.width !== width) {
     memo.width = width;
     memo.values = new Float64Array(0);
@@ -548,7 +549,7 @@ export class PrometheusWriter implements SeriesVisitor {
   #observations = '';
   /** The description of the next family, when its first series may lack one (a snapshot's). */
   #nextDescription: string | undefined = undefined;
-  /** How many series a live writer has been handed (each one's place in {@link labelsByPlace}). */
+  /** How many series a live writer has been handed (each one's place in {@link lastScrape}). */
   #place = 0;
   /** Whether the series at the current place was another one at the last scrape. */
   #fresh = true;
@@ -594,7 +595,7 @@ export class PrometheusWriter implements SeriesVisitor {
     const { quantiles, values } = reading;
     const width = quantiles.length;
     const at = this.#live ? numberSlots(this.#place - 1, width, this.#fresh) : -1;
-    const memo = numbersByPlace;
+    const memo = lastScrape;
     for (let i = 0; i < width; i++) {
       const value = values[i]!;
       if (Number.isNaN(value) && !this.#openMetrics) continue;
@@ -634,10 +635,10 @@ export class PrometheusWriter implements SeriesVisitor {
     this.#end();
     if (this.#live) {
       // The places past this scrape's last series hold nothing of it.
-      labelsByPlace.series.length = this.#place;
-      labelsByPlace.labels.length = this.#place;
-      if (numbersByPlace.texts.length > this.#place * numbersByPlace.width) {
-        numbersByPlace.texts.length = this.#place * numbersByPlace.width;
+      lastScrape.series.length = this.#place;
+      lastScrape.labels.length = this.#place;
+      if (lastScrape.texts.length > this.#place * lastScrape.width) {
+        lastScrape.texts.length = this.#place * lastScrape.width;
       }
     }
     this.#encode();
@@ -710,7 +711,7 @@ export class PrometheusWriter implements SeriesVisitor {
     let rendered: RenderedLabels;
     if (this.#live) {
       const place = this.#place++;
-      const byPlace = labelsByPlace;
+      const byPlace = lastScrape;
       this.#fresh = byPlace.series[place] !== series;
       if (!this.#fresh) rendered = byPlace.labels[place]!;
       else {
