@@ -9,6 +9,7 @@ import {
   DEFAULT_COMPRESSION,
   quantilesOfParts,
   type QuantileMemo,
+  quantileMemoRow,
   type Scale,
   scaleFor,
 } from './sketch/centroids.js';
@@ -1377,7 +1378,7 @@ export class Monitor implements MonitorApi {
     let memo = series.quantileMemo;
     if (hints === null || memo === null) {
       // One allocation for both: a read touches both, side by side.
-      const both = new Float64Array(rows * qs.length + rows * (1 + 3 * qs.length)).fill(NaN);
+      const both = new Float64Array(rows * qs.length + rows * quantileMemoRow(qs.length)).fill(NaN);
       hints = both.subarray(0, rows * qs.length);
       memo = both.subarray(rows * qs.length);
       series.quantileHints = hints;
@@ -1398,7 +1399,7 @@ export class Monitor implements MonitorApi {
     }
     const m = this.#memo;
     m.array = memo;
-    m.offset = row * (1 + 3 * qs.length);
+    m.offset = row * quantileMemoRow(qs.length);
     m.key = series.digestVersion;
     m.open = read.open;
     return quantilesOfParts(read.parts, qs, hints, row * qs.length, m);

@@ -52,8 +52,11 @@ const BUFFER_SIZE = 256;
  * part stays a few values long.
  */
 const RAW_MAX = 16;
-/** Per ring slot: sub-window id, count, sum, min, max, errors, centroid count, exemplar value. */
-const STATS = 8;
+/**
+ * Per ring slot: sub-window id, count, sum, min, max, errors, centroid count, exemplar
+ * value, and the top boundary of its centroids (see `DigestPart.top`).
+ */
+const STATS = 9;
 const EMPTY = new Float64Array(0);
 
 let mergeScratch: Float64Array = new Float64Array(2048);
@@ -118,10 +121,11 @@ function setPart(
   sum: number,
   min: number,
   max: number,
+  top: number,
 ): void {
   const p: MutablePart | undefined = parts[n];
   if (p === undefined) {
-    parts.push({ centroids, length, total, sum, min, max });
+    parts.push({ centroids, length, total, sum, min, max, top });
     return;
   }
   p.centroids = centroids;
@@ -130,6 +134,7 @@ function setPart(
   p.sum = sum;
   p.min = min;
   p.max = max;
+  p.top = top;
 }
 const NO_EXEMPLARS: readonly Exemplar[] = Object.freeze([]);
 
@@ -211,9 +216,10 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
    */
   quantileHints: Float64Array | null = null;
   /**
-   * Per window read with hints: the closed sub-windows' summed ranks at each guess
-   * (see `QuantileMemo`), so a scrape whose answers did not move reads only the open
-   * sub-window. Allocated with the hints.
+   * Per window read with hints: the digests' summed ranks at each answer and the flat
+   * stretch around it, and the lowest quantile's cursor in each digest (see
+   * `QuantileMemo`), so a scrape whose answers did not move, or moved within those
+   * stretches, reads only the buffered samples. Allocated with the hints.
    */
   quantileMemo: Float64Array | null = null;
   /**
@@ -421,6 +427,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         bufferSum,
         rawCentroids[0]!,
         rawCentroids[2 * buffered - 2]!,
+        NaN,
       );
     }
     if (withParts && this.activeLength > 0) {
@@ -433,6 +440,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         this.activeSum,
         this.activeMin,
         this.activeMax,
+        NaN,
       );
     }
     if (slots < 0) {
@@ -448,6 +456,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
             this.cumulativeSum,
             this.cumulativeMin,
             this.cumulativeMax,
+            NaN,
           );
         }
         count += this.cumulativeWeight;
@@ -474,6 +483,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
             stats[base + 2]!,
             stats[base + 3]!,
             stats[base + 4]!,
+            stats[base + 8]!,
           );
         }
         count += stats[base + 1]!;
@@ -557,6 +567,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
       sum: stats[base + 2]!,
       min: stats[base + 3]!,
       max: stats[base + 4]!,
+      top: stats[base + 8]!,
     };
   }
 
@@ -666,6 +677,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
       if (stored === null || stored.length < 2 * length) stored = new Float32Array(2 * length);
       stored.set(this.active.subarray(0, 2 * length));
       this.ring[i] = stored;
+      // Read from here by a read's walk, which then need not touch the centroids' end.
+      stats[base + 8] = Math.max(this.activeMax, stored[2 * length - 2]!, this.activeMin);
       // Fold into the cumulative digest.
       const total = this.cumulativeWeight + this.activeWeight;
       mergeScratch = grow(mergeScratch, 2 * (this.cumulativeLength + length));
@@ -691,6 +704,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
       if (this.activeMax > this.cumulativeMax) this.cumulativeMax = this.activeMax;
     } else {
       this.ring[i] = null;
+      stats[base + 8] = NaN;
     }
     this.cumulativeErrors += this.errors;
     this.activeLength = 0;

@@ -147,15 +147,42 @@ describe('the closed sub-windows remembered between snapshots', () => {
     expect(values(after)).toEqual(values(before));
     const series = timer.bind() as unknown as HistogramSeries;
     expect(series).toBeInstanceOf(HistogramSeries);
-    // Two windows and cumulative, five quantiles: a key and (guess, two sums) per quantile.
-    expect(series.quantileMemo?.length).toBe(3 * (1 + 3 * 5));
+    // Two windows and cumulative, five quantiles: a key, six numbers per quantile (the
+    // point read, two sums, the flat stretch around it), and (cursor, weight above it)
+    // per digest of up to six for the lowest quantile.
+    const rowSize = 1 + 6 * 5 + 2 * 6;
+    expect(series.quantileMemo?.length).toBe(3 * rowSize);
     // The digests' ranks were remembered at the answers of the 300 s window, under the
     // version of the digests they were read from: the snapshots merged nothing (the
     // sample recorded last is still in the buffer, read as a part of its own).
-    const row = 1 * (1 + 3 * 5);
+    const row = 1 * rowSize;
     expect(series.buffered).toBe(1);
-    expect(series.quantileMemo![row]).toBe(series.digestVersion);
-    expect(series.quantileMemo![row + 1]).toBe(series.quantileHints![1 * 5 + 0]);
+    const memo = series.quantileMemo!;
+    expect(memo[row]).toBe(series.digestVersion);
+    const median = series.quantileHints![1 * 5 + 0]!;
+    expect(memo[row + 1]).toBe(median);
+    // The median's cursor in the one digest (the closed minute; the buffered sample is
+    // the raw part before it): how many of its means are at or below the median, and
+    // the weight of the centroids from there up.
+    const parts = series.read(5, true, undefined, true).parts;
+    expect(parts).toHaveLength(2);
+    const digest = parts[1]!;
+    let below = 0;
+    let above = 0;
+    for (let j = 0; j < digest.length; j++) {
+      if (digest.centroids[2 * j]! <= median) below++;
+      else above += digest.centroids[2 * j + 1]!;
+    }
+    expect(below).toBeGreaterThan(0);
+    expect(below).toBeLessThan(digest.length);
+    expect(memo[row + 1 + 6 * 5]).toBe(below);
+    expect(memo[row + 1 + 6 * 5 + 1]).toBe(above);
+    // The slot of a second digest stays empty.
+    expect(memo[row + 1 + 6 * 5 + 2]).toBeNaN();
+    // A closed digest's top boundary comes with it: the walk need not read its end.
+    expect(digest.top).toBe(
+      Math.max(digest.max, digest.centroids[2 * digest.length - 2]!, digest.min),
+    );
     expect(series.retainedBytes()).toBeGreaterThanOrEqual(
       series.quantileMemo!.byteLength + series.quantileHints!.byteLength,
     );

@@ -245,6 +245,13 @@ export interface DigestPart {
   readonly sum: number;
   readonly min: number;
   readonly max: number;
+  /**
+   * The top boundary of its CDF when the holder knows it (NaN or absent: read when
+   * needed): `Math.max(max, last mean, min)`, the last mean as stored (a
+   * single-precision one may round a hair above the max). A walk that starts below
+   * the top then never touches the end of the centroids.
+   */
+  readonly top?: number;
 }
 
 /** Half of a centroid spreads to each side; a single sample stays a point. @internal */
@@ -483,8 +490,9 @@ function loadParts(parts: readonly DigestPart[]): number {
     sweepMin[k] = p.min;
     sweepMax[k] = p.max;
     sweepLength[k] = L;
-    // Read when first needed (see topOf): a part the walk never reads stays untouched.
-    sweepTop[k] = NaN;
+    // Known, or read when first needed (see topOf): a part the walk never reads stays
+    // untouched.
+    sweepTop[k] = p.top ?? NaN;
     sweepTotal[k] = p.total;
     sweepCursor[k] = L;
     sweepAbove[k] = 0;
@@ -791,11 +799,13 @@ function descend(
 }
 
 /**
- * Where {@link guidedQuantiles} remembers, per quantile, the summed ranks of the parts
- * that stay (the digests) at its guess: `array[offset]` names them (`key`: the series'
+ * Where {@link guidedQuantiles} remembers, per quantile, what it read of the parts that
+ * stay (the digests) around its answer: `array[offset]` names them (`key`: the series'
  * `digestVersion`, so a merge or a rotation starts the row afresh), then per quantile
- * the guess and the two sums (3 numbers). `open`: how many of the first parts change
- * while the key stays (0, or 1 for the unmerged buffer of a raw read).
+ * {@link MEMO_PER_QUANTILE} numbers (see {@link walkFrom}), then (see
+ * {@link MEMO_CURSOR_PARTS}) each digest's cursor at the lowest quantile's answer (2
+ * numbers per digest). `open`: how many of the first parts change while the key stays
+ * (0, or 1 for the unmerged buffer of a raw read: single samples, of weight 1).
  *
  * @internal
  */
@@ -805,6 +815,41 @@ export interface QuantileMemo {
   readonly key: number;
   readonly open: number;
 }
+
+/**
+ * Per quantile in a {@link QuantileMemo} row: the point `p` the digests were last read
+ * at, their summed ranks just after and just before any point mass there; and, when the
+ * digests' summed CDF is flat from their highest boundary below `p` (`d`) up to `p` and
+ * from `p` up to their lowest boundary above it (`u`), `d`, `u` and the summed rank
+ * just after `u` (else NaN, NaN, NaN). Between `d` and `u` the digests then add only
+ * their point masses at `p` and `u`, and an answer that moved there is found without
+ * reading them (see {@link flatWalk}).
+ *
+ * @internal
+ */
+export const MEMO_PER_QUANTILE = 6;
+
+/**
+ * The numbers of one row of a {@link QuantileMemo} for `quantiles` quantiles: the key,
+ * 3 per quantile, and 2 per digest of up to {@link MEMO_CURSOR_PARTS} digests.
+ *
+ * @internal
+ */
+export function quantileMemoRow(quantiles: number): number {
+  return 1 + MEMO_PER_QUANTILE * quantiles + 2 * MEMO_CURSOR_PARTS;
+}
+
+/**
+ * Up to this many digests (a 300 s window of 60 s sub-windows has five closed ones and
+ * the open one), a {@link QuantileMemo} row also keeps, for the lowest quantile (a
+ * median: the one whose answer moves most often and lies deepest in every digest),
+ * each digest's cursor (how many of its means are at or below the guess) and the
+ * weight from it up. A moved answer's next read then starts every cursor there instead
+ * of walking it down from the top (half of every digest for a median).
+ *
+ * @internal
+ */
+export const MEMO_CURSOR_PARTS = 6;
 
 const ONE_Q: number[] = [0];
 const ONE_ORDER: readonly number[] = [0];
@@ -819,9 +864,10 @@ const ONE_OUT: number[] = [NaN];
  * last one reads a few knots per quantile instead of sweeping half of every part. No
  * guess (NaN, or an infinity) falls back to the sweep. The answers are the same as the
  * sweep's (to rounding), whatever the guesses. With a `memo` (see {@link QuantileMemo}),
- * the ranks of the parts that stay (the digests) at each guess are summed once per
- * version of them: while an answer stays where it was, only the parts that change (a
- * raw read's buffer) are read.
+ * the ranks of the parts that stay (the digests) at each answer are summed once per
+ * version of them, with the flat stretch around it: while an answer stays there, or
+ * moves within that stretch, only the parts that change (a raw read's buffer) are
+ * read.
  *
  * @internal
  */
@@ -855,7 +901,7 @@ export function guidedQuantiles(
   if (memo !== undefined) {
     const row = memo.offset;
     if (memo.array[row] !== memo.key) {
-      memo.array.fill(NaN, row + 1, row + 1 + 3 * qs.length);
+      memo.array.fill(NaN, row + 1, row + quantileMemoRow(qs.length));
       memo.array[row] = memo.key;
     }
     m = row + 1;
@@ -864,6 +910,17 @@ export function guidedQuantiles(
   // From the highest quantile down: every part's cursor then walks down from its top
   // once (see partRanks), and the tail quantiles a scrape asks for read only the top.
   const order = descendingOrder(qs);
+  // The lowest quantile's digests' cursors, when the row has room for them.
+  let lowest = -1;
+  if (m >= 0 && count - open <= MEMO_CURSOR_PARTS) {
+    for (let o = order.length - 1; o >= 0; o--) {
+      const q = qs[order[o]!]!;
+      if (q > 0 && q < 1) {
+        lowest = order[o]!;
+        break;
+      }
+    }
+  }
   for (let o = 0; o < order.length; o++) {
     const i = order[o]!;
     const q = qs[i]!;
@@ -878,7 +935,8 @@ export function guidedQuantiles(
         hints[offset + i]!,
         open,
         memo?.array,
-        m < 0 ? -1 : m + 3 * i,
+        m < 0 ? -1 : m + MEMO_PER_QUANTILE * i,
+        i === lowest ? m + MEMO_PER_QUANTILE * qs.length : -1,
       );
     } else value = NaN;
     out[i] = value;
@@ -889,10 +947,11 @@ export function guidedQuantiles(
 
 /**
  * One quantile `q` of the loaded parts, walked to from the finite guess `g`. The first
- * `open` parts change between reads (a raw read's buffer); `memo[m..m+3)` (m >= 0) holds
- * the guess the other parts' ranks were last summed at and the sums: at the same guess
- * they are taken from there, and those parts are not read at all when g is still the
- * answer.
+ * `open` parts change between reads (a raw read's buffer); `memo[m..m+6)` (m >= 0, see
+ * {@link MEMO_PER_QUANTILE}) holds the point the other parts' ranks were last summed
+ * at and the sums: an answer that stayed there, or moved to where those parts' CDF is
+ * flat around it, is found without reading them. `memo[c..)` (c >= 0) holds those
+ * parts' cursors at that point (see {@link MEMO_CURSOR_PARTS}).
  */
 function walkFrom(
   count: number,
@@ -902,7 +961,15 @@ function walkFrom(
   open: number,
   memo: Float64Array | undefined,
   m: number,
+  c: number,
 ): number {
+  // Whether the memo held a flat stretch, around an answer near this one.
+  let near = false;
+  if (m >= 0 && memo![m + 3] === memo![m + 3]) {
+    const flat = flatWalk(total, q, open, memo!, m);
+    if (flat === flat) return flat;
+    near = true;
+  }
   const target = q * total;
   // Every part's rank just after any point mass at g, and just before it: the parts that
   // change, then the others (summed apart, so a remembered sum adds up the same).
@@ -919,29 +986,39 @@ function walkFrom(
     const before = openBefore + memo![m + 2]!;
     if (after >= target && before < target) return g;
   }
+  // The digests' cursors where the memo was last written, near g (any cursor of these
+  // digests serves: partRanks walks it either way).
+  if (c >= 0 && memo![c] === memo![c]) restoreCursors(memo!, c, open, count);
   let closedAfter = 0;
   let closedBefore = 0;
   for (let k = open; k < count; k++) {
     closedAfter += partRanks(k, g);
     closedBefore += rankBefore;
   }
+  const after = openAfter + closedAfter;
+  const before = openBefore + closedBefore;
+  const stays = after >= target && before < target;
   if (m >= 0) {
     memo![m] = g;
     memo![m + 1] = closedAfter;
     memo![m + 2] = closedBefore;
+    if (c >= 0) saveCursors(memo!, c, open, count);
+    // Where the digests are flat around g: read now while their cursors are near (it
+    // moves them, so only once the walk from g is done or not needed).
+    if (stays) flatAround(open, count, closedAfter, closedBefore, memo!, m);
+    else memo![m + 3] = NaN;
   }
-  const after = openAfter + closedAfter;
-  const before = openBefore + closedBefore;
   // g is a knot whose point mass holds the target (a tie with the rank below it is left
   // to the sweep: a lower knot may reach the target too).
-  if (after >= target && before < target) return g;
+  if (stays) return g;
   const x = walkAway(count, total, q, g, after, before);
-  if (remembered && x === x) {
-    // The answer moved from where the last read left it (a few samples since, in a
-    // scrape after scrape): the ranks at the new one are remembered for the next read,
-    // which starts from it. Each cursor is left near g, a knot or two from x, where the
-    // next read's would walk down from the top. (After a merge or a rotation, or at a
-    // first read, x may be far from g: the next read reads the ranks at x itself.)
+  if ((remembered || near) && x === x) {
+    // The answer moved from where the last read left it, or from just outside the flat
+    // stretch found there (a few samples since, in a scrape after scrape): the ranks at
+    // the new one are remembered for the next read, which starts from it. Each cursor
+    // is left near g, a knot or two from x, where the next read's would walk down from
+    // the top. (After a merge or a rotation, or at a first read, x may be far from g:
+    // the next read reads the ranks at x itself.)
     let xAfter = 0;
     let xBefore = 0;
     for (let k = open; k < count; k++) {
@@ -951,8 +1028,115 @@ function walkFrom(
     memo![m] = x;
     memo![m + 1] = xAfter;
     memo![m + 2] = xBefore;
+    if (c >= 0) saveCursors(memo!, c, open, count);
+    flatAround(open, count, xAfter, xBefore, memo!, m);
   }
   return x;
+}
+
+/**
+ * After the digests (parts `open..count`) were read at `memo[m]` (their summed ranks
+ * `after` and `before` there, each one's boundaries in `sweepB` and `sweepStrict`):
+ * their nearest boundaries below and above it, `d` and `u`, and the rank just after
+ * `u`, kept when their summed CDF is flat on both sides (else NaN).
+ */
+function flatAround(
+  open: number,
+  count: number,
+  after: number,
+  before: number,
+  memo: Float64Array,
+  m: number,
+): void {
+  let d = -Infinity;
+  let u = Infinity;
+  for (let k = open; k < count; k++) {
+    const strict = sweepStrict[k]!;
+    if (strict > 0) d = Math.max(d, boundaryX(k, strict - 1));
+    const b = sweepB[k]!;
+    if (b <= sweepLength[k]! + 1) u = Math.min(u, boundaryX(k, b));
+  }
+  memo[m + 3] = NaN;
+  if (d === -Infinity || u === Infinity) return;
+  let dAfter = 0;
+  for (let k = open; k < count; k++) dAfter += partRanks(k, d);
+  if (dAfter !== before) return;
+  let uAfter = 0;
+  let uBefore = 0;
+  for (let k = open; k < count; k++) {
+    uAfter += partRanks(k, u);
+    uBefore += rankBefore;
+  }
+  if (uBefore !== after) return;
+  memo[m + 3] = d;
+  memo[m + 4] = u;
+  memo[m + 5] = uAfter;
+}
+
+/**
+ * The answer of `q` when it lies where the memo (see {@link MEMO_PER_QUANTILE}) found
+ * the digests flat, above `d` and up to `u`: there the mixture's rank steps only at
+ * the digests' point masses at `p` and `u` and at the changing parts' samples (single
+ * ones, weight 1), so the answer is the lowest of those knots whose rank after it
+ * reaches the target (with the sweep's allowance for rounding, {@link TIE}), read
+ * without touching the digests. NaN when the memo has no flat stretch or the answer
+ * lies outside it (at or below `d`, above `u`).
+ */
+function flatWalk(total: number, q: number, open: number, memo: Float64Array, m: number): number {
+  const d = memo[m + 3]!;
+  if (!(d === d)) return NaN;
+  const p = memo[m]!;
+  const pAfter = memo[m + 1]!;
+  const pBefore = memo[m + 2]!;
+  const u = memo[m + 4]!;
+  const uAfter = memo[m + 5]!;
+  const target = q * total;
+  const slack = total * TIE;
+  // Reached at d or below: not here.
+  let rank = pBefore;
+  for (let k = 0; k < open; k++) rank += partRanks(k, d);
+  if (rank + slack >= target) return NaN;
+  // The knots above d in order: p, u and the changing parts' samples between.
+  let x = d;
+  for (;;) {
+    let next = u;
+    if (p > x) next = p;
+    for (let k = 0; k < open; k++) {
+      const above = sampleAbove(k, x);
+      if (above < next) next = above;
+    }
+    rank = next < p ? pBefore : next < u ? pAfter : uAfter;
+    for (let k = 0; k < open; k++) rank += partRanks(k, next);
+    if (rank + slack >= target) return next;
+    if (next === u) return NaN;
+    x = next;
+  }
+}
+
+/** The lowest mean of part `k` (single samples, sorted) above `x`; Infinity when none. */
+function sampleAbove(k: number, x: number): number {
+  const c = sweepCentroids[k]!;
+  const L = sweepLength[k]!;
+  for (let j = 0; j < L; j++) if (c[2 * j]! > x) return c[2 * j]!;
+  return Infinity;
+}
+
+/** Parts `open..count`'s cursors (see partRanks) into `memo[c..)`. */
+function saveCursors(memo: Float64Array, c: number, open: number, count: number): void {
+  for (let k = open; k < count; k++) {
+    const j = c + 2 * (k - open);
+    memo[j] = sweepCursor[k]!;
+    memo[j + 1] = sweepAbove[k]!;
+  }
+}
+
+/** Parts `open..count`'s cursors from `memo[c..)`, as {@link saveCursors} left them. */
+function restoreCursors(memo: Float64Array, c: number, open: number, count: number): void {
+  for (let k = open; k < count; k++) {
+    const j = c + 2 * (k - open);
+    sweepCursor[k] = memo[j]!;
+    sweepAbove[k] = memo[j + 1]!;
+  }
 }
 
 /**
