@@ -976,7 +976,7 @@ function walkFrom(
   let openAfter = 0;
   let openBefore = 0;
   for (let k = 0; k < open; k++) {
-    openAfter += partRanks(k, g);
+    openAfter += sampleRanks(k, g);
     openBefore += rankBefore;
   }
   // Whether the memo held this guess: the answer was g at the last read.
@@ -1011,6 +1011,9 @@ function walkFrom(
   // g is a knot whose point mass holds the target (a tie with the rank below it is left
   // to the sweep: a lower knot may reach the target too).
   if (stays) return g;
+  // The walk needs every part's boundaries at g (counted directly above for the parts
+  // that change).
+  for (let k = 0; k < open; k++) partRanks(k, g);
   const x = walkAway(count, total, q, g, after, before);
   if ((remembered || near) && x === x) {
     // The answer moved from where the last read left it, or from just outside the flat
@@ -1090,11 +1093,13 @@ function flatWalk(total: number, q: number, open: number, memo: Float64Array, m:
   const pBefore = memo[m + 2]!;
   const u = memo[m + 4]!;
   const uAfter = memo[m + 5]!;
+  // (The walk below ends at u: it must lie above d.)
+  if (!(u > d)) return NaN;
   const target = q * total;
   const slack = total * TIE;
   // Reached at d or below: not here.
   let rank = pBefore;
-  for (let k = 0; k < open; k++) rank += partRanks(k, d);
+  for (let k = 0; k < open; k++) rank += sampleRanks(k, d);
   if (rank + slack >= target) return NaN;
   // The knots above d in order: p, u and the changing parts' samples between.
   let x = d;
@@ -1106,11 +1111,27 @@ function flatWalk(total: number, q: number, open: number, memo: Float64Array, m:
       if (above < next) next = above;
     }
     rank = next < p ? pBefore : next < u ? pAfter : uAfter;
-    for (let k = 0; k < open; k++) rank += partRanks(k, next);
+    for (let k = 0; k < open; k++) rank += sampleRanks(k, next);
     if (rank + slack >= target) return next;
     if (next === u) return NaN;
     x = next;
   }
+}
+
+/**
+ * Part `k`'s rank at `x` when it holds single samples (weight 1, sorted; a raw read's
+ * buffer): how many are at or below `x` (returned) and below it (left in
+ * `rankBefore`), what {@link partRanks} gives for such a part, counted directly.
+ */
+function sampleRanks(k: number, x: number): number {
+  const c = sweepCentroids[k]!;
+  const L = sweepLength[k]!;
+  let below = 0;
+  while (below < L && c[2 * below]! < x) below++;
+  let through = below;
+  while (through < L && c[2 * through]! === x) through++;
+  rankBefore = below;
+  return through;
 }
 
 /** The lowest mean of part `k` (single samples, sorted) above `x`; Infinity when none. */
