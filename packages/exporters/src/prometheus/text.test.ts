@@ -209,6 +209,37 @@ describe('toPrometheusText, text format 0.0.4', () => {
     expect(new Set(types).size).toBe(4);
   });
 
+  it('labels each summary with its own quantiles when series of one snapshot ask for different ones', () => {
+    const summary = (name: string, qs: [number, number][]): SeriesSnapshot =>
+      ({
+        ...gauge(name, 0),
+        type: 'histogram',
+        cumulative: { sum: 4, count: 2 },
+        windows: [
+          { quantiles: qs.map(([quantile, value]) => ({ quantile, value })), exemplars: [] },
+        ],
+      }) as unknown as SeriesSnapshot;
+    const snap = snapshotOf([
+      summary('a', [
+        [0.5, 1],
+        [0.99, 3],
+      ]),
+      summary('b', [
+        [0.9, 2],
+        [0.999, 4],
+      ]),
+      summary('c', [[0.5, 5]]),
+    ]);
+    const got = lines(toPrometheusText(snap)).filter((line) => line.includes('quantile='));
+    expect(got).toEqual([
+      'a{component="c",quantile="0.5"} 1',
+      'a{component="c",quantile="0.99"} 3',
+      'b{component="c",quantile="0.9"} 2',
+      'b{component="c",quantile="0.999"} 4',
+      'c{component="c",quantile="0.5"} 5',
+    ]);
+  });
+
   it('keeps the first of two series whose labels sanitise alike', () => {
     const snap = snapshotOf([
       gauge('g', 1, { tags: { 'a.b': 'v' } }),
