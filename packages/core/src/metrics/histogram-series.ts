@@ -427,7 +427,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         bufferSum,
         rawCentroids[0]!,
         rawCentroids[2 * buffered - 2]!,
-        NaN,
+        // Single samples: the top is the last one, already at hand.
+        rawCentroids[2 * buffered - 2]!,
       );
     }
     if (withParts && this.activeLength > 0) {
