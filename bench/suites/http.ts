@@ -18,7 +18,9 @@
  * rounds and the median requests/s of each is reported with its ratio to `bare`.
  * Target: `prsm` ≥ 95% of `bare` for both frameworks. Knobs (environment):
  * `PRSM_HTTP_BENCH_SECONDS` (default 5), `PRSM_HTTP_BENCH_ROUNDS` (default 5),
- * `PRSM_HTTP_BENCH_CONNECTIONS` (default 32), `PRSM_HTTP_BENCH_PIN` (default 1: on
+ * `PRSM_HTTP_BENCH_CONNECTIONS` (default 32), `PRSM_HTTP_BENCH_ONLY` (comma-separated
+ * names of the variants to run, e.g. `fastify bare,fastify prsm`; each framework's
+ * `bare` is always run, for the ratios), `PRSM_HTTP_BENCH_PIN` (default 1: on
  * Linux with `taskset` and two CPUs or more, the server runs on CPU 1 and this process,
  * the load generator, on CPU 0, so neither takes the other's core; 0 leaves placement
  * to the scheduler).
@@ -235,7 +237,14 @@ export async function run(): Promise<void> {
   heading('HTTP middleware: hello world under autocannon');
   // The load generator (this process, all its threads) on CPU 0; servers on CPU 1.
   if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
-  const names = Object.keys(VARIANTS) as VariantName[];
+  const only = process.env['PRSM_HTTP_BENCH_ONLY']?.split(',').map((s) => s.trim());
+  const all = Object.keys(VARIANTS) as VariantName[];
+  const chosen = only === undefined ? all : all.filter((n) => only.includes(n));
+  const frameworks = new Set(chosen.map((n) => VARIANTS[n].framework));
+  const names = all.filter(
+    (n) =>
+      chosen.includes(n) || (VARIANTS[n].kind === 'bare' && frameworks.has(VARIANTS[n].framework)),
+  );
   const samples = new Map<VariantName, number[]>(names.map((n) => [n, []]));
   const latency = new Map<VariantName, number[]>(names.map((n) => [n, []]));
   const cpu = new Map<VariantName, number[]>(names.map((n) => [n, []]));

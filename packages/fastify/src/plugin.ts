@@ -9,7 +9,9 @@ import type {
 } from 'fastify';
 import {
   chunkLength,
+  type HeaderSource,
   type HttpInstrumentationOptions,
+  isRateLimitHeader,
   HttpMetrics,
   HttpTracing,
   type RequestSpan,
@@ -108,6 +110,46 @@ function routeConfig(request: FastifyRequest): RouteContextLike['config'] {
   return request.routeOptions.config;
 }
 
+/**
+ * Fastify keeps a reply's headers in an object of its own until it writes them all with
+ * `writeHead` (under its `fastify.reply.headers` symbol, found once): read directly, a
+ * finished reply's `Content-Length` and its rate-limit headers cost a property read each
+ * instead of a `reply.getHeader` call. `reply.getHeader` remains the fallback if a
+ * Fastify version keeps them otherwise.
+ */
+let headersSymbol: symbol | null | undefined;
+
+function replyHeaders(reply: FastifyReply): Record<string, unknown> | undefined {
+  if (headersSymbol === undefined) {
+    headersSymbol =
+      Object.getOwnPropertySymbols(reply).find((s) => s.description === 'fastify.reply.headers') ??
+      null;
+  }
+  if (headersSymbol === null) return undefined;
+  const headers = (reply as unknown as Record<symbol, unknown>)[headersSymbol];
+  return headers !== null && typeof headers === 'object'
+    ? (headers as Record<string, unknown>)
+    : undefined;
+}
+
+/** Answers every header as unset: a reply that carries no rate-limit header. */
+const NO_HEADERS: HeaderSource = { getHeader: () => undefined };
+
+/**
+ * Where the rate-limit quota of a finished reply is read: the reply itself when one of
+ * its headers (Fastify's or set on the raw response) is a rate-limit header, else
+ * {@link NO_HEADERS}, so that most replies are not read for one.
+ */
+function rateLimitSource(
+  reply: FastifyReply,
+  headers: Record<string, unknown> | undefined,
+): HeaderSource {
+  if (headers === undefined) return reply;
+  for (const name in headers) if (isRateLimitHeader(name)) return reply;
+  for (const name of reply.raw.getHeaderNames()) if (isRateLimitHeader(name)) return reply;
+  return NO_HEADERS;
+}
+
 /** The route template; undefined for requests no route matched. */
 function routeUrl(request: FastifyRequest): string | undefined {
   const url = routeConfig(request)?.url;
@@ -137,6 +179,7 @@ function finish(live: Live): void {
   const { state, metrics, request, reply } = live;
   if (state.ended) return;
   const raw = reply.raw;
+  const headers = replyHeaders(reply);
   metrics.finish(
     state,
     request,
@@ -144,12 +187,14 @@ function finish(live: Live): void {
       route: metrics.route(request, routeUrl),
       statusCode: raw.statusCode,
       aborted: !raw.writableFinished,
-      contentLength: reply.getHeader('content-length'),
+      contentLength:
+        headers?.['content-length'] ??
+        (headers === undefined ? reply : raw).getHeader('content-length'),
       countedBytes: live.counting,
       clientAddress: request.ip,
       // Fastify keeps reply headers apart until it writes them all with writeHead; its
       // getHeader reads both.
-      headers: reply,
+      headers: rateLimitSource(reply, headers),
     },
     live.tracing,
     live.span,

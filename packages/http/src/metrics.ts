@@ -79,6 +79,11 @@ export class HttpInstruments {
   readonly now: () => number;
   /** Whether {@link HttpInstruments.now} is `performance.now()` (the monitor runs on the system clock). */
   readonly performanceClock: boolean;
+  /**
+   * What turns a reading of {@link HttpInstruments.now} into the monitor clock's
+   * milliseconds: `performance.timeOrigin` for the system clock, else 0.
+   */
+  readonly clockOffset: number;
   /** The monitor's diagnostics, when it has any. */
   readonly diagnostics: Diagnostics | undefined;
   /** `monitor.security`, when the monitor has it. */
@@ -109,6 +114,7 @@ export class HttpInstruments {
     const clock = (monitor as { clock?: Clock }).clock;
     const custom = clock === systemClock ? undefined : clock;
     this.performanceClock = custom === undefined;
+    this.clockOffset = custom === undefined ? performance.timeOrigin : 0;
     this.now = custom === undefined ? (): number => performance.now() : (): number => custom.now();
     this.diagnostics = (monitor as { diagnostics?: Diagnostics }).diagnostics;
     this.security = securitySinkOf(monitor);
@@ -478,7 +484,8 @@ export class HttpMetrics<Req> {
     const inst = state.instruments;
     try {
       state.activeGauge.dec();
-      const elapsed = inst.now() - state.start;
+      const ended = inst.now();
+      const elapsed = ended - state.start;
       const aborted = outcome.aborted;
       const handles = inst.seriesFor(
         state.method,
@@ -512,6 +519,7 @@ export class HttpMetrics<Req> {
           route: outcome.route,
           clientAddress: outcome.clientAddress,
           user: outcome.user,
+          at: inst.clockOffset + ended,
         });
       }
     } catch (error) {

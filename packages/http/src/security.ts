@@ -54,6 +54,8 @@ export interface HttpSecuritySignal {
   readonly clientAddress: string | undefined;
   /** The user the adapter's `user(req)` option named, when any. */
   readonly user: string | undefined;
+  /** When the request ended, in ms of the monitor's clock (undefined: the sink reads its clock). */
+  readonly at?: number | undefined;
 }
 
 /**
@@ -98,7 +100,7 @@ export const HTTP_401_REASON = 'http_401';
  */
 export function reportSecuritySignals(sink: SecuritySignalSink, signal: HttpSecuritySignal): void {
   const ip = signal.clientAddress;
-  if (ip !== undefined) sink.request({ ip });
+  if (ip !== undefined) sink.request(signal.at === undefined ? { ip } : { ip, at: signal.at });
   const code = signal.statusCode;
   if (code === 401) {
     sink.authAttempt({

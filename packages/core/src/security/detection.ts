@@ -597,18 +597,19 @@ export class ThreatDetector {
   }
 
   /**
-   * A request from an IP (the HTTP middleware's signal), for the rate baseline.
+   * A request from an IP (the HTTP middleware's signal), for the rate baseline. `at` is
+   * when it was seen, in ms of the context's clock (default: the clock read now).
    *
    * @example
    * ```ts
    * detector.observeRequest(req.ip);
    * ```
    */
-  observeRequest(ip: string): void {
+  observeRequest(ip: string, at?: number): void {
     const r = this.#rate;
     if (r === undefined) return;
     try {
-      const now = this.#context.clock.now();
+      const now = at ?? this.#context.clock.now();
       const bucket = Math.floor(now / r.bucketMs) * r.bucketMs;
       const s =
         this.#rates.get(ip) ??

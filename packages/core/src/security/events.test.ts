@@ -169,6 +169,25 @@ describe('SecurityMonitor detection', () => {
     ]);
   });
 
+  it("a request's `at` places it in the rate buckets instead of the clock", () => {
+    const { security, context, monitor } = setup({
+      detection: { requestRate: { bucketMs: 1000, warmupBuckets: 1, minRequests: 3, factor: 2 } },
+    });
+    const clockNow = context.clock.now();
+    // Far from the clock: only `at` can put these in two buckets.
+    const base = clockNow + 3_600_000;
+    for (let i = 0; i < 2; i++) security.request({ ip: '9.9.9.9', at: base });
+    for (let i = 0; i < 4; i++) security.request({ ip: '9.9.9.9', at: base + 1000 });
+    expect(context.clock.now()).toBe(clockNow);
+    const incidents = security.incidents();
+    expect(incidents.map((i) => [i.kind, i.at, i.count])).toEqual([
+      ['unusual_request_rate', base + 1000, 4],
+    ]);
+    security.request({ ip: '9.9.9.9', at: Number.NaN });
+    security.request({ ip: '9.9.9.9', at: 'soon' as never });
+    expect(monitor.diagnostics.count(DiagnosticCode.INVALID_VALUE)).toBe(2);
+  });
+
   it('detection: false keeps only the metrics', () => {
     const { security } = setup({ detection: false });
     expect(security.detector).toBeUndefined();

@@ -133,6 +133,12 @@ export interface RoleChangeEvent {
  */
 export interface RequestEvent {
   readonly ip: string;
+  /**
+   * When the request was seen, in milliseconds of the monitor's clock; default: the
+   * clock read now. The HTTP middleware passes the request's end, which it has read
+   * already (the system clock's `Date.now()` is not free at every request).
+   */
+  readonly at?: number;
 }
 
 /**
@@ -445,7 +451,12 @@ export class SecurityMonitor {
         this.#invalid('request needs { ip }');
         return;
       }
-      this.detector?.observeRequest(event.ip);
+      const at = event.at;
+      if (at !== undefined && !Number.isFinite(at)) {
+        this.#invalid('request: at must be a finite number of milliseconds');
+        return;
+      }
+      this.detector?.observeRequest(event.ip, at);
     } catch (error) {
       this.#internal(error);
     }
