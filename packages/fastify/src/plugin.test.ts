@@ -184,6 +184,40 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
     await driveStreamScenario(url, monitor);
   });
 
+  it('counts the bytes of web streams, Response bodies and payloads sent with trailers', async () => {
+    const { monitor } = newMonitor();
+    const app = newApp();
+    await app.register(prsmFastify, { monitor });
+    const encoder = new TextEncoder();
+    // Fastify reads these chunk by chunk into raw.write: no pipe, no Content-Length.
+    app.get(
+      '/web',
+      () =>
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(encoder.encode('a'.repeat(300)));
+            controller.enqueue(encoder.encode('é'));
+            controller.close();
+          },
+        }),
+    );
+    app.get('/response', () => new Response('b'.repeat(120), { status: 201 }));
+    app.get('/trailers', (_request, reply) => {
+      reply.trailer('x-checksum', (_reply, _payload, done) => done(null, 'ok'));
+      return reply.type('text/plain').send('c'.repeat(50));
+    });
+    const url = await serve(app);
+    const bodies: Record<string, number> = {};
+    for (const path of ['/web', '/response', '/trailers']) {
+      const response = await fetch(`${url}${path}`);
+      expect(response.headers.get('content-length')).toBeNull();
+      bodies[path] = Buffer.byteLength(await response.text());
+    }
+    expect(bodies).toEqual({ '/web': 302, '/response': 120, '/trailers': 50 });
+    await settled(monitor, 3);
+    expect(valuesByRoute(monitor, 'http.server.response.body.size')).toEqual(bodies);
+  });
+
   it('continues an incoming traceparent with a SERVER span active in the handler', async () => {
     const { monitor } = newMonitor(true);
     const app = newApp();

@@ -57,31 +57,34 @@ interface Live {
   readonly reply: FastifyReply;
   readonly span: RequestSpan | undefined;
   readonly counting: boolean;
+  /** The response's `write` before ours replaced it (when counting). */
   write: ((...args: unknown[]) => unknown) | undefined;
-  end: ((...args: unknown[]) => unknown) | undefined;
 }
 
 const LIVE = Symbol('prsm.fastify.request');
 type Carrier = ServerResponse & { [LIVE]?: Live };
 
-/** The prototype's methods, in case a response lost its record (it cannot, but must not throw). */
+/** The prototype's `write`, in case a response lost its record (it cannot, but must not throw). */
 // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
 const PROTO_WRITE = ServerResponse.prototype.write as (...args: unknown[]) => unknown;
-// eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
-const PROTO_END = ServerResponse.prototype.end as (...args: unknown[]) => unknown;
 
+/**
+ * The response's `write` while it is recorded, counting the bytes it is given. Fastify
+ * ends a reply of a string, a buffer or an object with `end(payload)` and a
+ * `Content-Length`; everything else comes through `write`: Node streams piped in (and
+ * what a compressing plugin pipes), web `ReadableStream`s and `Response` bodies read
+ * chunk by chunk, payloads with trailers, and a hijacked reply's own writes.
+ */
 function countingWrite(this: Carrier, ...args: unknown[]): unknown {
   const live = this[LIVE];
-  if (live !== undefined) live.state.bytesWritten += chunkLength(args[0], args[1]);
-  return Reflect.apply(live?.write ?? PROTO_WRITE, this, args);
-}
-
-function countingEnd(this: Carrier, ...args: unknown[]): unknown {
-  const live = this[LIVE];
-  if (live !== undefined && typeof args[0] !== 'function') {
-    live.state.bytesWritten += chunkLength(args[0], args[1]);
+  if (live !== undefined) {
+    try {
+      live.state.bytesWritten += chunkLength(args[0], args[1]);
+    } catch (error) {
+      live.metrics.internalError(error, 'counting response bytes');
+    }
   }
-  return Reflect.apply(live?.end ?? PROTO_END, this, args);
+  return Reflect.apply(live?.write ?? PROTO_WRITE, this, args);
 }
 
 /** Fastify's route context (its `config` holds the route's `url` and the user's config). */
@@ -161,18 +164,6 @@ function pathOf(request: FastifyRequest): string {
   const url = request.url;
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
-}
-
-function onPipe(this: Carrier): void {
-  const live = this[LIVE];
-  if (live === undefined || live.write !== undefined) return;
-  // A stream piped into the response: its bytes are counted from here on.
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
-  live.write = this.write as Live['write'];
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
-  live.end = this.end as Live['end'];
-  this.write = countingWrite as ServerResponse['write'];
-  this.end = countingEnd as ServerResponse['end'];
 }
 
 function finish(live: Live): void {
@@ -262,7 +253,6 @@ function plugin(
                 span,
                 counting,
                 write: undefined,
-                end: undefined,
               };
               raw[LIVE] = live;
               if (span !== undefined) {
@@ -277,9 +267,11 @@ function plugin(
                   if (!reply.hasHeader(name)) void reply.header(name, value);
                 }
               }
-              // Replies of strings, buffers and objects carry Content-Length; streams are
-              // piped, and counted from the pipe on.
-              if (counting) raw.on('pipe', onPipe);
+              if (counting) {
+                // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
+                live.write = raw.write as Live['write'];
+                raw.write = countingWrite as ServerResponse['write'];
+              }
               raw.on('close', onRawClose);
             }
           }
