@@ -3,9 +3,9 @@ import { context } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import {
   chunkLength,
-  type HeaderSource,
   type HttpInstrumentationOptions,
   isRateLimitHeader,
+  NO_HEADERS,
   HttpMetrics,
   HttpTracing,
   type RequestSpan,
@@ -295,7 +295,6 @@ function noteRateLimit(res: Carrier): void {
 }
 
 /** The headers of a response that set no rate-limit header: nothing to read. */
-const NO_HEADERS: HeaderSource = { getHeader: () => undefined };
 
 /**
  * `req.ip` (which honours `trust proxy`) parses `X-Forwarded-For` on every read; without

@@ -12,6 +12,7 @@ import {
   type HeaderSource,
   type HttpInstrumentationOptions,
   isRateLimitHeader,
+  NO_HEADERS,
   HttpMetrics,
   HttpTracing,
   type RequestSpan,
@@ -134,9 +135,6 @@ function replyHeaders(reply: FastifyReply): Record<string, unknown> | undefined 
     ? (headers as Record<string, unknown>)
     : undefined;
 }
-
-/** Answers every header as unset: a reply that carries no rate-limit header. */
-const NO_HEADERS: HeaderSource = { getHeader: () => undefined };
 
 /**
  * Where the rate-limit quota of a finished reply is read: the reply itself when one of

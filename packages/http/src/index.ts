@@ -31,6 +31,7 @@ export type { HttpSecuritySignal, SecuritySignalSink } from './security.js';
 export {
   chunkLength,
   isRateLimitHeader,
+  NO_HEADERS,
   parseLength,
   rateLimitUsed,
   rawHeader,

@@ -89,6 +89,20 @@ export interface HeaderSource {
 }
 
 /**
+ * A {@link HeaderSource} with no header set: what an adapter hands
+ * {@link rateLimitUsed} for a response it knows carries no rate-limit header, so that
+ * the response itself is not read for one.
+ *
+ * @example
+ * ```ts
+ * import { NO_HEADERS, rateLimitUsed } from '@prsm/http';
+ *
+ * rateLimitUsed(NO_HEADERS); // undefined
+ * ```
+ */
+export const NO_HEADERS: HeaderSource = { getHeader: () => undefined };
+
+/**
  * A request header read from the request's `rawHeaders` (the name given in lower
  * case, matched in any case; the first value when repeated), without building Node's
  * `headers` object: a framework that never reads `req.headers` (Fastify on a `GET`)
