@@ -831,7 +831,8 @@ export const MEMO_PER_QUANTILE = 6;
 
 /**
  * The numbers of one row of a {@link QuantileMemo} for `quantiles` quantiles: the key,
- * 3 per quantile, and 2 per digest of up to {@link MEMO_CURSOR_PARTS} digests.
+ * {@link MEMO_PER_QUANTILE} per quantile, and 2 per digest of up to
+ * {@link MEMO_CURSOR_PARTS} digests.
  *
  * @internal
  */
@@ -1082,12 +1083,11 @@ function flatAround(
  * the digests' point masses at `p` and `u` and at the changing parts' samples (single
  * ones, weight 1), so the answer is the lowest of those knots whose rank after it
  * reaches the target (with the sweep's allowance for rounding, {@link TIE}), read
- * without touching the digests. NaN when the memo has no flat stretch or the answer
- * lies outside it (at or below `d`, above `u`).
+ * without touching the digests. NaN when the answer lies outside the stretch (at or
+ * below `d`, above `u`). Called only when the memo holds one (`memo[m + 3]` not NaN).
  */
 function flatWalk(total: number, q: number, open: number, memo: Float64Array, m: number): number {
   const d = memo[m + 3]!;
-  if (!(d === d)) return NaN;
   const p = memo[m]!;
   const pAfter = memo[m + 1]!;
   const pBefore = memo[m + 2]!;
