@@ -339,6 +339,7 @@ export type {
   SeriesSnapshot,
   SeriesSnapshotBase,
   SeriesVisitor,
+  SlicedVisitOptions,
   SnapshotOptions,
   SubWindowSnapshot,
   VisitedSeries,

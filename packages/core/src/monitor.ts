@@ -37,6 +37,7 @@ import type {
   MonitorSnapshot,
   SeriesSnapshot,
   SeriesVisitor,
+  SlicedVisitOptions,
   SnapshotOptions,
   SubWindowSnapshot,
   VisitOptions,
@@ -464,6 +465,12 @@ function resourceOf(
   return Object.freeze(resource);
 }
 const SELF_COMPONENT = 'prsm';
+/** The most series a `visitSeriesInSlices` slice reads by default. */
+const DEFAULT_SLICE_SERIES = 1000;
+/** The time a `visitSeriesInSlices` slice may take by default (ms). */
+const DEFAULT_SLICE_MS = 5;
+/** How many series a slice reads between two looks at the clock. */
+const SLICE_CHECK_EVERY = 16;
 const EMPTY_QUANTILES: DistributionSnapshot['quantiles'] = Object.freeze([]);
 
 /**
@@ -1276,14 +1283,68 @@ export class Monitor implements MonitorApi {
    * ```
    */
   visitSeries(options: VisitOptions, visitor: SeriesVisitor): void {
+    this.#visit('visitSeries', options, visitor)(Infinity, Infinity);
+  }
+
+  /**
+   * {@link Monitor.visitSeries}, letting the event loop run (`setImmediate`) between
+   * slices: a slice ends after `sliceSeries` series (default 1000) or once `sliceMs`
+   * (default 5) went by on the monitor's clock, whichever comes first. A visit of tens
+   * of thousands of series, or of series with many samples to merge since the last
+   * read, then holds the process a few milliseconds at a time, and requests keep being
+   * served while it runs. Each series is read as `visitSeries` reads it, at the time
+   * its slice runs (a series read after a sub-window closed sees it closed). Series
+   * created while the visit is under way may or may not be handed over; none is handed
+   * over twice. Visits may run side by side. A bad option or visitor rejects the
+   * promise before any series is read; a visitor that throws rejects it and ends the
+   * visit.
+   *
+   * @example
+   * ```ts
+   * let lines = 0;
+   * await monitor.visitSeriesInSlices(
+   *   { windowSeconds: 300, sliceMs: 2 },
+   *   {
+   *     counter: () => void lines++,
+   *     gauge: () => void lines++,
+   *     distribution: (_series, reading) => void (lines += reading.quantiles.length + 2),
+   *   },
+   * );
+   * ```
+   */
+  async visitSeriesInSlices(options: SlicedVisitOptions, visitor: SeriesVisitor): Promise<void> {
+    const where = 'visitSeriesInSlices';
+    const slice = options?.sliceSeries ?? DEFAULT_SLICE_SERIES;
+    if (!Number.isInteger(slice) || slice < 1) {
+      throw new TypeError(`${where}: sliceSeries must be a positive integer, got ${String(slice)}`);
+    }
+    const sliceMs = options?.sliceMs ?? DEFAULT_SLICE_MS;
+    if (typeof sliceMs !== 'number' || !(sliceMs > 0)) {
+      throw new TypeError(`${where}: sliceMs must be a positive number, got ${String(sliceMs)}`);
+    }
+    const next = this.#visit(where, options, visitor);
+    while (!next(slice, sliceMs)) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /**
+   * Checks a visit's options and visitor and starts it: the returned function reads up
+   * to `limit` more series, for up to `ms` milliseconds, and tells whether the visit is
+   * done. Families are listed when the visit starts; each one's series are read from
+   * its live list.
+   */
+  #visit(
+    where: string,
+    options: VisitOptions,
+    visitor: SeriesVisitor,
+  ): (limit: number, ms: number) => boolean {
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError('visitSeries: options must be an object');
+      throw new TypeError(`${where}: options must be an object`);
     }
     const windowSeconds = options.windowSeconds ?? this.windows[0]!;
     const row = this.windows.indexOf(windowSeconds);
     if (row < 0) {
       throw new TypeError(
-        `visitSeries: windowSeconds must be one of the monitor's windows (${this.windows.join(', ')}), got ${String(windowSeconds)}`,
+        `${where}: windowSeconds must be one of the monitor's windows (${this.windows.join(', ')}), got ${String(windowSeconds)}`,
       );
     }
     if (
@@ -1291,48 +1352,77 @@ export class Monitor implements MonitorApi {
       typeof visitor.gauge !== 'function' ||
       typeof visitor.distribution !== 'function'
     ) {
-      throw new TypeError('visitSeries: visitor must have counter, gauge and distribution methods');
+      throw new TypeError(`${where}: visitor must have counter, gauge and distribution methods`);
     }
     const timestamp = this.clock.now();
-    this.#ticker.read();
-    const slots = Math.round(windowSeconds / this.subWindowSeconds);
-    const qs = this.snapshotQuantiles;
-    const reading = this.#reading;
-    reading.windowSeconds = windowSeconds;
-    reading.quantiles = qs;
-    const values = reading.values;
     const families = [...this.#families.values()].sort((a, b) =>
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
     );
-    for (const family of families) {
-      for (const s of family.all()) {
-        const id = s.identity;
-        if (s instanceof HistogramSeries) {
-          const read = s.read(slots, true, this.#visitRead, true);
-          this.#visitRead = read;
-          const found = this.#guidedQuantiles(s, read, row);
-          for (let i = 0; i < qs.length; i++) values[i] = found[i]!;
-          const count = read.count;
-          const empty = count === 0;
-          reading.type = family.type as 'histogram' | 'timer';
-          reading.coveredSeconds = coveredSecondsSince(read.startMs, timestamp);
-          reading.count = count;
-          reading.sum = read.sum;
-          reading.min = empty ? NaN : read.min;
-          reading.max = empty ? NaN : read.max;
-          reading.errors = read.errors;
-          reading.exemplar = s.exemplars(slots)[0];
-          const total = s.read(-1, false, this.#visitRead, true);
-          reading.totalCount = total.count;
-          reading.totalSum = total.sum;
-          reading.totalErrors = total.errors;
-          visitor.distribution(id, reading);
-        } else if (s instanceof CounterSeries) {
-          visitor.counter(id, s.total);
-        } else if (s.hasValue) {
-          visitor.gauge(id, s.value);
+    let f = 0;
+    let series: Iterator<AnySeries> | undefined;
+    const monotonic = this.#ticker.monotonic;
+    return (limit, ms) => {
+      const deadline = ms === Infinity ? Infinity : monotonic() + ms;
+      this.#ticker.read();
+      const slots = Math.round(windowSeconds / this.subWindowSeconds);
+      // The reading handed over is shared by every visit: set for this one per slice.
+      const reading = this.#reading;
+      reading.windowSeconds = windowSeconds;
+      reading.quantiles = this.snapshotQuantiles;
+      let n = 0;
+      for (; f < families.length; f++) {
+        const family = families[f]!;
+        series ??= family.all();
+        for (let s = series.next(); s.done !== true; s = series.next()) {
+          this.#visitOne(family.type, s.value, visitor, slots, row, timestamp);
+          if (++n === limit) return false;
+          if (n % SLICE_CHECK_EVERY === 0 && deadline !== Infinity && monotonic() >= deadline) {
+            return false;
+          }
         }
+        series = undefined;
       }
+      return true;
+    };
+  }
+
+  /** One series of a visit: read, and handed to the visitor. */
+  #visitOne(
+    type: MetricType,
+    s: AnySeries,
+    visitor: SeriesVisitor,
+    slots: number,
+    row: number,
+    timestamp: number,
+  ): void {
+    const id = s.identity;
+    if (s instanceof HistogramSeries) {
+      const qs = this.snapshotQuantiles;
+      const reading = this.#reading;
+      const values = reading.values;
+      const read = s.read(slots, true, this.#visitRead, true);
+      this.#visitRead = read;
+      const found = this.#guidedQuantiles(s, read, row);
+      for (let i = 0; i < qs.length; i++) values[i] = found[i]!;
+      const count = read.count;
+      const empty = count === 0;
+      reading.type = type as 'histogram' | 'timer';
+      reading.coveredSeconds = coveredSecondsSince(read.startMs, timestamp);
+      reading.count = count;
+      reading.sum = read.sum;
+      reading.min = empty ? NaN : read.min;
+      reading.max = empty ? NaN : read.max;
+      reading.errors = read.errors;
+      reading.exemplar = s.exemplars(slots)[0];
+      const total = s.read(-1, false, this.#visitRead, true);
+      reading.totalCount = total.count;
+      reading.totalSum = total.sum;
+      reading.totalErrors = total.errors;
+      visitor.distribution(id, reading);
+    } else if (s instanceof CounterSeries) {
+      visitor.counter(id, s.total);
+    } else if (s.hasValue) {
+      visitor.gauge(id, s.value);
     }
   }
 

@@ -365,3 +365,24 @@ export interface VisitOptions {
   /** The window histograms and timers are read over: a configured window. Default the first. */
   readonly windowSeconds?: number;
 }
+
+/**
+ * Options of `monitor.visitSeriesInSlices`: those of `visitSeries`, and how much is
+ * read between two turns of the event loop: a slice ends after `sliceSeries` series or
+ * once `sliceMs` milliseconds went by, whichever comes first.
+ *
+ * @example
+ * ```ts
+ * const options: SlicedVisitOptions = { windowSeconds: 300, sliceSeries: 250, sliceMs: 2 };
+ * ```
+ */
+export interface SlicedVisitOptions extends VisitOptions {
+  /** The most series a slice reads, a positive integer. Default 1000. */
+  readonly sliceSeries?: number;
+  /**
+   * The time a slice may take, in milliseconds of the monitor's clock (checked every
+   * 16 series), a positive number. Default 5. (A timer series with many new samples to
+   * merge since the last read takes tens of microseconds; one with few, a few.)
+   */
+  readonly sliceMs?: number;
+}

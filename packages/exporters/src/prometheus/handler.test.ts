@@ -7,8 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   negotiateFormat,
   prometheusHandler,
+  prometheusScrape,
+  prometheusScrapeInSlices,
   startPrometheusServer,
   type PrometheusServer,
+  type SnapshotSource,
 } from './handler.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './text.js';
 
@@ -118,6 +121,127 @@ describe('prometheusHandler on node:http', () => {
       /options\.windowSeconds must be one of the monitor's windows \(60, 300, 900\), got 42/,
     );
     expect(() => prometheusHandler({ monitor, prefix: 1 as unknown as string })).toThrow(TypeError);
+    for (const sliceMs of [0, -1]) {
+      expect(() => prometheusHandler({ monitor, sliceMs })).toThrow(
+        new RegExp(`options\\.sliceMs must be a positive number, got ${sliceMs}`),
+      );
+    }
+    for (const sliceSeries of [0, 2.5, -3]) {
+      expect(() => prometheusHandler({ monitor, sliceSeries })).toThrow(
+        new RegExp(`options\\.sliceSeries must be a positive integer, got ${sliceSeries}`),
+      );
+    }
+  });
+
+  it('answers 500 when a sliced read fails part way', async () => {
+    const monitor = makeMonitor();
+    const failing: SnapshotSource = {
+      windows: monitor.windows,
+      snapshot: (options) => monitor.snapshot(options),
+      visitSeriesInSlices: async () => {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        throw new Error('slice failed');
+      },
+    };
+    const url = await listen(createServer(prometheusHandler({ monitor: failing })));
+    const response = await fetch(url);
+    expect(response.status).toBe(500);
+    expect(await response.text()).toBe('# metrics unavailable: slice failed\n');
+  });
+
+  it('leaves a response alone whose client went away while the scrape ran', async () => {
+    const monitor = makeMonitor();
+    let finishVisit = (): void => {};
+    let visitStarted = (): void => {};
+    const started = new Promise<void>((resolve) => (visitStarted = resolve));
+    let slow = true;
+    const source: SnapshotSource = {
+      windows: monitor.windows,
+      snapshot: (options) => monitor.snapshot(options),
+      visitSeriesInSlices: (options, visitor) => {
+        if (!slow) return monitor.visitSeriesInSlices(options, visitor);
+        visitStarted();
+        return new Promise<void>((resolve) => (finishVisit = resolve));
+      },
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    cleanups.push(() => {
+      process.off('unhandledRejection', onUnhandled);
+      return Promise.resolve();
+    });
+    const handler = prometheusHandler({ monitor: source });
+    let closed = (): void => {};
+    const responseClosed = new Promise<void>((resolve) => (closed = resolve));
+    const url = await listen(
+      createServer((req, res) => {
+        res.on('close', () => closed());
+        handler(req, res);
+      }),
+    );
+    const abort = new AbortController();
+    const gone = fetch(url, { signal: abort.signal }).catch((error: unknown) => error);
+    await started;
+    abort.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    await responseClosed;
+    finishVisit();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    slow = false;
+    const next = await fetch(url);
+    expect(next.status).toBe(200);
+    expect(await next.text()).toContain('hits_total{component="api"} 3\n');
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('prometheusScrapeInSlices', () => {
+  it('writes what prometheusScrape writes, letting the event loop run between slices', async () => {
+    const monitor = new Monitor({ clock: new ManualClock(T0), windows: [60, 300] });
+    cleanups.push(() => monitor.shutdown());
+    const timer = monitor.timer('op');
+    const hits = monitor.counter('hits');
+    for (let i = 0; i < 200; i++) {
+      for (let k = 0; k < 5; k++) timer.record(10 + ((i * 7 + k * 13) % 90), { route: `/r${i}` });
+      hits.inc(i, { route: `/r${i}` });
+    }
+    let turns = 0;
+    let running = true;
+    const turn = (): void => {
+      turns++;
+      if (running) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const sliced = await prometheusScrapeInSlices(monitor, {
+      windowSeconds: 300,
+      format: 'openmetrics',
+      sliceSeries: 20,
+    });
+    running = false;
+    // 400 series in slices of 20: 19 turns at least between them.
+    expect(turns).toBeGreaterThanOrEqual(19);
+    const whole = prometheusScrape(monitor, { windowSeconds: 300, format: 'openmetrics' });
+    expect(sliced.toString('utf8')).toBe(whole.toString('utf8'));
+    expect(sliced.toString('utf8')).toContain(
+      'op_seconds{component="default",route="/r199",quantile="0.5"}',
+    );
+  });
+
+  it('scrapes a source without visitSeriesInSlices as prometheusScrape does', async () => {
+    const monitor = makeMonitor();
+    const snapshotOnly: SnapshotSource = {
+      windows: monitor.windows,
+      snapshot: (options) => monitor.snapshot(options),
+    };
+    const viaVisit: SnapshotSource = {
+      windows: monitor.windows,
+      snapshot: (options) => monitor.snapshot(options),
+      visitSeries: (options, visitor) => monitor.visitSeries(options, visitor),
+    };
+    const expected = prometheusScrape(monitor).toString('utf8');
+    expect((await prometheusScrapeInSlices(snapshotOnly)).toString('utf8')).toBe(expected);
+    expect((await prometheusScrapeInSlices(viaVisit)).toString('utf8')).toBe(expected);
   });
 });
 

@@ -6,7 +6,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { MonitorSnapshot, SeriesVisitor, SnapshotOptions, VisitOptions } from '@prsm/core';
+import type {
+  MonitorSnapshot,
+  SeriesVisitor,
+  SlicedVisitOptions,
+  SnapshotOptions,
+  VisitOptions,
+} from '@prsm/core';
 
 import {
   OPENMETRICS_CONTENT_TYPE,
@@ -22,7 +28,8 @@ import {
  * and `windows` (a `Monitor`) is read through `visitSeries`, which builds no snapshot;
  * another is asked for a snapshot of the one window exposed, without digests or
  * cumulative quantiles, so a scrape computes nothing it does not print (a source may
- * ignore the options).
+ * ignore the options). With `visitSeriesInSlices` too, the handler's scrapes let the
+ * event loop run between slices of series (see {@link prometheusScrapeInSlices}).
  *
  * @example
  * ```ts
@@ -32,6 +39,7 @@ import {
 export interface SnapshotSource {
   snapshot(options?: SnapshotOptions): MonitorSnapshot;
   visitSeries?(options: VisitOptions, visitor: SeriesVisitor): void;
+  visitSeriesInSlices?(options: SlicedVisitOptions, visitor: SeriesVisitor): Promise<void>;
   readonly windows?: readonly number[];
 }
 
@@ -75,18 +83,9 @@ export function prometheusScrape(
   source: SnapshotSource,
   options: PrometheusScrapeOptions = {},
 ): Buffer {
-  const { windowSeconds, prefix, format, exemplars } = options;
-  const exposed = windowSeconds ?? source.windows?.[0];
+  const exposed = options.windowSeconds ?? source.windows?.[0];
   if (typeof source.visitSeries === 'function' && exposed !== undefined) {
-    const writer = new PrometheusWriter(
-      {
-        windowSeconds: exposed,
-        ...(prefix !== undefined && { prefix }),
-        ...(format !== undefined && { format }),
-        ...(exemplars !== undefined && { exemplars }),
-      },
-      true,
-    );
+    const writer = liveWriter(options, exposed);
     source.visitSeries({ windowSeconds: exposed }, writer);
     return writer.bytes();
   }
@@ -96,6 +95,77 @@ export function prometheusScrape(
     cumulativeQuantiles: false,
   });
   return Buffer.from(toPrometheusText(snapshot, options));
+}
+
+/**
+ * Options of {@link prometheusScrapeInSlices}: those of {@link prometheusScrape}, and
+ * how many series are read between two turns of the event loop.
+ *
+ * @example
+ * ```ts
+ * const options: PrometheusSlicedScrapeOptions = { windowSeconds: 300, sliceSeries: 250 };
+ * ```
+ */
+export interface PrometheusSlicedScrapeOptions extends PrometheusScrapeOptions {
+  /** The most series a slice reads, a positive integer. Default the monitor's (1000). */
+  readonly sliceSeries?: number;
+  /** The time a slice may take (ms), a positive number. Default the monitor's (5). */
+  readonly sliceMs?: number;
+}
+
+/**
+ * {@link prometheusScrape} without holding the event loop for the whole scrape: a
+ * `Monitor` is read through `visitSeriesInSlices`, about 5 ms of series at a time with
+ * the event loop let run between slices, so the requests a service is serving are not
+ * held up behind a scrape of tens of thousands of series (tens to hundreds of
+ * milliseconds of work when timers have many new samples to merge). The same text as
+ * `prometheusScrape` at the time each series is read. The handler and the standalone
+ * server scrape this way. A source without `visitSeriesInSlices` is scraped as
+ * `prometheusScrape` scrapes it.
+ *
+ * @example
+ * ```ts
+ * import { prometheusScrapeInSlices, PROMETHEUS_CONTENT_TYPE } from '@prsm/exporters/prometheus';
+ *
+ * app.get('/metrics', async (_request, reply) => {
+ *   const body = await prometheusScrapeInSlices(monitor, { windowSeconds: 60 });
+ *   return reply.type(PROMETHEUS_CONTENT_TYPE).send(body);
+ * });
+ * ```
+ */
+export async function prometheusScrapeInSlices(
+  source: SnapshotSource,
+  options: PrometheusSlicedScrapeOptions = {},
+): Promise<Buffer> {
+  const { windowSeconds, sliceSeries, sliceMs } = options;
+  const exposed = windowSeconds ?? source.windows?.[0];
+  if (typeof source.visitSeriesInSlices !== 'function' || exposed === undefined) {
+    return prometheusScrape(source, options);
+  }
+  const writer = liveWriter(options, exposed);
+  await source.visitSeriesInSlices(
+    {
+      windowSeconds: exposed,
+      ...(sliceSeries !== undefined && { sliceSeries }),
+      ...(sliceMs !== undefined && { sliceMs }),
+    },
+    writer,
+  );
+  return writer.bytes();
+}
+
+/** The writer of a scrape read through a visit (see `PrometheusWriter`). */
+function liveWriter(options: PrometheusScrapeOptions, windowSeconds: number): PrometheusWriter {
+  const { prefix, format, exemplars } = options;
+  return new PrometheusWriter(
+    {
+      windowSeconds,
+      ...(prefix !== undefined && { prefix }),
+      ...(format !== undefined && { format }),
+      ...(exemplars !== undefined && { exemplars }),
+    },
+    true,
+  );
 }
 
 /**
@@ -121,6 +191,13 @@ export interface PrometheusHandlerOptions {
   readonly openMetrics?: boolean;
   /** OpenMetrics exemplars (see `PrometheusTextOptions.exemplars`). Default true. */
   readonly exemplars?: boolean;
+  /**
+   * The most series read between two turns of the event loop (see
+   * {@link prometheusScrapeInSlices}), a positive integer. Default the monitor's (1000).
+   */
+  readonly sliceSeries?: number;
+  /** The time a slice of the scrape may take (ms), a positive number. Default the monitor's (5). */
+  readonly sliceMs?: number;
 }
 
 /**
@@ -161,6 +238,14 @@ function checkHandlerOptions(where: string, options: PrometheusHandlerOptions): 
   }
   if (prefix !== undefined && typeof prefix !== 'string') {
     throw optionError(where, 'prefix must be a string');
+  }
+  const { sliceSeries } = options;
+  if (sliceSeries !== undefined && (!Number.isInteger(sliceSeries) || sliceSeries < 1)) {
+    throw optionError(where, `sliceSeries must be a positive integer, got ${String(sliceSeries)}`);
+  }
+  const { sliceMs } = options;
+  if (sliceMs !== undefined && (typeof sliceMs !== 'number' || !(sliceMs > 0))) {
+    throw optionError(where, `sliceMs must be a positive number, got ${String(sliceMs)}`);
   }
 }
 
@@ -203,10 +288,13 @@ export function negotiateFormat(accept: string | undefined): PrometheusFormat {
 
 /**
  * An HTTP handler that answers with the monitor's metrics, read afresh per request
- * (see {@link prometheusScrape}), in the text format 0.0.4
+ * (see {@link prometheusScrapeInSlices}: a monitor is read a slice of series at a time,
+ * the event loop running between slices), in the text format 0.0.4
  * (`text/plain; version=0.0.4; charset=utf-8`) or, when the `Accept` header prefers
  * it, OpenMetrics 1.0 with exemplars. `GET` and
- * `HEAD` only (others get 405). It never throws: a failure to render answers 500.
+ * `HEAD` only (others get 405). It never throws and never leaves a promise rejected: a
+ * failure to render answers 500, and a client gone before the body was ready gets
+ * nothing.
  *
  * Mounting: node:http `createServer(handler)`; Express `app.get('/metrics', handler)`;
  * Fastify `app.get('/metrics', (request, reply) => { reply.hijack(); handler(request.raw, reply.raw); })`.
@@ -222,41 +310,70 @@ export function negotiateFormat(accept: string | undefined): PrometheusFormat {
  */
 export function prometheusHandler(options: PrometheusHandlerOptions): PrometheusRequestHandler {
   checkHandlerOptions('prometheusHandler', options);
-  const { monitor, windowSeconds, prefix, exemplars } = options;
+  const { monitor, windowSeconds, prefix, exemplars, sliceSeries, sliceMs } = options;
   const allowOpenMetrics = options.openMetrics !== false;
   return (req, res) => {
-    try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end('Method Not Allowed\n');
-        return;
-      }
-      const format = allowOpenMetrics ? negotiateFormat(req.headers.accept) : 'prometheus';
-      const body = prometheusScrape(monitor, {
-        format,
-        ...(windowSeconds !== undefined && { windowSeconds }),
-        ...(prefix !== undefined && { prefix }),
-        ...(exemplars !== undefined && { exemplars }),
-      });
-      res.writeHead(200, {
-        'Content-Type':
-          format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
-        'Content-Length': body.length,
-        'Cache-Control': 'no-store',
-        Vary: 'Accept',
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    } catch (error) {
-      try {
-        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end(
-          `# metrics unavailable: ${error instanceof Error ? error.message : String(error)}\n`,
-        );
-      } catch {
-        // The connection is gone: nothing left to tell.
-      }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      answerError(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
+      return;
     }
+    let format: PrometheusFormat;
+    try {
+      format = allowOpenMetrics ? negotiateFormat(req.headers.accept) : 'prometheus';
+    } catch (error) {
+      answerError(res, 500, unavailable(error));
+      return;
+    }
+    // (An async function: whatever fails in it rejects, never throws here.)
+    const scraping = prometheusScrapeInSlices(monitor, {
+      format,
+      ...(windowSeconds !== undefined && { windowSeconds }),
+      ...(prefix !== undefined && { prefix }),
+      ...(exemplars !== undefined && { exemplars }),
+      ...(sliceSeries !== undefined && { sliceSeries }),
+      ...(sliceMs !== undefined && { sliceMs }),
+    });
+    scraping.then(
+      (body) => {
+        if (res.destroyed) return;
+        try {
+          res.writeHead(200, {
+            'Content-Type':
+              format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+            'Content-Length': body.length,
+            'Cache-Control': 'no-store',
+            Vary: 'Accept',
+          });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        } catch (error) {
+          answerError(res, 500, unavailable(error));
+        }
+      },
+      (error: unknown) => answerError(res, 500, unavailable(error)),
+    );
   };
+}
+
+function unavailable(error: unknown): string {
+  return `# metrics unavailable: ${error instanceof Error ? error.message : String(error)}\n`;
+}
+
+/** A plain-text answer, when the response can still take one (never throws). */
+function answerError(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  try {
+    if (res.destroyed || res.writableEnded) return;
+    if (!res.headersSent) {
+      res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+    }
+    res.end(text);
+  } catch {
+    // The connection is gone: nothing left to tell.
+  }
 }
 
 /**

@@ -21,6 +21,7 @@ export {
   negotiateFormat,
   prometheusHandler,
   prometheusScrape,
+  prometheusScrapeInSlices,
   startPrometheusServer,
 } from './handler.js';
 export type {
@@ -29,6 +30,7 @@ export type {
   PrometheusScrapeOptions,
   PrometheusServer,
   PrometheusServerOptions,
+  PrometheusSlicedScrapeOptions,
   SnapshotSource,
 } from './handler.js';
 export {

@@ -496,6 +496,79 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     expect(Buffer.byteLength(text)).toBe(body.length);
   });
 
+  it('writes every value as String() would, whole numbers digit by digit included', () => {
+    // Whole numbers below 2^53 are written without a string; the rest through String().
+    const values = [
+      0,
+      -0,
+      1,
+      9,
+      10,
+      99,
+      100,
+      101,
+      1000,
+      65535,
+      123456789,
+      1234567890123,
+      Number.MAX_SAFE_INTEGER,
+      2 ** 53,
+      2 ** 60,
+      1e21,
+      1e300,
+      0.5,
+      1.25e-7,
+      -1,
+      -42,
+      -0.5,
+      NaN,
+      Infinity,
+      -Infinity,
+    ];
+    const expected = (v: number): string =>
+      Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+    const text = toPrometheusText(
+      snapshotOf(values.map((value, i) => gauge('g', value, { tags: { i: String(i) } }))),
+    );
+    for (const [i, v] of values.entries()) {
+      expect(text).toContain(`\ng{component="c",i="${i}"} ${expected(v)}\n`);
+    }
+    // And a monitor's counters and a timer's _count (the handler's path).
+    const { monitor } = makeMonitor();
+    const counter = monitor.counter('c');
+    counter.bind({ k: 'big' }).inc(Number.MAX_SAFE_INTEGER);
+    counter.bind({ k: 'ten' }).inc(10);
+    counter.bind({ k: 'half' }).inc(2.5);
+    const timer = monitor.timer('t');
+    for (let i = 0; i < 1000; i++) timer.record(1);
+    const scraped = scrapeText(monitor);
+    expect(scraped).toContain(
+      `c_total{component="api_gateway",k="big"} ${Number.MAX_SAFE_INTEGER}\n`,
+    );
+    expect(scraped).toContain('c_total{component="api_gateway",k="ten"} 10\n');
+    expect(scraped).toContain('c_total{component="api_gateway",k="half"} 2.5\n');
+    expect(scraped).toContain('t_seconds_count{component="api_gateway"} 1000\n');
+    expect(scraped).toContain('t_seconds_sum{component="api_gateway"} 1\n');
+  });
+
+  it('writes non-ASCII text anywhere in a string, surrogate pairs and lone surrogates as Buffer does', () => {
+    const { monitor } = makeMonitor();
+    const g = monitor.gauge('g', { description: 'ok ✓ then 😀 and a lone \ud800 end' });
+    const cities = ['Zürich', 'ascii first then é', '😀 first', 'lone \udc00 low', 'end é'];
+    for (const [i, city] of cities.entries()) g.bind({ city }).set(i);
+    const body = prometheusScrape(monitor);
+    const text = body.toString('utf8');
+    for (const [i, city] of cities.entries()) {
+      // A lone surrogate becomes U+FFFD, as Buffer.from would make it.
+      const written = Buffer.from(city).toString('utf8');
+      expect(text).toContain(`g{component="api_gateway",city="${written}"} ${i}\n`);
+    }
+    expect(text).toContain(
+      `# HELP g ${Buffer.from('ok ✓ then 😀 and a lone \ud800 end').toString('utf8')}\n`,
+    );
+    expect(Buffer.compare(body, Buffer.from(text))).toBe(0);
+  });
+
   it('reads a source without visitSeries through one snapshot', () => {
     const { monitor } = variedMonitor();
     const calls: unknown[] = [];
