@@ -569,6 +569,23 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     expect(Buffer.compare(body, Buffer.from(text))).toBe(0);
   });
 
+  it('scrapes right after a scrape of many more series and before one of many again', () => {
+    // What each scrape remembers of the last one (by series' place) is cut back after a
+    // small scrape and grown again after: the text stays that of the state scraped.
+    const many = (n: number, offset: number): Monitor => {
+      const monitor = new Monitor({ clock: new ManualClock(T0), maxSeriesPerMetric: n + 10 });
+      monitors.push(monitor);
+      const timer = monitor.timer('t');
+      for (let i = 0; i < n; i++) timer.record(offset + i, { i: String(i) });
+      return monitor;
+    };
+    const big = many(3000, 1);
+    const small = many(3, 5000);
+    for (const monitor of [big, small, big, small, many(3000, 7)]) {
+      expectSameExposition(scrapeText(monitor), snapshotText(monitor, {}));
+    }
+  });
+
   it('reads a source without visitSeries through one snapshot', () => {
     const { monitor } = variedMonitor();
     const calls: unknown[] = [];

@@ -330,6 +330,9 @@ const lastScrape = {
   texts: [] as string[],
 };
 
+/** The fewest quantile slots {@link lastScrape} keeps its values' array cut back to. */
+const MIN_VALUES = 1024;
+
 /** The first quantile slot of `place` in {@link lastScrape}, emptied when `fresh` (another series' before). */
 function numberSlots(place: number, width: number, fresh: boolean): number {
   const memo = lastScrape;
@@ -343,7 +346,8 @@ function numberSlots(place: number, width: number, fresh: boolean): number {
     const values = new Float64Array(Math.max(2 * memo.values.length, at + width)).fill(NaN);
     values.set(memo.values);
     memo.values = values;
-  } else if (fresh) memo.values.fill(NaN, at, at + width);
+  }
+  if (fresh) memo.values.fill(NaN, at, at + width);
   return at;
 }
 
@@ -637,8 +641,12 @@ export class PrometheusWriter implements SeriesVisitor {
       // The places past this scrape's last series hold nothing of it.
       lastScrape.series.length = this.#place;
       lastScrape.labels.length = this.#place;
-      if (lastScrape.texts.length > this.#place * lastScrape.width) {
-        lastScrape.texts.length = this.#place * lastScrape.width;
+      const slots = this.#place * lastScrape.width;
+      if (lastScrape.texts.length > slots) lastScrape.texts.length = slots;
+      // The values' array is grown by doubling: cut back once it is four times what
+      // this scrape used (series were removed), so it holds no more than a scrape needs.
+      if (lastScrape.values.length > 4 * Math.max(slots, MIN_VALUES)) {
+        lastScrape.values = lastScrape.values.slice(0, 2 * Math.max(slots, MIN_VALUES));
       }
     }
     this.#encode();
