@@ -122,10 +122,11 @@ function setPart(
   min: number,
   max: number,
   top: number,
+  id: number,
 ): void {
   const p: MutablePart | undefined = parts[n];
   if (p === undefined) {
-    parts.push({ centroids, length, total, sum, min, max, top });
+    parts.push({ centroids, length, total, sum, min, max, top, id });
     return;
   }
   p.centroids = centroids;
@@ -135,6 +136,7 @@ function setPart(
   p.min = min;
   p.max = max;
   p.top = top;
+  p.id = id;
 }
 const NO_EXEMPLARS: readonly Exemplar[] = Object.freeze([]);
 
@@ -429,6 +431,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         rawCentroids[2 * buffered - 2]!,
         // Single samples: the top is the last one, already at hand.
         rawCentroids[2 * buffered - 2]!,
+        NaN,
       );
     }
     if (withParts && this.activeLength > 0) {
@@ -442,6 +445,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         this.activeMin,
         this.activeMax,
         NaN,
+        // Negative, never a sub-window's number; new with every merge and rotation.
+        -1 - this.digestVersion,
       );
     }
     if (slots < 0) {
@@ -457,6 +462,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
             this.cumulativeSum,
             this.cumulativeMin,
             this.cumulativeMax,
+            NaN,
             NaN,
           );
         }
@@ -485,6 +491,8 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
             stats[base + 3]!,
             stats[base + 4]!,
             stats[base + 8]!,
+            // A closed sub-window's centroids never change: its number names them.
+            s,
           );
         }
         count += stats[base + 1]!;

@@ -148,9 +148,9 @@ describe('the closed sub-windows remembered between snapshots', () => {
     const series = timer.bind() as unknown as HistogramSeries;
     expect(series).toBeInstanceOf(HistogramSeries);
     // Two windows and cumulative, five quantiles: a key, six numbers per quantile (the
-    // point read, two sums, the flat stretch around it), and (cursor, weight above it)
-    // per digest of up to six for the lowest quantile.
-    const rowSize = 1 + 6 * 5 + 2 * 6;
+    // point read, two sums, the flat stretch around it), and (cursor, weight above it,
+    // the digest's id) per digest of up to six for the lowest quantile.
+    const rowSize = 1 + 6 * 5 + 3 * 6;
     expect(series.quantileMemo?.length).toBe(3 * rowSize);
     // The digests' ranks were remembered at the answers of the 300 s window, under the
     // version of the digests they were read from: the snapshots merged nothing (the
@@ -175,10 +175,38 @@ describe('the closed sub-windows remembered between snapshots', () => {
     }
     expect(below).toBeGreaterThan(0);
     expect(below).toBeLessThan(digest.length);
-    expect(memo[row + 1 + 6 * 5]).toBe(below);
-    expect(memo[row + 1 + 6 * 5 + 1]).toBe(above);
-    // The slot of a second digest stays empty.
-    expect(memo[row + 1 + 6 * 5 + 2]).toBeNaN();
+    const cursors = row + 1 + 6 * 5;
+    expect(memo[cursors]).toBe(below);
+    expect(memo[cursors + 1]).toBe(above);
+    // Named by the closed minute's sub-window number (its id): the same id, the same
+    // centroids.
+    const minute = Date.UTC(2024, 0, 15, 14, 0, 0) / 60_000;
+    expect(digest.id).toBe(minute);
+    expect(memo[cursors + 2]).toBe(minute);
+    // The slot of a second digest names none.
+    expect(memo[cursors + 3 + 2]).toBeNaN();
+    // Samples enough to be merged into the open sub-window: the digests' version, the
+    // key, changes, and the remembered ranks go; the closed minute's cursor stays, for
+    // the next read to start from.
+    for (let i = 0; i < 40; i++) timer.record(i % 10);
+    const merged = monitor.snapshot({ digests: false });
+    for (const x of merged.series) {
+      if (x.type !== 'timer') continue;
+      for (const w of x.windows) {
+        const want = monitor.getPercentiles(
+          't',
+          w.quantiles.map((q) => q.quantile),
+          { component: 'c', windowSeconds: w.windowSeconds as number },
+        );
+        w.quantiles.forEach((q, i) => expect(close(q.value, want[i]!)).toBe(true));
+      }
+    }
+    expect(memo[row]).toBe(series.digestVersion);
+    const open = series.read(5, true, undefined, true).parts;
+    // The open sub-window's id is negative and new with each merge; the closed one's stays.
+    expect(open.map((p) => p.id)).toEqual([-1 - series.digestVersion, minute]);
+    const openCursor = memo.subarray(cursors, cursors + 6);
+    expect([openCursor[2], openCursor[5]]).toEqual([-1 - series.digestVersion, minute]);
     // A closed digest's top boundary comes with it: the walk need not read its end.
     expect(digest.top).toBe(
       Math.max(digest.max, digest.centroids[2 * digest.length - 2]!, digest.min),

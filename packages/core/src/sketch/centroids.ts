@@ -252,6 +252,12 @@ export interface DigestPart {
    * the top then never touches the end of the centroids.
    */
   readonly top?: number;
+  /**
+   * What names these centroids while they stay the same (a closed sub-window's number;
+   * the open sub-window's, negative, changes with every merge into it), so a read's
+   * cursors into them can be kept for the next read. NaN or absent: nothing kept.
+   */
+  readonly id?: number;
 }
 
 /** Half of a centroid spreads to each side; a single sample stays a point. @internal */
@@ -430,6 +436,8 @@ let sweepDensity = new Float64Array(32);
 // and the weight of the centroids from the cursor up.
 let sweepCursor = new Int32Array(32);
 let sweepAbove = new Float64Array(32);
+/** Per part: its `id` (NaN when it has none). */
+let sweepId = new Float64Array(32);
 
 let orderOf: readonly number[] = [];
 let orderFor: readonly number[] | undefined;
@@ -475,6 +483,7 @@ function loadParts(parts: readonly DigestPart[]): number {
     sweepDensity = new Float64Array(size);
     sweepCursor = new Int32Array(size);
     sweepAbove = new Float64Array(size);
+    sweepId = new Float64Array(size);
   }
   const cs = sweepCentroids;
   let total = 0;
@@ -496,6 +505,7 @@ function loadParts(parts: readonly DigestPart[]): number {
     sweepTotal[k] = p.total;
     sweepCursor[k] = L;
     sweepAbove[k] = 0;
+    sweepId[k] = p.id ?? NaN;
     total += p.total;
     if (p.min < min) min = p.min;
     if (p.max > max) max = p.max;
@@ -803,9 +813,11 @@ function descend(
  * stay (the digests) around its answer: `array[offset]` names them (`key`: the series'
  * `digestVersion`, so a merge or a rotation starts the row afresh), then per quantile
  * {@link MEMO_PER_QUANTILE} numbers (see {@link walkFrom}), then (see
- * {@link MEMO_CURSOR_PARTS}) each digest's cursor at the lowest quantile's answer (2
- * numbers per digest). `open`: how many of the first parts change while the key stays
- * (0, or 1 for the unmerged buffer of a raw read: single samples, of weight 1).
+ * {@link MEMO_CURSOR_PARTS}) each digest's cursor at the lowest quantile's answer (3
+ * numbers per digest: the cursor, the weight from it up, the digest's `id`; kept when
+ * the key changes, for the digests whose `id` stays). `open`: how many of the first
+ * parts change while the key stays (0, or 1 for the unmerged buffer of a raw read:
+ * single samples, of weight 1).
  *
  * @internal
  */
@@ -831,14 +843,22 @@ export const MEMO_PER_QUANTILE = 6;
 
 /**
  * The numbers of one row of a {@link QuantileMemo} for `quantiles` quantiles: the key,
- * {@link MEMO_PER_QUANTILE} per quantile, and 2 per digest of up to
- * {@link MEMO_CURSOR_PARTS} digests.
+ * {@link MEMO_PER_QUANTILE} per quantile, and {@link MEMO_PER_CURSOR} per digest of up
+ * to {@link MEMO_CURSOR_PARTS} digests.
  *
  * @internal
  */
 export function quantileMemoRow(quantiles: number): number {
-  return 1 + MEMO_PER_QUANTILE * quantiles + 2 * MEMO_CURSOR_PARTS;
+  return 1 + MEMO_PER_QUANTILE * quantiles + MEMO_PER_CURSOR * MEMO_CURSOR_PARTS;
 }
+
+/**
+ * Per digest in a {@link QuantileMemo} row's cursors: the cursor, the weight of the
+ * centroids from it up, the digest's `id`.
+ *
+ * @internal
+ */
+export const MEMO_PER_CURSOR = 3;
 
 /**
  * Up to this many digests (a 300 s window of 60 s sub-windows has five closed ones and
@@ -902,7 +922,8 @@ export function guidedQuantiles(
   if (memo !== undefined) {
     const row = memo.offset;
     if (memo.array[row] !== memo.key) {
-      memo.array.fill(NaN, row + 1, row + quantileMemoRow(qs.length));
+      // The quantiles' part: the cursors stay, each named by its digest's id.
+      memo.array.fill(NaN, row + 1, row + 1 + MEMO_PER_QUANTILE * qs.length);
       memo.array[row] = memo.key;
     }
     m = row + 1;
@@ -988,8 +1009,8 @@ function walkFrom(
     if (after >= target && before < target) return g;
   }
   // The digests' cursors where the memo was last written, near g (any cursor of these
-  // digests serves: partRanks walks it either way).
-  if (c >= 0 && memo![c] === memo![c]) restoreCursors(memo!, c, open, count);
+  // digests serves: partRanks walks it either way), for the digests still there.
+  if (c >= 0) restoreCursors(memo!, c, open, count);
   let closedAfter = 0;
   let closedBefore = 0;
   for (let k = open; k < count; k++) {
@@ -1142,21 +1163,45 @@ function sampleAbove(k: number, x: number): number {
   return Infinity;
 }
 
-/** Parts `open..count`'s cursors (see partRanks) into `memo[c..)`. */
+/**
+ * Parts `open..count`'s cursors into `memo[c..)`, each with the part's id (see
+ * {@link MEMO_PER_CURSOR}); a slot past the parts is emptied.
+ */
 function saveCursors(memo: Float64Array, c: number, open: number, count: number): void {
-  for (let k = open; k < count; k++) {
-    const j = c + 2 * (k - open);
-    memo[j] = sweepCursor[k]!;
-    memo[j + 1] = sweepAbove[k]!;
+  for (let j = 0; j < MEMO_CURSOR_PARTS; j++) {
+    const at = c + MEMO_PER_CURSOR * j;
+    const k = open + j;
+    if (k < count) {
+      memo[at] = sweepCursor[k]!;
+      memo[at + 1] = sweepAbove[k]!;
+      memo[at + 2] = sweepId[k]!;
+    } else memo[at + 2] = NaN;
   }
 }
 
-/** Parts `open..count`'s cursors from `memo[c..)`, as {@link saveCursors} left them. */
+/**
+ * The cursors {@link saveCursors} left in `memo[c..)`, back into the parts `open..count`
+ * with the same id (a part without one, or whose id is not there, keeps its cursor).
+ * The same id, the same centroids: the cursor and the weight above it still hold.
+ */
 function restoreCursors(memo: Float64Array, c: number, open: number, count: number): void {
   for (let k = open; k < count; k++) {
-    const j = c + 2 * (k - open);
-    sweepCursor[k] = memo[j]!;
-    sweepAbove[k] = memo[j + 1]!;
+    const id = sweepId[k]!;
+    if (id !== id) continue;
+    // Where it was saved, most often; after a rotation, a place or so away.
+    let at = c + MEMO_PER_CURSOR * (k - open);
+    if (k - open >= MEMO_CURSOR_PARTS || memo[at + 2] !== id) {
+      at = -1;
+      for (let j = 0; j < MEMO_CURSOR_PARTS; j++) {
+        if (memo[c + MEMO_PER_CURSOR * j + 2] === id) {
+          at = c + MEMO_PER_CURSOR * j;
+          break;
+        }
+      }
+      if (at < 0) continue;
+    }
+    sweepCursor[k] = memo[at]!;
+    sweepAbove[k] = memo[at + 1]!;
   }
 }
 
