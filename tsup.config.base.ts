@@ -1,4 +1,5 @@
 import type { Options } from 'tsup';
+import { keepConst } from './tsup.keep-const.js';
 
 /**
  * The one tsup configuration every publishable `@prsm/*` package builds with.
@@ -28,6 +29,9 @@ export function definePackageConfig(overrides: Options = {}): Options {
     target: 'node20',
     platform: 'node',
     tsconfig: 'tsconfig.json',
+    // esbuild declares the sources' top-level `const`s with `var`; V8 runs the sketch's
+    // loops over module-level scratch arrays 2 to 4 times slower so (see keepConst).
+    plugins: [keepConst()],
     ...overrides,
   };
 }

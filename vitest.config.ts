@@ -26,7 +26,13 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'test/**/*.test.ts',
+      'examples/*/src/**/*.test.ts',
+      // The build's own tools (tsup.keep-const.ts).
+      '*.test.ts',
+    ],
     exclude: ['**/node_modules/**', '**/dist/**', '**/build/**'],
     // Compiles the decorator fixtures with tsc, once per run, in both decorator modes.
     globalSetup: ['packages/decorators/test-fixtures/compile.ts'],
