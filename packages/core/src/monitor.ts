@@ -233,7 +233,12 @@ export interface MonitorOptions {
    * {@link ExportPipeline} (queue, batches, retries), so a slow one delays no other.
    */
   readonly exporters?: readonly Exporter<ExportItem>[];
-  /** How often every series is snapshotted for the exporters (seconds). Default 60. */
+  /**
+   * How often every series is snapshotted for the exporters (seconds). Default 60. The
+   * interval's snapshot is taken in slices (1,000 series, or 5 ms), the event loop let
+   * run between them, so that many series do not hold the service's requests for the
+   * whole of it; `forceFlush()` and `shutdown()` take theirs in one go.
+   */
   readonly exportIntervalSeconds?: number;
   /** The pipelines' limits (batch size, queue bounds, timeout, retries, concurrency). */
   readonly exportPipeline?: Omit<ExportPipelineOptions<ExportItem>, 'exportIntervalMs' | 'sizeOf'>;
@@ -589,6 +594,10 @@ export class Monitor implements MonitorApi {
   /** Sub-windows starting before this time went out in an earlier export. */
   #exportedUntil = -Infinity;
   #collectTimer: ReturnType<typeof setInterval> | undefined;
+  /** Bumped by every collection: a collection in slices gives up when it moved. */
+  #collectGeneration = 0;
+  /** Whether a collection in slices is under way. */
+  #slicing = false;
   readonly #shutdownTimeoutMs: number;
   readonly #signalHandlers = new Map<NodeJS.Signals, () => void>();
   readonly #exportSources: ExportSource[] = [];
@@ -778,7 +787,10 @@ export class Monitor implements MonitorApi {
       options.alerting,
     );
     if (exporting) {
-      this.#collectTimer = setInterval(() => this.#collect(), exportIntervalSeconds * 1000);
+      this.#collectTimer = setInterval(
+        () => void this.#collectInSlices(),
+        exportIntervalSeconds * 1000,
+      );
       this.#collectTimer.unref();
     }
     if (options.handleSignals !== undefined && typeof options.handleSignals !== 'boolean') {
@@ -1182,79 +1194,111 @@ export class Monitor implements MonitorApi {
    * ```
    */
   snapshot(options: SnapshotOptions = {}): MonitorSnapshot {
+    return this.#snapshotSteps(options)(Infinity, Infinity)!;
+  }
+
+  /**
+   * Checks a snapshot's options and starts it: the returned function adds up to
+   * `limit` more series, for up to `ms` milliseconds of the monotonic clock, and returns
+   * the snapshot once every series is in it (else undefined). Families are listed when
+   * it starts; each one's series are read from its live list.
+   */
+  #snapshotSteps(
+    options: SnapshotOptions,
+  ): (limit: number, ms: number) => MonitorSnapshot | undefined {
     const { windows, digests, cumulativeQuantiles, subWindows } = this.#snapshotPlan(options);
     const timestamp = this.clock.now();
     this.#ticker.read();
     const slotMs = this.subWindowSeconds * 1000;
     const fromSlot = subWindows === undefined ? 0 : Math.ceil(subWindows.since / slotMs - 1e-9);
+    const toSlot =
+      subWindows?.until === undefined ? Infinity : Math.ceil(subWindows.until / slotMs - 1e-9);
     const series: SeriesSnapshot[] = [];
     const slotsPerWindow = windows.map((w) => Math.round(w / this.subWindowSeconds));
-    for (const family of this.#families.values()) {
-      for (const s of family.all()) {
-        const id = s.identity;
-        // Object literals, not spreads of a shared base: a spread builds slower objects.
-        if (s instanceof HistogramSeries) {
-          const snapshot: HistogramSnapshot = {
-            name: id.name,
-            component: id.component,
-            tags: id.tags,
-            labels: id.labels,
-            overflow: id.overflow,
-            unit: id.unit,
-            description: id.description,
-            type: family.type as 'histogram' | 'timer',
-            cumulative: this.#distributionSnapshot(
-              s,
-              'cumulative',
-              -1,
-              timestamp,
-              cumulativeQuantiles,
-              digests && cumulativeQuantiles,
-            ),
-            windows: slotsPerWindow.map((slots, i) =>
-              this.#distributionSnapshot(s, windows[i]!, slots, timestamp, true, digests),
-            ),
-          };
-          // Added after the literal (not spread into it): every series keeps one shape.
-          if (subWindows !== undefined) {
-            (snapshot as { subWindows?: readonly SubWindowSnapshot[] }).subWindows = s.subWindows(
-              fromSlot,
-              subWindows.open === true,
-            );
+    const families = [...this.#families.values()];
+    let f = 0;
+    let live: Iterator<AnySeries> | undefined;
+    const monotonic = this.#ticker.monotonic;
+    return (limit, ms) => {
+      const deadline = ms === Infinity ? Infinity : monotonic() + ms;
+      this.#ticker.read();
+      let n = 0;
+      for (; f < families.length; f++) {
+        const family = families[f]!;
+        live ??= family.all();
+        for (let next = live.next(); next.done !== true; next = live.next()) {
+          const s = next.value;
+          const id = s.identity;
+          // Object literals, not spreads of a shared base: a spread builds slower objects.
+          if (s instanceof HistogramSeries) {
+            const snapshot: HistogramSnapshot = {
+              name: id.name,
+              component: id.component,
+              tags: id.tags,
+              labels: id.labels,
+              overflow: id.overflow,
+              unit: id.unit,
+              description: id.description,
+              type: family.type as 'histogram' | 'timer',
+              cumulative: this.#distributionSnapshot(
+                s,
+                'cumulative',
+                -1,
+                timestamp,
+                cumulativeQuantiles,
+                digests && cumulativeQuantiles,
+              ),
+              windows: slotsPerWindow.map((slots, i) =>
+                this.#distributionSnapshot(s, windows[i]!, slots, timestamp, true, digests),
+              ),
+            };
+            // Added after the literal (not spread into it): every series keeps one shape.
+            if (subWindows !== undefined) {
+              (snapshot as { subWindows?: readonly SubWindowSnapshot[] }).subWindows = s.subWindows(
+                fromSlot,
+                subWindows.open === true,
+                toSlot,
+              );
+            }
+            series.push(snapshot);
+          } else if (s instanceof CounterSeries) {
+            series.push({
+              name: id.name,
+              component: id.component,
+              tags: id.tags,
+              labels: id.labels,
+              overflow: id.overflow,
+              unit: id.unit,
+              description: id.description,
+              type: 'counter',
+              total: s.total,
+              windows: slotsPerWindow.map((slots, i) => {
+                const read = s.read(slots);
+                return this.#rates(windows[i]!, read.increase, 0, read.startMs, timestamp);
+              }),
+            });
+          } else if (s.hasValue) {
+            series.push({
+              name: id.name,
+              component: id.component,
+              tags: id.tags,
+              labels: id.labels,
+              overflow: id.overflow,
+              unit: id.unit,
+              description: id.description,
+              type: 'gauge',
+              value: s.value,
+            });
           }
-          series.push(snapshot);
-        } else if (s instanceof CounterSeries) {
-          series.push({
-            name: id.name,
-            component: id.component,
-            tags: id.tags,
-            labels: id.labels,
-            overflow: id.overflow,
-            unit: id.unit,
-            description: id.description,
-            type: 'counter',
-            total: s.total,
-            windows: slotsPerWindow.map((slots, i) => {
-              const read = s.read(slots);
-              return this.#rates(windows[i]!, read.increase, 0, read.startMs, timestamp);
-            }),
-          });
-        } else if (s.hasValue) {
-          series.push({
-            name: id.name,
-            component: id.component,
-            tags: id.tags,
-            labels: id.labels,
-            overflow: id.overflow,
-            unit: id.unit,
-            description: id.description,
-            type: 'gauge',
-            value: s.value,
-          });
+          if (++n === limit) return undefined;
+          if (n % SLICE_CHECK_EVERY === 0 && deadline !== Infinity && monotonic() >= deadline) {
+            return undefined;
+          }
         }
+        live = undefined;
       }
-    }
-    return { timestamp, windows, series, diagnostics: this.diagnostics.counts() };
+      return { timestamp, windows, series, diagnostics: this.diagnostics.counts() };
+    };
   }
 
   /**
@@ -1511,10 +1555,16 @@ export class Monitor implements MonitorApi {
     }
     if (subWindows !== undefined) {
       if (subWindows === null || typeof subWindows !== 'object') {
-        throw new TypeError('snapshot: subWindows must be an object { since, open? }');
+        throw new TypeError('snapshot: subWindows must be an object { since, until?, open? }');
       }
       if (typeof subWindows.since !== 'number' || Number.isNaN(subWindows.since)) {
         throw new TypeError('snapshot: subWindows.since must be a time in ms since the epoch');
+      }
+      if (
+        subWindows.until !== undefined &&
+        (typeof subWindows.until !== 'number' || Number.isNaN(subWindows.until))
+      ) {
+        throw new TypeError('snapshot: subWindows.until must be a time in ms since the epoch');
       }
       if (subWindows.open !== undefined && typeof subWindows.open !== 'boolean') {
         throw new TypeError('snapshot: subWindows.open must be a boolean');
@@ -1796,43 +1846,96 @@ export class Monitor implements MonitorApi {
     };
   }
 
-  /** Every series, as of now, to every exporter. */
+  /**
+   * Every series, as of now, to every exporter, in one go (`forceFlush`, shutdown). A
+   * collection in slices under way is given up: this one sends what it would have.
+   */
   #collect(final = false): void {
+    this.#collectGeneration++;
     try {
-      // The helpers' component_specific keys as gauges, for servers reading the export.
-      this.#components.publish();
-      const options = this.#exportSnapshot;
-      let snapshot: MonitorSnapshot;
-      if (options.subWindows === undefined) snapshot = this.snapshot(options);
-      else {
-        snapshot = this.snapshot({
-          ...options,
-          subWindows: { since: this.#exportedUntil, open: final },
-        });
-        // Every closed sub-window goes out once: the next export starts at the open one.
-        const slotMs = this.subWindowSeconds * 1000;
-        this.#exportedUntil = final ? Infinity : Math.floor(snapshot.timestamp / slotMs) * slotMs;
-      }
-      const items: ExportItem[] = snapshot.series.map((series) => ({
-        kind: 'series',
-        timestamp: snapshot.timestamp,
-        series,
-      }));
-      this.#export(items);
-      for (const p of this.#pipelines) p.sendNow();
-      for (const listener of this.#collectListeners) {
-        try {
-          listener(final);
-        } catch (error) {
-          this.diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, { where: 'onCollect' });
-        }
-      }
+      const plan = this.#collectPlan(final);
+      this.#deliver(this.#snapshotSteps(plan.options)(Infinity, Infinity)!, plan.until, final);
     } catch (error) {
-      this.diagnostics.report(
-        DiagnosticCode.INTERNAL_ERROR,
-        `export collection: ${error instanceof Error ? error.message : 'unknown error'}`,
-      );
+      this.#collectFailed(error);
     }
+  }
+
+  /**
+   * The export interval's collection: {@link Monitor.#collect} in slices of
+   * {@link DEFAULT_SLICE_SERIES} series or {@link DEFAULT_SLICE_MS} ms, the event loop let
+   * run between them, so that a monitor of many series does not hold the host's
+   * requests for a whole snapshot. Sub-windows are read up to the one open when it
+   * began: one that closes meanwhile goes out whole with the next collection. Given up
+   * (nothing sent, nothing marked sent) when a collection in one go starts meanwhile.
+   * One at a time: an interval that finds one under way skips. Never rejects.
+   */
+  async #collectInSlices(): Promise<void> {
+    if (this.#slicing) return;
+    this.#slicing = true;
+    const generation = ++this.#collectGeneration;
+    try {
+      const plan = this.#collectPlan(false);
+      const step = this.#snapshotSteps(plan.options);
+      let snapshot = step(DEFAULT_SLICE_SERIES, DEFAULT_SLICE_MS);
+      while (snapshot === undefined) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (generation !== this.#collectGeneration) return;
+        snapshot = step(DEFAULT_SLICE_SERIES, DEFAULT_SLICE_MS);
+      }
+      this.#deliver(snapshot, plan.until, false);
+    } catch (error) {
+      this.#collectFailed(error);
+    } finally {
+      this.#slicing = false;
+    }
+  }
+
+  /**
+   * A collection's snapshot options: the exporters' needs, with the sub-windows not
+   * sent yet up to the one open now (every one with `final`), and where the next
+   * collection starts.
+   */
+  #collectPlan(final: boolean): { options: SnapshotOptions; until: number } {
+    // The helpers' component_specific keys as gauges, for servers reading the export.
+    this.#components.publish();
+    const options = this.#exportSnapshot;
+    if (options.subWindows === undefined) return { options, until: this.#exportedUntil };
+    const slotMs = this.subWindowSeconds * 1000;
+    const until = final ? Infinity : Math.floor(this.clock.now() / slotMs) * slotMs;
+    return {
+      options: {
+        ...options,
+        subWindows: { since: this.#exportedUntil, until, open: final },
+      },
+      until,
+    };
+  }
+
+  /** A collection's snapshot to every exporter; `until` is where the next one starts. */
+  #deliver(snapshot: MonitorSnapshot, until: number, final: boolean): void {
+    // Every closed sub-window goes out once: the next export starts at the open one.
+    this.#exportedUntil = until;
+    const items: ExportItem[] = snapshot.series.map((series) => ({
+      kind: 'series',
+      timestamp: snapshot.timestamp,
+      series,
+    }));
+    this.#export(items);
+    for (const p of this.#pipelines) p.sendNow();
+    for (const listener of this.#collectListeners) {
+      try {
+        listener(final);
+      } catch (error) {
+        this.diagnostics.error(DiagnosticCode.INTERNAL_ERROR, error, { where: 'onCollect' });
+      }
+    }
+  }
+
+  #collectFailed(error: unknown): void {
+    this.diagnostics.report(
+      DiagnosticCode.INTERNAL_ERROR,
+      `export collection: ${error instanceof Error ? error.message : 'unknown error'}`,
+    );
   }
 
   #export(items: readonly ExportItem[]): void {

@@ -95,15 +95,17 @@ export class ClusterWorkerSender {
 
   #flush(final: boolean): number {
     const monitor = this.#monitor;
+    const slotMs = monitor.subWindowSeconds * 1000;
+    // Every closed sub-window goes out once: up to the one open now (a sub-window that
+    // closes while the series are read waits for the next send), which starts there.
+    const until = final ? Infinity : Math.floor(monitor.clock.now() / slotMs) * slotMs;
     const snapshot = monitor.snapshot({
       windows: [],
       digests: false,
       cumulativeQuantiles: false,
-      subWindows: { since: this.#since, open: final },
+      subWindows: { since: this.#since, until, open: final },
     });
-    const slotMs = monitor.subWindowSeconds * 1000;
-    // Every closed sub-window goes out once: the next send starts at the open one.
-    this.#since = final ? Infinity : Math.floor(snapshot.timestamp / slotMs) * slotMs;
+    this.#since = until;
     if (final) this.#done = true;
     const { maxMessageBytes, maxBytesPerInterval } = this.#limits;
     const chunks: { entries: WireEntry[]; bytes: number }[] = [];

@@ -6,10 +6,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { trace } from '@opentelemetry/api';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../clock/clock.js';
 import { Monitor } from '../monitor.js';
+import type { BoundTimer } from '../metrics/instruments.js';
 import type { ExportItem } from './items.js';
+import type { Exporter } from './pipeline.js';
 import { httpExporter, receiver } from './test-support.js';
 
 const kinds = (items: readonly unknown[]): Record<string, number> => {
@@ -17,6 +19,44 @@ const kinds = (items: readonly unknown[]): Record<string, number> => {
   for (const item of items as ExportItem[]) out[item.kind] = (out[item.kind] ?? 0) + 1;
   return out;
 };
+
+/** An exporter that needs sub-windows and keeps every item it takes in `got`. */
+function subWindowExporter(got: ExportItem[]): Exporter<ExportItem> {
+  return {
+    needs: { windowQuantiles: false, digests: false, subWindows: true },
+    export: (batch) => {
+      got.push(...batch.items);
+      return Promise.resolve({ ok: true });
+    },
+    shutdown: () => Promise.resolve(),
+  };
+}
+
+/**
+ * A monitor on a ManualClock exporting every 10 s (under fake intervals) to an exporter
+ * that needs sub-windows, whose items land in `got`, with `routes` timer series.
+ */
+function slicedExport(routes: number): {
+  t0: number;
+  clock: ManualClock;
+  got: ExportItem[];
+  monitor: Monitor;
+  timers: BoundTimer[];
+} {
+  const t0 = Date.UTC(2024, 0, 15, 14);
+  const clock = new ManualClock(t0);
+  const got: ExportItem[] = [];
+  const exporter = subWindowExporter(got);
+  const monitor = new Monitor({
+    clock,
+    exporters: [exporter],
+    exportIntervalSeconds: 10,
+    maxSeriesPerMetric: 5000,
+  });
+  const family = monitor.timer('latency', { component: 'shop' });
+  const timers = Array.from({ length: routes }, (_, i) => family.bind({ route: `/r${i}` }));
+  return { t0, clock, got, monitor, timers };
+}
 
 describe('Monitor exporters', () => {
   it('attaches each exporter to the monitor with its resource attributes', async () => {
@@ -51,14 +91,7 @@ describe('Monitor exporters', () => {
   it('sends every sub-window exactly once to an exporter that needs them, the open one at shutdown', async () => {
     const clock = new ManualClock(Date.UTC(2024, 0, 15, 14));
     const got: ExportItem[] = [];
-    const exporter = {
-      needs: { windowQuantiles: false, digests: false, subWindows: true },
-      export: (batch: { items: readonly ExportItem[] }) => {
-        got.push(...batch.items);
-        return Promise.resolve({ ok: true });
-      },
-      shutdown: () => Promise.resolve(),
-    };
+    const exporter = subWindowExporter(got);
     const monitor = new Monitor({ clock, exporters: [exporter] });
     const timer = monitor.timer('latency', { component: 'shop' }).bind({ route: '/x' });
     let recorded = 0;
@@ -95,6 +128,99 @@ describe('Monitor exporters', () => {
     expect(series.series.windows).toEqual([]);
     expect(series.series.cumulative.quantiles).toEqual([]);
     expect(series.series.cumulative.digest).toBeUndefined();
+  });
+
+  it('reads sub-windows up to `until`, and rejects a bad one', () => {
+    const clock = new ManualClock(Date.UTC(2024, 0, 15, 14));
+    const monitor = new Monitor({ clock });
+    const timer = monitor.timer('latency', { component: 'shop' });
+    for (let minute = 0; minute < 4; minute++) {
+      timer.record(minute + 1);
+      clock.advance(60_000);
+    }
+    timer.record(9); // the open sub-window (minute 4)
+    const starts = (subWindows: { since: number; until?: number; open?: boolean }): number[] => {
+      const s = monitor.snapshot({ subWindows }).series[0];
+      if (s?.type !== 'timer') throw new Error('timer');
+      return (s.subWindows ?? []).map((w) => (w.startMs - Date.UTC(2024, 0, 15, 14)) / 60_000);
+    };
+    const t0 = Date.UTC(2024, 0, 15, 14);
+    expect(starts({ since: t0 })).toEqual([0, 1, 2, 3]);
+    expect(starts({ since: t0 + 60_000, until: t0 + 3 * 60_000 })).toEqual([1, 2]);
+    // A bound inside a sub-window takes it (it started before), as `since` does not.
+    expect(starts({ since: t0 + 30_000, until: t0 + 150_000 })).toEqual([1, 2]);
+    expect(starts({ since: t0, until: t0 + 4 * 60_000, open: true })).toEqual([0, 1, 2, 3]);
+    expect(starts({ since: t0, until: Infinity, open: true })).toEqual([0, 1, 2, 3, 4]);
+    expect(() => monitor.snapshot({ subWindows: { since: t0, until: Number.NaN } })).toThrow(
+      /subWindows\.until must be a time/,
+    );
+    expect(() =>
+      monitor.snapshot({ subWindows: { since: t0, until: '1' as unknown as number } }),
+    ).toThrow(/subWindows\.until must be a time/);
+    void monitor.shutdown();
+  });
+
+  it('collects on the export interval in slices, each sub-window still sent once', async () => {
+    // Fake intervals and immediates only (the export interval and the breaks between
+    // slices); the monitor runs on its ManualClock, which does not move while slicing, so
+    // a slice ends after 1,000 series.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate'] });
+    try {
+      const { t0, clock, got, monitor, timers } = slicedExport(2500);
+      for (const t of timers) t.record(1); // minute 0
+      clock.advance(60_000);
+      for (const t of timers) t.record(2); // minute 1, open
+      vi.advanceTimersByTime(10_000); // the interval: the first slice runs now
+      const enqueued = (): number => monitor.exportStats()[0]!.enqueued;
+      expect(enqueued()).toBe(0); // not done: two more slices to go
+      // Minute 1 closes between the slices: the series read later see it closed.
+      clock.advance(60_000);
+      for (const t of timers) t.record(3); // minute 2, open
+      for (let i = 0; i < 10 && enqueued() === 0; i++) await vi.advanceTimersToNextTimerAsync();
+      // Every series (the monitor's own too) in one collection.
+      expect(enqueued()).toBe(monitor.snapshot().series.length);
+      expect(enqueued()).toBeGreaterThan(2500);
+      await monitor.forceFlush(5); // minute 1, closed by now
+      await monitor.shutdown(); // minute 2, open
+      const byRoute = new Map<string, number[]>();
+      for (const item of got) {
+        if (item.kind !== 'series' || item.series.type !== 'timer') continue;
+        const route = item.series.tags['route']!;
+        const minutes = byRoute.get(route) ?? [];
+        for (const w of item.series.subWindows ?? []) minutes.push((w.startMs - t0) / 60_000);
+        byRoute.set(route, minutes);
+      }
+      expect(byRoute.size).toBe(2500);
+      for (const [route, minutes] of byRoute) expect([route, minutes]).toEqual([route, [0, 1, 2]]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('gives up a collection in slices when forceFlush collects meanwhile, losing nothing', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate'] });
+    try {
+      const { t0, clock, got, monitor, timers } = slicedExport(1500);
+      for (const t of timers) t.record(1);
+      clock.advance(60_000);
+      vi.advanceTimersByTime(10_000); // the first of two slices
+      await monitor.forceFlush(5); // in one go: minute 0 of every series
+      await vi.advanceTimersToNextTimerAsync(); // the break of the one given up (not the interval)
+      await monitor.shutdown();
+      const minutes = got.flatMap((item) =>
+        item.kind === 'series' && item.series.type === 'timer'
+          ? (item.series.subWindows ?? []).map((w) => (w.startMs - t0) / 60_000)
+          : [],
+      );
+      // Minute 0 once per series; the open minute 1 holds nothing.
+      expect(minutes.length).toBe(1500);
+      expect(new Set(minutes)).toEqual(new Set([0]));
+      // The series went out with forceFlush and shutdown only.
+      const latency = got.filter((i) => i.kind === 'series' && i.series.name === 'latency');
+      expect(latency.length).toBe(1500 + 1500);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('rejects a bad serviceName or resource attribute, naming it', () => {

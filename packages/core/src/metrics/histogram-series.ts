@@ -581,18 +581,20 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
   }
 
   /**
-   * The sub-windows with data from `fromSlot` on that the ring still holds (closed),
-   * oldest first, and the open one (its buffer merged first) when `withOpen`; after
-   * `read`, which syncs. Each carries a single-precision copy of its centroids.
+   * The sub-windows with data from `fromSlot` on and before `toSlot` that the ring still
+   * holds (closed), oldest first, and the open one (its buffer merged first) when
+   * `withOpen`; after `read`, which syncs. Each carries a single-precision copy of its
+   * centroids.
    */
-  subWindows(fromSlot: number, withOpen: boolean): SubWindowSnapshot[] {
+  subWindows(fromSlot: number, withOpen: boolean, toSlot = Infinity): SubWindowSnapshot[] {
     // A raw read may have left values in the buffer: the open sub-window holds them all.
     if (withOpen) this.flush();
     const out: SubWindowSnapshot[] = [];
     const slotMs = this.ticker.slotMs;
     const stats = this.ringStats;
     const first = Math.max(fromSlot, this.slot - this.ringSize + 1);
-    for (let s = first; s < this.slot; s++) {
+    const end = Math.min(this.slot, toSlot);
+    for (let s = first; s < end; s++) {
       const i = ringIndex(s, this.ringSize);
       const base = i * STATS;
       if (stats[base] !== s || stats[base + 1]! === 0) continue;
@@ -609,7 +611,7 @@ export class HistogramSeries extends SeriesBase implements BoundTimer {
         exemplar: exemplarOf(stats[base + 7]!, this.ringExemplars[i]),
       });
     }
-    if (withOpen && this.activeWeight > 0 && this.slot >= fromSlot) {
+    if (withOpen && this.activeWeight > 0 && this.slot >= fromSlot && this.slot < toSlot) {
       out.push({
         startMs: this.slot * slotMs,
         seconds: slotMs / 1000,

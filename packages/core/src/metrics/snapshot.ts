@@ -246,9 +246,24 @@ export interface SnapshotOptions {
   /**
    * Adds to each histogram and timer its sub-windows that started at or after `since`
    * (ms since the epoch) and have closed, with the open one too when `open` is true
-   * (what an exporter sends last, at shutdown). Default: none.
+   * (what an exporter sends last, at shutdown). With `until`, only those that started
+   * before it: an exporter that sends each sub-window once passes the start of the
+   * sub-window open when it began reading, so that one sub-window closing while the
+   * series are read goes out whole with the next export, not with some of its series
+   * now and again with all of them later. Default: none.
+   *
+   * @example
+   * ```ts
+   * const minute = 60_000;
+   * const until = Math.floor(Date.now() / minute) * minute;
+   * monitor.snapshot({ subWindows: { since: lastUntil, until } });
+   * ```
    */
-  readonly subWindows?: { readonly since: number; readonly open?: boolean };
+  readonly subWindows?: {
+    readonly since: number;
+    readonly until?: number;
+    readonly open?: boolean;
+  };
 }
 
 /**
