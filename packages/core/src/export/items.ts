@@ -38,6 +38,8 @@ export function exportItemSize(item: ExportItem): number {
       if (s.type === 'histogram' || s.type === 'timer') {
         for (const w of [s.cumulative, ...s.windows])
           bytes += 200 + 16 * (w.digest?.centroidCount ?? 0) + 24 * w.quantiles.length;
+        // Sub-windows (an exporter that needs them): a mean and a weight per centroid.
+        for (const w of s.subWindows ?? []) bytes += 160 + 8 * w.centroids.length;
       } else if (s.type === 'counter') bytes += 100 * s.windows.length;
       return bytes;
     }
