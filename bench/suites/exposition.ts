@@ -87,21 +87,11 @@ async function timeSliced(
   for (let i = 0; i < WARMUP + RUNS; i++) {
     before();
     quickGc();
-    let last = performance.now();
-    let stretch = 0;
-    let running = true;
-    const turn = (): void => {
-      const now = performance.now();
-      stretch = Math.max(stretch, now - last);
-      last = now;
-      if (running) setImmediate(turn);
-    };
-    setImmediate(turn);
+    const turns = watchTurns();
     const t0 = performance.now();
     await fn();
     const elapsed = performance.now() - t0;
-    running = false;
-    stretch = Math.max(stretch, performance.now() - last);
+    const stretch = turns.stop();
     if (i < WARMUP) continue;
     ms.push(elapsed);
     longest.push(stretch);
@@ -494,10 +484,10 @@ async function busyService(): Promise<void> {
 }
 
 /**
- * Waits until `done()` holds, and returns the longest stretch without a turn of the
- * event loop meanwhile (a `setImmediate` chain beside it).
+ * A `setImmediate` chain beside the caller's work: `stop()` ends it and returns the
+ * longest stretch without a turn of the event loop since it started (ms).
  */
-async function longestStretchUntil(done: () => boolean): Promise<number> {
+function watchTurns(): { stop(): number } {
   let last = performance.now();
   let stretch = 0;
   let running = true;
@@ -508,9 +498,19 @@ async function longestStretchUntil(done: () => boolean): Promise<number> {
     if (running) setImmediate(turn);
   };
   setImmediate(turn);
+  return {
+    stop: () => {
+      running = false;
+      return Math.max(stretch, performance.now() - last);
+    },
+  };
+}
+
+/** Waits until `done()` holds; returns the longest stretch without a turn meanwhile. */
+async function longestStretchUntil(done: () => boolean): Promise<number> {
+  const turns = watchTurns();
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 1));
-  running = false;
-  return Math.max(stretch, performance.now() - last);
+  return turns.stop();
 }
 
 /**
