@@ -74,6 +74,15 @@ async function timeAsync(fn: () => Promise<unknown>): Promise<number[]> {
   return ms;
 }
 
+/** Counts and levels for the counters and gauges of the scenarios after the first. */
+const PLAIN_COUNTS = Array.from({ length: COMPONENTS * 25 }, (_, i) => i % 25);
+const PLAIN_LEVELS = Array.from({ length: COMPONENTS * 15 }, (_, i) => i % 15);
+
+/** A table row: the label, the median and the worst of `values` (ms). */
+function medianRow(label: string, values: readonly number[]): string[] {
+  return [label, fixed(median(values), 1), fixed(Math.max(...values), 1)];
+}
+
 /**
  * Each run of `fn` (after `before`), timed whole, and the longest stretch in it without
  * a turn of the event loop (a `setImmediate` chain beside it).
@@ -431,11 +440,7 @@ async function busyService(): Promise<void> {
     clock: { now: () => base + performance.now() },
     maxSeriesPerMetric: 10_000,
   });
-  const timers = addSeries(
-    monitor,
-    Array.from({ length: COMPONENTS * 25 }, (_, i) => i % 25),
-    Array.from({ length: COMPONENTS * 15 }, (_, i) => i % 15),
-  );
+  const timers = addSeries(monitor, PLAIN_COUNTS, PLAIN_LEVELS);
   const record = (n: number): void => {
     for (const t of timers) for (let i = 0; i < n; i++) t.record(5 + 500 * rng.uniform() ** 3);
   };
@@ -462,21 +467,9 @@ async function busyService(): Promise<void> {
     table(
       ['Scrape', 'median ms', 'worst ms'],
       [
-        [
-          'ours: prometheusScrape (in one go)',
-          fixed(median(inOneGo), 1),
-          fixed(Math.max(...inOneGo), 1),
-        ],
-        [
-          "ours: prometheusScrapeInSlices (the handler's path), whole",
-          fixed(median(sliced.ms), 1),
-          fixed(Math.max(...sliced.ms), 1),
-        ],
-        [
-          '  longest stretch of it without a turn of the event loop',
-          fixed(median(sliced.longest), 1),
-          fixed(Math.max(...sliced.longest), 1),
-        ],
+        medianRow('ours: prometheusScrape (in one go)', inOneGo),
+        medianRow("ours: prometheusScrapeInSlices (the handler's path), whole", sliced.ms),
+        medianRow('  longest stretch of it without a turn of the event loop', sliced.longest),
       ],
     ),
   );
@@ -538,11 +531,7 @@ async function restCollection(): Promise<void> {
     exporters: [restExporter({ url: `http://127.0.0.1:${port}`, windowQuantiles: true })],
     exportPipeline: { maxQueueItems: 50_000, maxQueueBytes: 1024 * 1024 * 1024 },
   });
-  const timers = addSeries(
-    monitor,
-    Array.from({ length: COMPONENTS * 25 }, (_, i) => i % 25),
-    Array.from({ length: COMPONENTS * 15 }, (_, i) => i % 15),
-  );
+  const timers = addSeries(monitor, PLAIN_COUNTS, PLAIN_LEVELS);
   for (const t of timers)
     for (let i = 0; i < SAMPLES_PER_TIMER; i++) t.record(5 + 500 * rng.uniform() ** 3);
   const exported = (): number => monitor.exportStats()[0]!.exported;
@@ -583,16 +572,8 @@ async function restCollection(): Promise<void> {
     table(
       ['Export', 'longest stretch, median ms', 'worst ms'],
       [
-        [
-          "ours: the export interval's collection (in slices)",
-          fixed(median(interval), 1),
-          fixed(Math.max(...interval), 1),
-        ],
-        [
-          'ours: forceFlush() (its collection in one go)',
-          fixed(median(flush), 1),
-          fixed(Math.max(...flush), 1),
-        ],
+        medianRow("ours: the export interval's collection (in slices)", interval),
+        medianRow('ours: forceFlush() (its collection in one go)', flush),
       ],
     ),
   );

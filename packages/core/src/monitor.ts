@@ -1208,97 +1208,84 @@ export class Monitor implements MonitorApi {
   ): (limit: number, ms: number) => MonitorSnapshot | undefined {
     const { windows, digests, cumulativeQuantiles, subWindows } = this.#snapshotPlan(options);
     const timestamp = this.clock.now();
-    this.#ticker.read();
     const slotMs = this.subWindowSeconds * 1000;
     const fromSlot = subWindows === undefined ? 0 : Math.ceil(subWindows.since / slotMs - 1e-9);
     const toSlot =
       subWindows?.until === undefined ? Infinity : Math.ceil(subWindows.until / slotMs - 1e-9);
     const series: SeriesSnapshot[] = [];
     const slotsPerWindow = windows.map((w) => Math.round(w / this.subWindowSeconds));
-    const families = [...this.#families.values()];
-    let f = 0;
-    let live: Iterator<AnySeries> | undefined;
-    const monotonic = this.#ticker.monotonic;
-    return (limit, ms) => {
-      const deadline = ms === Infinity ? Infinity : monotonic() + ms;
-      this.#ticker.read();
-      let n = 0;
-      for (; f < families.length; f++) {
-        const family = families[f]!;
-        live ??= family.all();
-        for (let next = live.next(); next.done !== true; next = live.next()) {
-          const s = next.value;
-          const id = s.identity;
-          // Object literals, not spreads of a shared base: a spread builds slower objects.
-          if (s instanceof HistogramSeries) {
-            const snapshot: HistogramSnapshot = {
-              name: id.name,
-              component: id.component,
-              tags: id.tags,
-              labels: id.labels,
-              overflow: id.overflow,
-              unit: id.unit,
-              description: id.description,
-              type: family.type as 'histogram' | 'timer',
-              cumulative: this.#distributionSnapshot(
-                s,
-                'cumulative',
-                -1,
-                timestamp,
-                cumulativeQuantiles,
-                digests && cumulativeQuantiles,
-              ),
-              windows: slotsPerWindow.map((slots, i) =>
-                this.#distributionSnapshot(s, windows[i]!, slots, timestamp, true, digests),
-              ),
-            };
-            // Added after the literal (not spread into it): every series keeps one shape.
-            if (subWindows !== undefined) {
-              (snapshot as { subWindows?: readonly SubWindowSnapshot[] }).subWindows = s.subWindows(
-                fromSlot,
-                subWindows.open === true,
-                toSlot,
-              );
-            }
-            series.push(snapshot);
-          } else if (s instanceof CounterSeries) {
-            series.push({
-              name: id.name,
-              component: id.component,
-              tags: id.tags,
-              labels: id.labels,
-              overflow: id.overflow,
-              unit: id.unit,
-              description: id.description,
-              type: 'counter',
-              total: s.total,
-              windows: slotsPerWindow.map((slots, i) => {
-                const read = s.read(slots);
-                return this.#rates(windows[i]!, read.increase, 0, read.startMs, timestamp);
-              }),
-            });
-          } else if (s.hasValue) {
-            series.push({
-              name: id.name,
-              component: id.component,
-              tags: id.tags,
-              labels: id.labels,
-              overflow: id.overflow,
-              unit: id.unit,
-              description: id.description,
-              type: 'gauge',
-              value: s.value,
-            });
+    const next = this.#walk(
+      [...this.#families.values()],
+      () => {},
+      (family, s) => {
+        const id = s.identity;
+        // Object literals, not spreads of a shared base: a spread builds slower objects.
+        if (s instanceof HistogramSeries) {
+          const snapshot: HistogramSnapshot = {
+            name: id.name,
+            component: id.component,
+            tags: id.tags,
+            labels: id.labels,
+            overflow: id.overflow,
+            unit: id.unit,
+            description: id.description,
+            type: family.type as 'histogram' | 'timer',
+            cumulative: this.#distributionSnapshot(
+              s,
+              'cumulative',
+              -1,
+              timestamp,
+              cumulativeQuantiles,
+              digests && cumulativeQuantiles,
+            ),
+            windows: slotsPerWindow.map((slots, i) =>
+              this.#distributionSnapshot(s, windows[i]!, slots, timestamp, true, digests),
+            ),
+          };
+          // Added after the literal (not spread into it): every series keeps one shape.
+          if (subWindows !== undefined) {
+            (snapshot as { subWindows?: readonly SubWindowSnapshot[] }).subWindows = s.subWindows(
+              fromSlot,
+              subWindows.open === true,
+              toSlot,
+            );
           }
-          if (++n === limit) return undefined;
-          if (n % SLICE_CHECK_EVERY === 0 && deadline !== Infinity && monotonic() >= deadline) {
-            return undefined;
-          }
+          series.push(snapshot);
+        } else if (s instanceof CounterSeries) {
+          series.push({
+            name: id.name,
+            component: id.component,
+            tags: id.tags,
+            labels: id.labels,
+            overflow: id.overflow,
+            unit: id.unit,
+            description: id.description,
+            type: 'counter',
+            total: s.total,
+            windows: slotsPerWindow.map((slots, i) => {
+              const read = s.read(slots);
+              return this.#rates(windows[i]!, read.increase, 0, read.startMs, timestamp);
+            }),
+          });
+        } else if (s.hasValue) {
+          series.push({
+            name: id.name,
+            component: id.component,
+            tags: id.tags,
+            labels: id.labels,
+            overflow: id.overflow,
+            unit: id.unit,
+            description: id.description,
+            type: 'gauge',
+            value: s.value,
+          });
         }
-        live = undefined;
-      }
-      return { timestamp, windows, series, diagnostics: this.diagnostics.counts() };
-    };
+      },
+    );
+    return (limit, ms) =>
+      next(limit, ms)
+        ? { timestamp, windows, series, diagnostics: this.diagnostics.counts() }
+        : undefined;
   }
 
   /**
@@ -1402,29 +1389,50 @@ export class Monitor implements MonitorApi {
     const families = [...this.#families.values()].sort((a, b) =>
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
     );
+    const slots = Math.round(windowSeconds / this.subWindowSeconds);
+    return this.#walk(
+      families,
+      () => {
+        // The reading handed over is shared by every visit: set for this one per slice.
+        const reading = this.#reading;
+        reading.windowSeconds = windowSeconds;
+        reading.quantiles = this.snapshotQuantiles;
+      },
+      (family, s) => this.#visitOne(family.type, s, visitor, slots, row, timestamp),
+    );
+  }
+
+  /**
+   * A walk over the series of `families` (each one's live list, so series created
+   * during it may or may not be met, none twice), resumable: the returned function
+   * brings the monitor up to its clock, calls `start`, hands up to `limit` more series to
+   * `each`, for up to `ms` milliseconds of the monotonic clock (looked at every
+   * {@link SLICE_CHECK_EVERY} series), and tells whether the walk is done.
+   */
+  #walk(
+    families: readonly MetricFamily[],
+    start: () => void,
+    each: (family: MetricFamily, series: AnySeries) => void,
+  ): (limit: number, ms: number) => boolean {
     let f = 0;
-    let series: Iterator<AnySeries> | undefined;
+    let live: Iterator<AnySeries> | undefined;
     const monotonic = this.#ticker.monotonic;
     return (limit, ms) => {
       const deadline = ms === Infinity ? Infinity : monotonic() + ms;
       this.#ticker.read();
-      const slots = Math.round(windowSeconds / this.subWindowSeconds);
-      // The reading handed over is shared by every visit: set for this one per slice.
-      const reading = this.#reading;
-      reading.windowSeconds = windowSeconds;
-      reading.quantiles = this.snapshotQuantiles;
+      start();
       let n = 0;
       for (; f < families.length; f++) {
         const family = families[f]!;
-        series ??= family.all();
-        for (let s = series.next(); s.done !== true; s = series.next()) {
-          this.#visitOne(family.type, s.value, visitor, slots, row, timestamp);
+        live ??= family.all();
+        for (let next = live.next(); next.done !== true; next = live.next()) {
+          each(family, next.value);
           if (++n === limit) return false;
           if (n % SLICE_CHECK_EVERY === 0 && deadline !== Infinity && monotonic() >= deadline) {
             return false;
           }
         }
-        series = undefined;
+        live = undefined;
       }
       return true;
     };
