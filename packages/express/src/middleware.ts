@@ -7,12 +7,12 @@ import {
   isRateLimitHeader,
   NO_HEADERS,
   HttpMetrics,
+  HttpRequestOwner,
   HttpTracing,
   type RequestSpan,
   type RequestState,
   TrackedRequest,
   trackedRequest,
-  type TrackedRequestOwner,
   watchServer,
 } from '@prsm/http';
 import { expressRoute } from './route.js';
@@ -106,23 +106,9 @@ export type ExpressErrorMiddleware = (
  * request once it is over (called by `@prsm/http`'s tracker, or by the `close`
  * listener of a request the tracker does not follow).
  */
-class ExpressOwner implements TrackedRequestOwner {
-  readonly metrics: HttpMetrics<ExpressRequestLike>;
-  readonly tracing: HttpTracing;
-  readonly counting: boolean;
-
-  constructor(metrics: HttpMetrics<ExpressRequestLike>, tracing: HttpTracing, counting: boolean) {
-    this.metrics = metrics;
-    this.tracing = tracing;
-    this.counting = counting;
-  }
-
+class ExpressOwner extends HttpRequestOwner<ExpressRequestLike> {
   ended(tracked: TrackedRequest, aborted: boolean): void {
     finish(this, tracked, aborted);
-  }
-
-  failed(error: unknown): void {
-    this.metrics.internalError(error, 'following a request');
   }
 }
 
@@ -402,10 +388,8 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
         tracked.owner === undefined &&
         (metrics.ignoresNothing || !metrics.ignored(pathOf(req)))
       ) {
-        const state = metrics.begin(tracked.method, tracked.contentLength, tracked.startedAt);
+        const state = owner.claim(tracked);
         if (state !== undefined) {
-          tracked.owner = owner;
-          tracked.state = state;
           if (tracing.wanted()) {
             span = tracing.start({
               method: state.method,

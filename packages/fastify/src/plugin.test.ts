@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
+import { connect, constants } from 'node:http2';
 import { trace } from '@opentelemetry/api';
 import { ManualClock, Monitor, setGlobalMonitor } from '@prsm/core';
 import { describe, expect, it } from 'vitest';
+import { trackedRequest } from '@prsm/http';
 import { apiGatewayReport } from './index.js';
 import { prsmFastify } from './plugin.js';
 import { VERSION } from './version.js';
@@ -170,6 +172,88 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
       () => arrived,
       () => respond?.(),
     );
+  });
+
+  it("follows a Node HTTP server's requests through its channels, from the first", async () => {
+    const { monitor } = newMonitor();
+    const app = newApp();
+    await app.register(prsmFastify, { monitor });
+    const seen: [boolean, boolean, number][] = [];
+    app.get('/seen', (request, reply) => {
+      const tracked = trackedRequest(request.raw, reply.raw);
+      // Followed: claimed by the plugin, and no close listener of ours on the response.
+      seen.push([
+        tracked?.followed === true,
+        tracked?.state !== undefined,
+        reply.raw.listeners('close').filter((l) => l.name === 'onUnfollowedClose').length,
+      ]);
+      return 'ok';
+    });
+    const url = await serve(app);
+    for (let i = 0; i < 3; i++) await (await fetch(`${url}/seen`)).text();
+    await settled(monitor, 3);
+    expect(seen).toEqual([
+      [true, true, 0],
+      [true, true, 0],
+      [true, true, 0],
+    ]);
+    expect(byRoute(monitor)['/seen']).toMatchObject({ count: 3, errors: 0 });
+  });
+
+  it("records requests Node's HTTP channels do not report: inject() and HTTP/2, aborts once", async () => {
+    const { monitor } = newMonitor();
+    // inject(): light-my-request's request and response, never on a socket.
+    const plain = newApp();
+    await plain.register(prsmFastify, { monitor });
+    plain.get('/in/:id', (request) => ({ id: (request.params as { id: string }).id }));
+    const injected = await plain.inject({ method: 'GET', url: '/in/1' });
+    expect(injected.json()).toEqual({ id: '1' });
+    const app = resources.track(Fastify({ http2: true, forceCloseConnections: true }));
+    await app.register(prsmFastify, { monitor });
+    let respond: (() => void) | undefined;
+    let arrived = false;
+    app.get('/h2/:id', (request) => ({ id: (request.params as { id: string }).id }));
+    app.get('/wait/:n', (_request, reply) => {
+      arrived = true;
+      respond = () => void reply.send('late');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const session = connect(`http://127.0.0.1:${address.port}`);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const stream = session.request({ ':path': '/h2/2' });
+        let text = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => (text += chunk));
+        stream.on('end', () => resolve(text));
+        stream.on('error', reject);
+        stream.end();
+      });
+      expect(JSON.parse(body)).toEqual({ id: '2' });
+      const waiting = session.request({ ':path': '/wait/1' });
+      waiting.on('error', () => undefined);
+      waiting.end();
+      await waitFor(() => arrived);
+      waiting.close(constants.NGHTTP2_CANCEL);
+      await waitFor(() => durations(monitor).some((d) => d.tags['http.route'] === '/wait/:n'));
+      respond?.();
+      await sleep(50);
+    } finally {
+      session.destroy();
+    }
+    const r = byRoute(monitor);
+    expect(r['/in/:id']).toMatchObject({ count: 1, errors: 0 });
+    expect(r['/in/:id']?.tags['http.response.status_code']).toBe('200');
+    expect(r['/h2/:id']).toMatchObject({ count: 1, errors: 0 });
+    expect(r['/h2/:id']?.tags['http.response.status_code']).toBe('200');
+    expect(r['/wait/:n']).toMatchObject({
+      count: 1,
+      tags: { 'http.response.status_code': '499' },
+    });
+    expect(series(monitor, 'http.server.aborted_requests').map(countOf)).toEqual([1]);
+    expect(series(monitor, 'http.server.active_requests').map(countOf)).toEqual([0]);
   });
 
   it('measures streamed responses by the bytes written and requests by Content-Length', async () => {

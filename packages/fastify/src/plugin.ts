@@ -1,4 +1,5 @@
-import { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { context } from '@opentelemetry/api';
 import type {
   FastifyInstance,
@@ -14,10 +15,13 @@ import {
   isRateLimitHeader,
   NO_HEADERS,
   HttpMetrics,
+  HttpRequestOwner,
   HttpTracing,
   type RequestSpan,
-  rawHeader,
   type RequestState,
+  TrackedRequest,
+  trackedRequest,
+  watchServer,
 } from '@prsm/http';
 import { VERSION } from './version.js';
 
@@ -49,43 +53,76 @@ declare module 'fastify' {
  */
 export type PrsmFastifyOptions = HttpInstrumentationOptions<FastifyRequest>;
 
-/** The per-request record, on the raw response under a symbol of its own. */
-interface Live {
-  readonly state: RequestState;
-  readonly metrics: HttpMetrics<FastifyRequest>;
-  readonly tracing: HttpTracing;
-  readonly request: FastifyRequest;
-  readonly reply: FastifyReply;
-  readonly span: RequestSpan | undefined;
-  readonly counting: boolean;
-  /** The response's `write` before ours replaced it (when counting). */
-  write: ((...args: unknown[]) => unknown) | undefined;
+/**
+ * What the requests of one registration share: its options, and the recording of a
+ * request once it is over (called by `@prsm/http`'s tracker, or by the `close`
+ * listener of a request the tracker does not follow).
+ */
+class FastifyOwner extends HttpRequestOwner<FastifyRequest> {
+  ended(tracked: TrackedRequest, aborted: boolean): void {
+    finish(this, tracked, aborted);
+  }
 }
 
+/**
+ * The record of a request the tracker does not follow (an HTTP/2 request, or one of a
+ * server Node's HTTP channels do not report), on its raw response under a symbol of
+ * its own; it ends when the response closes.
+ */
 const LIVE = Symbol('prsm.fastify.request');
-type Carrier = ServerResponse & { [LIVE]?: Live };
+type Carrier = ServerResponse & { [LIVE]?: TrackedRequest };
+type Method = (...args: unknown[]) => unknown;
 
-/** The prototype's `write`, in case a response lost its record (it cannot, but must not throw). */
-// eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
-const PROTO_WRITE = ServerResponse.prototype.write as (...args: unknown[]) => unknown;
+/** The record of a raw response: the tracker's, else the one it carries. */
+function recordOf(req: IncomingMessage | undefined, raw: Carrier): TrackedRequest | undefined {
+  return trackedRequest(req, raw) ?? raw[LIVE];
+}
+
+/** Our request state of a record, when this plugin claimed it. */
+function claimed(tracked: TrackedRequest | undefined): RequestState | undefined {
+  return tracked?.owner instanceof FastifyOwner ? tracked.state : undefined;
+}
+
+/** Adds the bytes of a chunk about to be written to its request's state. */
+function count(raw: Carrier, chunk: unknown, encoding: unknown): void {
+  const tracked = recordOf(undefined, raw);
+  const state = claimed(tracked);
+  if (state === undefined || state.ended) return;
+  try {
+    state.bytesWritten += chunkLength(chunk, encoding);
+  } catch (error) {
+    (tracked!.owner as FastifyOwner).metrics.internalError(error, 'counting response bytes');
+  }
+}
 
 /**
- * The response's `write` while it is recorded, counting the bytes it is given. Fastify
- * ends a reply of a string, a buffer or an object with `end(payload)` and a
- * `Content-Length`; everything else comes through `write`: Node streams piped in (and
- * what a compressing plugin pipes), web `ReadableStream`s and `Response` bodies read
- * chunk by chunk, payloads with trailers, and a hijacked reply's own writes.
+ * The response's `write` while it is recorded, counting the bytes it is given, then
+ * calling its prototype's. Fastify ends a reply of a string, a buffer or an object with
+ * `end(payload)` and a `Content-Length`; everything else comes through `write`: Node
+ * streams piped in (and what a compressing plugin pipes), web `ReadableStream`s and
+ * `Response` bodies read chunk by chunk, payloads with trailers, and a hijacked reply's
+ * own writes. A response with a `write` of its own already (another wrapper's) gets a
+ * wrapper calling that one instead.
  */
 function countingWrite(this: Carrier, ...args: unknown[]): unknown {
-  const live = this[LIVE];
-  if (live !== undefined) {
-    try {
-      live.state.bytesWritten += chunkLength(args[0], args[1]);
-    } catch (error) {
-      live.metrics.internalError(error, 'counting response bytes');
-    }
+  count(this, args[0], args[1]);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the response as `this`
+  const write = (Object.getPrototypeOf(this) as ServerResponse).write as Method;
+  return Reflect.apply(write, this, args);
+}
+
+function countWrites(raw: Carrier): void {
+  const methods = raw as unknown as Record<'write', Method>;
+  if (!Object.hasOwn(raw, 'write')) {
+    methods.write = countingWrite;
+    return;
   }
-  return Reflect.apply(live?.write ?? PROTO_WRITE, this, args);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
+  const own = raw.write as Method;
+  methods.write = function countingOwnWrite(this: Carrier, ...args: unknown[]): unknown {
+    count(this, args[0], args[1]);
+    return Reflect.apply(own, this, args);
+  };
 }
 
 /** Fastify's route context (its `config` holds the route's `url` and the user's config). */
@@ -164,35 +201,53 @@ function pathOf(request: FastifyRequest): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-function finish(live: Live): void {
-  const { state, metrics, request, reply } = live;
-  if (state.ended) return;
-  const raw = reply.raw;
+/**
+ * The client's address: Fastify's `request.ip` (which honours `trustProxy`) when the
+ * request says it was forwarded; else the connection's peer, read when it arrived.
+ */
+function clientAddress(tracked: TrackedRequest, request: FastifyRequest): string | undefined {
+  if (!tracked.forwarded) return tracked.remoteAddress;
+  return request.ip;
+}
+
+/** Records a request once it is over: finished, or `aborted` by its client. */
+function finish(owner: FastifyOwner, tracked: TrackedRequest, aborted: boolean): void {
+  const state = tracked.state;
+  if (state === undefined || state.ended) return;
+  const reply = tracked.adapter as FastifyReply;
+  const request = reply.request;
   const headers = replyHeaders(reply);
+  const metrics = owner.metrics;
   metrics.finish(
     state,
     request,
     {
       route: metrics.route(request, routeUrl),
-      statusCode: raw.statusCode,
-      aborted: !raw.writableFinished,
+      statusCode: tracked.response.statusCode,
+      aborted,
       contentLength:
         headers?.['content-length'] ??
-        (headers === undefined ? reply : raw).getHeader('content-length'),
-      countedBytes: live.counting,
-      clientAddress: request.ip,
+        (headers === undefined ? reply : tracked.response).getHeader('content-length'),
+      countedBytes: owner.counting,
+      clientAddress: clientAddress(tracked, request),
       // Fastify keeps reply headers apart until it writes them all with writeHead; its
       // getHeader reads both.
       headers: rateLimitSource(reply, headers),
     },
-    live.tracing,
-    live.span,
+    owner.tracing,
+    tracked.span,
   );
 }
 
-function onRawClose(this: Carrier): void {
-  const live = this[LIVE];
-  if (live !== undefined) finish(live);
+/**
+ * Ends a request the tracker does not follow: its response closed, aborted unless the
+ * app ended it. (`writableFinished` cannot tell: an HTTP/2 response whose stream the
+ * client reset reads as finished, and an `inject()` response never does.)
+ */
+function onUnfollowedClose(this: Carrier): void {
+  const tracked = this[LIVE];
+  const owner = tracked?.owner;
+  if (owner instanceof FastifyOwner) finish(owner, tracked!, !this.writableEnded);
 }
 
 function plugin(
@@ -209,10 +264,12 @@ function plugin(
     return;
   }
   const tracing = new HttpTracing('@prsm/fastify', VERSION, options);
-  const counting = options.countResponseBytes !== false;
+  const owner = new FastifyOwner(metrics, tracing, options.countResponseBytes !== false);
   if (!fastify.hasRequestDecorator('prsmTraceId')) {
     fastify.decorateRequest('prsmTraceId', undefined);
   }
+  // Node's HTTP server reports its requests' starts and ends: followed from the first.
+  watchServer(fastify.server);
 
   fastify.addHook(
     'onRequest',
@@ -221,63 +278,54 @@ function plugin(
       reply: FastifyReply,
       next: HookHandlerDoneFunction,
     ) {
-      let live: Live | undefined;
+      let span: RequestSpan | undefined;
       try {
+        const req = request.raw;
         const raw = reply.raw as Carrier;
-        if (raw[LIVE] === undefined && routeConfig(request)?.prsm !== false) {
-          if (metrics.ignoresNothing || !metrics.ignored(pathOf(request))) {
-            // From the raw header list: Fastify builds no `headers` object for a GET.
-            const state = metrics.begin(
-              request.method,
-              rawHeader(request.raw.rawHeaders, 'content-length'),
-            );
-            if (state !== undefined) {
-              const span = tracing.wanted()
-                ? tracing.start({
-                    method: state.method,
-                    rawMethod: request.method,
-                    headers: request.headers,
-                    path: pathOf(request),
-                    scheme: request.protocol,
-                    clientAddress: request.ip,
-                  })
-                : undefined;
-              live = {
-                state,
-                metrics,
-                tracing,
-                request,
-                reply,
-                span,
-                counting,
-                write: undefined,
-              };
-              raw[LIVE] = live;
-              if (span !== undefined) {
-                // Another instrumentation's span ends when the response finishes, before
-                // it closes: it is named now (Fastify knows the route already).
-                if (!span.own) {
-                  tracing.name(span, state.method, routeUrl(request) ?? metrics.unmatchedRoute);
-                }
-                state.traceId = span.traceId;
-                request.prsmTraceId = span.traceId;
-                for (const [name, value] of tracing.responseHeaders(span)) {
-                  if (!reply.hasHeader(name)) void reply.header(name, value);
-                }
+        let tracked = recordOf(req, raw);
+        tracked ??= new TrackedRequest(req, raw, performance.now(), false);
+        if (
+          tracked.owner === undefined &&
+          routeConfig(request)?.prsm !== false &&
+          (metrics.ignoresNothing || !metrics.ignored(pathOf(request)))
+        ) {
+          const state = owner.claim(tracked);
+          if (state !== undefined) {
+            tracked.adapter = reply;
+            if (tracing.wanted()) {
+              span = tracing.start({
+                method: state.method,
+                rawMethod: request.method,
+                headers: request.headers,
+                path: pathOf(request),
+                scheme: request.protocol,
+                clientAddress: clientAddress(tracked, request),
+              });
+            }
+            if (span !== undefined) {
+              tracked.span = span;
+              // Another instrumentation's span ends when the response finishes, before
+              // it closes: it is named now (Fastify knows the route already).
+              if (!span.own) {
+                tracing.name(span, state.method, routeUrl(request) ?? metrics.unmatchedRoute);
               }
-              if (counting) {
-                // eslint-disable-next-line @typescript-eslint/unbound-method -- called back with the response as `this`
-                live.write = raw.write as Live['write'];
-                raw.write = countingWrite as ServerResponse['write'];
+              state.traceId = span.traceId;
+              request.prsmTraceId = span.traceId;
+              for (const [name, value] of tracing.responseHeaders(span)) {
+                if (!reply.hasHeader(name)) void reply.header(name, value);
               }
-              raw.on('close', onRawClose);
+            }
+            if (owner.counting) countWrites(raw);
+            if (!tracked.followed) {
+              raw[LIVE] = tracked;
+              raw.on('close', onUnfollowedClose);
             }
           }
         }
       } catch (error) {
         metrics.internalError(error, 'starting a request');
       }
-      if (live?.span !== undefined) context.with(live.span.context, next);
+      if (span !== undefined) context.with(span.context, next);
       else next();
     },
   );
@@ -293,7 +341,7 @@ function plugin(
         request: FastifyRequest,
         reply: FastifyReply,
       ): unknown {
-        const span = (reply.raw as Carrier)[LIVE]?.span;
+        const span = recordOf(request.raw, reply.raw)?.span;
         if (span === undefined) return handler.call(this, request, reply);
         return context.with(span.context, handler, this, request, reply);
       };
@@ -303,22 +351,22 @@ function plugin(
   fastify.addHook(
     'onError',
     function prsmOnError(
-      _request: FastifyRequest,
+      request: FastifyRequest,
       reply: FastifyReply,
       error: unknown,
       next: HookHandlerDoneFunction,
     ) {
-      const live = (reply.raw as Carrier)[LIVE];
-      if (live !== undefined && !live.state.hasError) {
-        live.state.hasError = true;
-        live.state.error = error;
+      const state = claimed(recordOf(request.raw, reply.raw));
+      if (state !== undefined && !state.hasError) {
+        state.hasError = true;
+        state.error = error;
       }
       next();
     },
   );
 
-  // Recorded when the raw response closes (after it finished, or when the client went
-  // away): an `onResponse` hook would cost every request a hook runner of its own.
+  // Recorded when Node's server reports the response finished, or its connection closed
+  // first: an `onResponse` hook would cost every request a hook runner and two listeners.
   done();
 }
 
@@ -329,9 +377,10 @@ function plugin(
  * sizes, tagged by method, route template (`request.routeOptions.url`, prefixes
  * included), status code and class; 401/403/429 answers fed to `monitor.security`
  * (failed logins, authorization denials, rate limiting: its threat detection sees
- * them); the rate-limit quota from `RateLimit-*` headers. Recorded when the raw response
- * closes (right after it finished, where `onResponse` runs, without the cost of a hook;
- * or when the client went away), errors seen in `onError`; a route opts out with `config: { prsm: false }`. With a tracer provider
+ * them); the rate-limit quota from `RateLimit-*` headers. Recorded when the response
+ * finished (where `onResponse` runs, without the cost of a hook: Node's HTTP server
+ * reports it through `node:diagnostics_channel`) or when the client went away first,
+ * errors seen in `onError`; a route opts out with `config: { prsm: false }`. With a tracer provider
  * registered, a SERVER span per request continues the incoming `traceparent` and is
  * active in the handler; its trace id is `request.prsmTraceId`.
  *

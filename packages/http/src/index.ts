@@ -26,6 +26,7 @@ export {
   statusClass,
 } from './names.js';
 export type { HttpInstrumentationOptions } from './options.js';
+export { HttpRequestOwner } from './owner.js';
 export { HTTP_401_REASON, reportSecuritySignals, securitySinkOf } from './security.js';
 export type { HttpSecuritySignal, SecuritySignalSink } from './security.js';
 export {

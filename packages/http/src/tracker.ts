@@ -61,6 +61,8 @@ export class TrackedRequest {
   span: RequestSpan | undefined = undefined;
   /** The route label, once the adapter has read it. */
   route: string | undefined = undefined;
+  /** The adapter's own object for the request (`@prsm/fastify`: its reply), once claimed. */
+  adapter: unknown = undefined;
   /** Whether the adapter wrapped the response's own `write` and `end`. */
   wrapped = false;
   /** Whether a rate-limit header was set on the response (for adapters that see headers set). */
@@ -84,13 +86,15 @@ export class TrackedRequest {
   /**
    * A request that began at `startedAt`. Its method, length and addresses are read
    * now: before a framework changes the request's prototype, Node's requests share
-   * one shape, and reading them costs a fraction of what it does afterwards.
+   * one shape, and reading them costs a fraction of what it does afterwards. The peer's
+   * address is its socket's unless given (the tracker reads it once a connection).
    */
   constructor(
     request: IncomingMessage,
     response: ServerResponse,
     startedAt: number,
     followed: boolean,
+    remoteAddress: string | undefined = request.socket?.remoteAddress,
   ) {
     this.request = request;
     this.response = response;
@@ -100,7 +104,7 @@ export class TrackedRequest {
     const raw = request.rawHeaders as readonly string[] | undefined;
     this.contentLength = rawHeader(raw, 'content-length');
     this.forwarded = rawHeader(raw, 'x-forwarded-for') !== undefined;
-    this.remoteAddress = request.socket?.remoteAddress;
+    this.remoteAddress = remoteAddress;
   }
 }
 
@@ -110,9 +114,21 @@ const QUEUE = Symbol('prsm.http.requests');
 interface Watchable {
   [WATCHED]?: boolean;
 }
+/** What the tracker keeps on a followed connection. */
+class SocketRequests {
+  /** The requests in flight, in order (HTTP/1.1 answers them in order). */
+  readonly queue: TrackedRequest[] = [];
+  /** The peer's address, read once (a getter and a native call on every read). */
+  readonly remoteAddress: string | undefined;
+
+  constructor(remoteAddress: string | undefined) {
+    this.remoteAddress = remoteAddress;
+  }
+}
+
 interface Followed {
-  /** The socket's requests in flight, in order (HTTP/1.1 answers them in order). */
-  [QUEUE]?: TrackedRequest[];
+  [QUEUE]?: SocketRequests;
+  readonly remoteAddress?: string;
   on?(event: 'close', listener: (this: Followed) => void): unknown;
 }
 interface ChannelMessage {
@@ -141,14 +157,20 @@ function onStart(message: unknown): void {
     const m = message as ChannelMessage;
     if (m.server[WATCHED] !== true) return;
     const socket = m.socket;
-    let queue = socket[QUEUE];
-    if (queue === undefined) {
-      queue = [];
-      socket[QUEUE] = queue;
+    let followed = socket[QUEUE];
+    if (followed === undefined) {
+      followed = new SocketRequests(socket.remoteAddress);
+      socket[QUEUE] = followed;
       socket.on?.('close', onSocketClose);
     }
-    const tracked = new TrackedRequest(m.request, m.response, performance.now(), true);
-    queue.push(tracked);
+    const tracked = new TrackedRequest(
+      m.request,
+      m.response,
+      performance.now(),
+      true,
+      followed.remoteAddress,
+    );
+    followed.queue.push(tracked);
     latest = tracked;
   } catch (error) {
     failed(undefined, error);
@@ -159,7 +181,7 @@ function onFinish(message: unknown): void {
   let tracked: TrackedRequest | undefined;
   try {
     const m = message as ChannelMessage;
-    const queue = m.socket[QUEUE];
+    const queue = m.socket[QUEUE]?.queue;
     if (queue === undefined) return;
     const res = m.response;
     const i = queue[0]?.response === res ? 0 : queue.findIndex((t) => t.response === res);
@@ -176,7 +198,7 @@ function onFinish(message: unknown): void {
 
 /** A followed connection closed: what it still had in flight was abandoned. */
 function onSocketClose(this: Followed): void {
-  const queue = this[QUEUE];
+  const queue = this[QUEUE]?.queue;
   if (queue === undefined) return;
   const abandoned = queue.splice(0);
   for (const tracked of abandoned) {
@@ -230,7 +252,7 @@ export function trackedRequest(
   const last = latest;
   if (last !== undefined && last.response === res) return last;
   const socket = (req ?? (res as { req?: IncomingMessage }).req)?.socket as Followed | undefined;
-  const queue = socket?.[QUEUE];
+  const queue = socket?.[QUEUE]?.queue;
   if (queue === undefined) return undefined;
   for (const tracked of queue) if (tracked.response === res) return tracked;
   return undefined;
