@@ -213,6 +213,8 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
     let respond: (() => void) | undefined;
     let arrived = false;
     app.get('/h2/:id', (request) => ({ id: (request.params as { id: string }).id }));
+    // Streamed (no Content-Length): its bytes counted through the response's write.
+    app.get('/h2s', () => Readable.from([Buffer.from('abc'), Buffer.from('defg')]));
     app.get('/wait/:n', (_request, reply) => {
       arrived = true;
       respond = () => void reply.send('late');
@@ -222,16 +224,18 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
     if (address === null || typeof address === 'string') throw new Error('no port');
     const session = connect(`http://127.0.0.1:${address.port}`);
     try {
-      const body = await new Promise<string>((resolve, reject) => {
-        const stream = session.request({ ':path': '/h2/2' });
-        let text = '';
-        stream.setEncoding('utf8');
-        stream.on('data', (chunk: string) => (text += chunk));
-        stream.on('end', () => resolve(text));
-        stream.on('error', reject);
-        stream.end();
-      });
-      expect(JSON.parse(body)).toEqual({ id: '2' });
+      const get = (path: string): Promise<string> =>
+        new Promise<string>((resolve, reject) => {
+          const stream = session.request({ ':path': path });
+          let text = '';
+          stream.setEncoding('utf8');
+          stream.on('data', (chunk: string) => (text += chunk));
+          stream.on('end', () => resolve(text));
+          stream.on('error', reject);
+          stream.end();
+        });
+      expect(JSON.parse(await get('/h2/2'))).toEqual({ id: '2' });
+      expect(await get('/h2s')).toBe('abcdefg');
       const waiting = session.request({ ':path': '/wait/1' });
       waiting.on('error', () => undefined);
       waiting.end();
@@ -248,6 +252,11 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
     expect(r['/in/:id']?.tags['http.response.status_code']).toBe('200');
     expect(r['/h2/:id']).toMatchObject({ count: 1, errors: 0 });
     expect(r['/h2/:id']?.tags['http.response.status_code']).toBe('200');
+    expect(valuesByRoute(monitor, 'http.server.response.body.size')).toMatchObject({
+      '/in/:id': 10,
+      '/h2/:id': 10,
+      '/h2s': 7,
+    });
     expect(r['/wait/:n']).toMatchObject({
       count: 1,
       tags: { 'http.response.status_code': '499' },
