@@ -21,6 +21,7 @@ import {
   driveSecurityScenario,
   driveStreamScenario,
   durations,
+  pipelined,
   gatewayQuery,
   securityAnswer,
   series,
@@ -198,6 +199,37 @@ describe.each(majors)('prsmFastify on %s', (_name, Fastify) => {
       [true, true, 0],
     ]);
     expect(byRoute(monitor)['/seen']).toMatchObject({ count: 3, errors: 0 });
+  });
+
+  it('records pipelined requests once each, answered out of order by the handlers', async () => {
+    const { monitor } = newMonitor();
+    const app = newApp();
+    await app.register(prsmFastify, { monitor });
+    app.get('/p/:n', async (request) => {
+      const n = (request.params as { n: string }).n;
+      // The first is answered last by its handler: Node still sends the answers in order.
+      await sleep(n === '1' ? 30 : 1);
+      return `answer ${n}`;
+    });
+    app.get('/missing', (_request, reply) => reply.code(404).send('no'));
+    await serve(app);
+    const address = app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const text = await pipelined(address.port, ['/p/1', '/p/2', '/missing', '/p/3']);
+    expect(text.match(/HTTP\/1\.1 (\d+)/g)).toEqual([
+      'HTTP/1.1 200',
+      'HTTP/1.1 200',
+      'HTTP/1.1 404',
+      'HTTP/1.1 200',
+    ]);
+    await settled(monitor, 4);
+    expect(byRoute(monitor)['/p/:n']).toMatchObject({ count: 3, errors: 0 });
+    expect(byRoute(monitor)['/missing']).toMatchObject({ count: 1 });
+    expect(valuesByRoute(monitor, 'http.server.response.body.size')).toMatchObject({
+      '/p/:n': 24,
+      '/missing': 2,
+    });
+    expect(series(monitor, 'http.server.active_requests').map(countOf)).toEqual([0]);
   });
 
   it("records requests Node's HTTP channels do not report: inject() and HTTP/2, aborts once", async () => {

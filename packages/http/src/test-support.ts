@@ -7,7 +7,7 @@
  */
 import { createServer, type RequestListener, request as httpRequest } from 'node:http';
 import { context, SpanKind, trace } from '@opentelemetry/api';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import {
   DiagnosticCode,
   ManualClock,
@@ -132,6 +132,31 @@ export async function settled(monitor: Monitor, total: number): Promise<void> {
 
 /** Real time passing (for the event loop, never for the monitor's clock). */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Raw HTTP/1.1 over one socket to 127.0.0.1:`port`: every request written at once
+ * (pipelined), the last closing the connection; resolves with all the bytes answered.
+ */
+export function pipelined(port: number, paths: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+    const last = paths.length - 1;
+    socket.write(
+      paths
+        .map(
+          (p, i) =>
+            `GET ${p} HTTP/1.1\r\nHost: x\r\n${i === last ? 'Connection: close\r\n' : ''}\r\n`,
+        )
+        .join(''),
+    );
+  });
+}
 
 /** Sends a request and destroys it once the server has it (a client disconnect). */
 export function abortAfterSend(

@@ -3,7 +3,7 @@
  * and raw sockets (pipelined requests, a client that goes away).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type TrackedRequest,
@@ -12,7 +12,7 @@ import {
   trackerFailures,
   watchServer,
 } from './tracker.js';
-import { sleep, waitFor } from './test-support.js';
+import { pipelined, sleep, waitFor } from './test-support.js';
 
 interface Ended {
   readonly url: string | undefined;
@@ -65,28 +65,6 @@ function claimingOwner(): {
       return tracked;
     },
   };
-}
-
-/** Raw HTTP/1.1 over one socket: every request written at once (pipelined). */
-function pipelined(port: number, paths: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-    });
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-    const last = paths.length - 1;
-    socket.write(
-      paths
-        .map(
-          (p, i) =>
-            `GET ${p} HTTP/1.1\r\nHost: x\r\n${i === last ? 'Connection: close\r\n' : ''}\r\n`,
-        )
-        .join(''),
-    );
-  });
 }
 
 describe('request tracker (node:diagnostics_channel)', () => {
