@@ -2,6 +2,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, ServerResponse } from '
 import { context } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
 import {
+  abandonedAtClose,
   chunkLength,
   type HttpInstrumentationOptions,
   isRateLimitHeader,
@@ -166,7 +167,7 @@ function wrapOwn(
   tracked.wrapped = true;
   const methods = res as unknown as Record<'write' | 'end', Method>;
   methods.write = function countingWrite(this: Carrier, ...args: unknown[]): unknown {
-    if (owner.counting && !state.ended) {
+    if (owner.counting && !state.ended && ending !== this) {
       try {
         state.bytesWritten += chunkLength(args[0], args[1]);
       } catch (error) {
@@ -190,8 +191,26 @@ function wrapOwn(
         owner.metrics.internalError(error, 'ending a response');
       }
     }
-    return Reflect.apply(end, this, args);
+    return endCounted(end, this, args);
   };
+}
+
+/**
+ * The response whose `end` we are in, once its chunk is counted: an `end` that writes
+ * its chunk through `this.write` (light-my-request's, which serverless adapters and
+ * `inject()` use) would count it twice.
+ */
+let ending: Carrier | undefined;
+
+/** Calls a response's `end` with its writes left uncounted until it returns. */
+function endCounted(end: Method, res: Carrier, args: unknown[]): unknown {
+  const outer = ending;
+  ending = res;
+  try {
+    return Reflect.apply(end, res, args);
+  } finally {
+    ending = outer;
+  }
 }
 
 /**
@@ -246,12 +265,12 @@ function install(target: object): void {
     ? (own['appendHeader'] as Method)
     : undefined;
   function write(this: Carrier, ...args: unknown[]): unknown {
-    beforeSharedWrite(this, args[0], args[1]);
+    if (ending !== this) beforeSharedWrite(this, args[0], args[1]);
     return Reflect.apply(ownWrite ?? base.write, this, args);
   }
   function end(this: Carrier, ...args: unknown[]): unknown {
     beforeSharedWrite(this, args[0], args[1]);
-    return Reflect.apply(ownEnd ?? base.end, this, args);
+    return endCounted(ownEnd ?? base.end, this, args);
   }
   // Rate-limit headers are noted as they are set (`res.set`, `writeHead` with headers
   // already set, and `setHeaders` all call `setHeader`): a response without one is not
@@ -333,7 +352,7 @@ function finish(owner: ExpressOwner, tracked: TrackedRequest, aborted: boolean):
 function onUnfollowedClose(this: Carrier): void {
   const tracked = LIVES.get(this);
   const owner = tracked?.owner;
-  if (owner instanceof ExpressOwner) finish(owner, tracked!, !this.writableFinished);
+  if (owner instanceof ExpressOwner) finish(owner, tracked!, abandonedAtClose(this));
 }
 
 /**

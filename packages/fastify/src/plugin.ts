@@ -9,6 +9,7 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify';
 import {
+  abandonedAtClose,
   chunkLength,
   type HeaderSource,
   type HttpInstrumentationOptions,
@@ -239,15 +240,11 @@ function finish(owner: FastifyOwner, tracked: TrackedRequest, aborted: boolean):
   );
 }
 
-/**
- * Ends a request the tracker does not follow: its response closed, aborted unless the
- * app ended it. (`writableFinished` cannot tell: an HTTP/2 response whose stream the
- * client reset reads as finished, and an `inject()` response never does.)
- */
+/** Ends a request the tracker does not follow (HTTP/2, `inject()`): its response closed. */
 function onUnfollowedClose(this: Carrier): void {
   const tracked = this[LIVE];
   const owner = tracked?.owner;
-  if (owner instanceof FastifyOwner) finish(owner, tracked!, !this.writableEnded);
+  if (owner instanceof FastifyOwner) finish(owner, tracked!, abandonedAtClose(this));
 }
 
 function plugin(

@@ -40,7 +40,13 @@ export {
 } from './sizes.js';
 export type { HeaderSource } from './sizes.js';
 export { HttpTracing } from './tracing.js';
-export { TrackedRequest, trackedRequest, trackerFailures, watchServer } from './tracker.js';
+export {
+  abandonedAtClose,
+  TrackedRequest,
+  trackedRequest,
+  trackerFailures,
+  watchServer,
+} from './tracker.js';
 export type { TrackedRequestOwner } from './tracker.js';
 export type { RequestSpan, SpanStart } from './tracing.js';
 export { VERSION } from './version.js';

@@ -272,3 +272,23 @@ export function trackedRequest(
 export function trackerFailures(): number {
   return failures;
 }
+
+/**
+ * Whether a response that just closed was abandoned: the app never ended it, or its
+ * connection went away before what it ended was written. For requests the tracker
+ * does not follow, which end on their response's `close`: `writableFinished` alone
+ * misreads two of them. An HTTP/2 response whose stream the client reset reads as
+ * finished, and a response that never had a socket of Node's (`inject()`, serverless
+ * adapters calling the app with request objects of their own) never does.
+ *
+ * @example
+ * ```ts
+ * import { abandonedAtClose } from '@prsm/http';
+ *
+ * res.on('close', () => record(abandonedAtClose(res) ? 499 : res.statusCode));
+ * ```
+ */
+export function abandonedAtClose(res: ServerResponse): boolean {
+  if (!res.writableEnded) return true;
+  return !res.writableFinished && res.socket?.destroyed === true;
+}
