@@ -268,10 +268,17 @@ function install(target: object): void {
     if (ending !== this) beforeSharedWrite(this, args[0], args[1]);
     return Reflect.apply(ownWrite ?? base.write, this, args);
   }
-  function end(this: Carrier, ...args: unknown[]): unknown {
-    beforeSharedWrite(this, args[0], args[1]);
-    return endCounted(ownEnd ?? base.end, this, args);
-  }
+  // Node's own `end` writes its chunk itself, not through `this.write`.
+  const end =
+    ownEnd === undefined
+      ? function end(this: Carrier, ...args: unknown[]): unknown {
+          beforeSharedWrite(this, args[0], args[1]);
+          return Reflect.apply(base.end, this, args);
+        }
+      : function end(this: Carrier, ...args: unknown[]): unknown {
+          beforeSharedWrite(this, args[0], args[1]);
+          return endCounted(ownEnd, this, args);
+        };
   // Rate-limit headers are noted as they are set (`res.set`, `writeHead` with headers
   // already set, and `setHeaders` all call `setHeader`): a response without one is not
   // read for a quota at its end, which would cost more than these checks.
