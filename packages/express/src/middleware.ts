@@ -306,17 +306,6 @@ function noteRateLimit(res: Carrier): void {
   if (tracked !== undefined) tracked.rateLimitHeaders = true;
 }
 
-/** The headers of a response that set no rate-limit header: nothing to read. */
-
-/**
- * `req.ip` (which honours `trust proxy`) parses `X-Forwarded-For` on every read; without
- * that header it is the connection's peer, read when the request arrived.
- */
-function clientAddress(tracked: TrackedRequest, req: ExpressRequestLike): string | undefined {
-  if (!tracked.forwarded) return tracked.remoteAddress;
-  return req.ip ?? tracked.remoteAddress;
-}
-
 /** The request's URL path, without the query. */
 function pathOf(req: ExpressRequestLike): string {
   const url = req.originalUrl ?? req.url ?? '/';
@@ -347,7 +336,7 @@ function finish(owner: ExpressOwner, tracked: TrackedRequest, aborted: boolean):
       contentLength:
         owner.counting && state.bytesWritten > 0 ? undefined : res.getHeader('content-length'),
       countedBytes: owner.counting,
-      clientAddress: clientAddress(tracked, req),
+      clientAddress: tracked.clientAddress(req),
       headers: tracked.headersSeen && !tracked.rateLimitHeaders ? NO_HEADERS : res,
     },
     owner.tracing,
@@ -424,7 +413,7 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
               path: pathOf(req),
               scheme:
                 (request.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
-              clientAddress: clientAddress(tracked, req),
+              clientAddress: tracked.clientAddress(req),
             });
           }
           if (span !== undefined) {

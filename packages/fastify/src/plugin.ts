@@ -202,15 +202,6 @@ function pathOf(request: FastifyRequest): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-/**
- * The client's address: Fastify's `request.ip` (which honours `trustProxy`) when the
- * request says it was forwarded; else the connection's peer, read when it arrived.
- */
-function clientAddress(tracked: TrackedRequest, request: FastifyRequest): string | undefined {
-  if (!tracked.forwarded) return tracked.remoteAddress;
-  return request.ip;
-}
-
 /** Records a request once it is over: finished, or `aborted` by its client. */
 function finish(owner: FastifyOwner, tracked: TrackedRequest, aborted: boolean): void {
   const state = tracked.state;
@@ -230,7 +221,7 @@ function finish(owner: FastifyOwner, tracked: TrackedRequest, aborted: boolean):
         headers?.['content-length'] ??
         (headers === undefined ? reply : tracked.response).getHeader('content-length'),
       countedBytes: owner.counting,
-      clientAddress: clientAddress(tracked, request),
+      clientAddress: tracked.clientAddress(request),
       // Fastify keeps reply headers apart until it writes them all with writeHead; its
       // getHeader reads both.
       headers: rateLimitSource(reply, headers),
@@ -296,7 +287,7 @@ function plugin(
                 headers: request.headers,
                 path: pathOf(request),
                 scheme: request.protocol,
-                clientAddress: clientAddress(tracked, request),
+                clientAddress: tracked.clientAddress(request),
               });
             }
             if (span !== undefined) {

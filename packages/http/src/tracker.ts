@@ -106,6 +106,16 @@ export class TrackedRequest {
     this.forwarded = rawHeader(raw, 'x-forwarded-for') !== undefined;
     this.remoteAddress = remoteAddress;
   }
+
+  /**
+   * The client's address: the framework's `req.ip` (Express's `trust proxy`, Fastify's
+   * `trustProxy`), which parses `X-Forwarded-For`, when the request carries one; else
+   * the connection's peer, read when the request arrived.
+   */
+  clientAddress(req: { readonly ip?: string | undefined }): string | undefined {
+    if (!this.forwarded) return this.remoteAddress;
+    return req.ip ?? this.remoteAddress;
+  }
 }
 
 const WATCHED = Symbol('prsm.http.watched');
