@@ -15,7 +15,7 @@
  * series snapshotted as `restExporter`'s `needs` ask (no window quantiles, no
  * digests; each histogram's sub-window closed since the previous minute's export, with
  * its centroids), cut into the bodies the exporter sends (the export pipeline's default
- * of 512 series per batch; `toRestBatch`, then JSON) and, for comparison, as one body of
+ * of 512 series per batch; `restBatchJson`, what `restExporter` sends) and, for comparison, as one body of
  * all of them. The exporter then gzips each body off the main thread (zlib's thread
  * pool): timed apart.
  */
@@ -25,7 +25,7 @@ import {
   prometheusScrapeInSlices,
   toPrometheusText,
 } from '@prsm/exporters/prometheus';
-import { restExporter, toRestBatch } from '@prsm/exporters/rest';
+import { restBatchJson, restExporter } from '@prsm/exporters/rest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -182,7 +182,7 @@ export async function run(): Promise<void> {
     Buffer.from(toPrometheusText(monitor.snapshot(scrape), { windowSeconds: 300 }));
   }, oneMore);
   let restBytes = 0;
-  let restJson = '';
+  let restJson: Buffer = Buffer.alloc(0);
   // What the monitor snapshots for restExporter: the last minute's closed sub-window.
   const restSnapshot = {
     windows: [],
@@ -191,9 +191,9 @@ export async function run(): Promise<void> {
     subWindows: { since: clock.now() - 60_000 },
   } as const;
   // What restExporter does with that snapshot: the pipeline cuts it into batches of
-  // its default maxBatchItems (512), and each batch becomes one body (toRestBatch, then
-  // JSON.stringify; the gzip is timed apart).
-  let restBodies: string[] = [];
+  // its default maxBatchItems (512), and each batch becomes one body (restBatchJson: the
+  // text of JSON.stringify(toRestBatch(...)), written directly; the gzip is timed apart).
+  let restBodies: Buffer[] = [];
   const rest = time(() => {
     const snapshot = monitor.snapshot(restSnapshot);
     restBodies = [];
@@ -203,7 +203,7 @@ export async function run(): Promise<void> {
         timestamp: snapshot.timestamp,
         series,
       }));
-      restBodies.push(JSON.stringify(toRestBatch({ id: `bench-${i}`, items }, snapshot.timestamp)));
+      restBodies.push(restBatchJson({ id: `bench-${i}`, items }, snapshot.timestamp));
     }
     restBytes = restBodies.reduce((sum, body) => sum + body.length, 0);
   }, oneMore);
@@ -216,7 +216,7 @@ export async function run(): Promise<void> {
       timestamp: snapshot.timestamp,
       series,
     }));
-    restJson = JSON.stringify(toRestBatch({ id: 'bench', items }, snapshot.timestamp));
+    restJson = restBatchJson({ id: 'bench', items }, snapshot.timestamp);
   }, oneMore);
   let gzipped = 0;
   const restGzip = await timeAsync(async () => {
@@ -375,7 +375,7 @@ export async function run(): Promise<void> {
           '',
         ],
         [
-          `ours, REST: snapshot (restExporter needs) + toRestBatch + JSON.stringify per ${EXPORT_BATCH_ITEMS}-series body`,
+          `ours, REST: snapshot (restExporter needs) + restBatchJson per ${EXPORT_BATCH_ITEMS}-series body`,
           fixed(median(rest), 1),
           fixed(Math.max(...rest), 1),
           String(restBytes),

@@ -15,6 +15,11 @@ export const OVERFLOW_TAG = 'prsm.overflow';
 /** The component of the overflow series for components never seen before the cap. */
 export const OVERFLOW_COMPONENT = 'prsm.overflow';
 const OVERFLOW_TAGS: Tags = Object.freeze({ [OVERFLOW_TAG]: 'true' });
+/**
+ * The labels of a series bound without any: frozen like every other tag and label set,
+ * so an exporter may keep what it wrote of them by identity.
+ */
+const NO_LABELS: Labels = Object.freeze({});
 
 /**
  * What a metric family needs from the monitor that owns it.
@@ -88,7 +93,7 @@ export class MetricFamily implements DropSink {
     if (this.series.size < this.#maxSeries) {
       const tags = copyTags(rawTags);
       if (tags === null) return null;
-      series = this.#create(component, tags, labels ?? {}, false);
+      series = this.#create(component, tags, labels ?? NO_LABELS, false);
       this.series.set(key, series);
       this.#components.add(component);
       return series;
@@ -97,7 +102,7 @@ export class MetricFamily implements DropSink {
     const overflowComponent = this.#components.has(component) ? component : OVERFLOW_COMPONENT;
     series = this.overflowSeries.get(overflowComponent);
     if (series === undefined) {
-      series = this.#create(overflowComponent, OVERFLOW_TAGS, {}, true);
+      series = this.#create(overflowComponent, OVERFLOW_TAGS, NO_LABELS, true);
       this.overflowSeries.set(overflowComponent, series);
     }
     return series;

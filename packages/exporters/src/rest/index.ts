@@ -35,3 +35,4 @@ export type {
   RestSpan,
   RestSubWindow,
 } from './body.js';
+export { restBatchJson } from './json.js';

@@ -1,0 +1,59 @@
+/**
+ * Text written as UTF-8 into one growing buffer as it is made: what the Prometheus
+ * exposition and the REST bodies are written through. Pieces are gathered into a
+ * string of about 16 K characters, then encoded in one native call: no string of the
+ * whole (megabytes, thousands of pieces chained until the end) is kept to flatten and
+ * encode at the end. Imports `node:buffer` only.
+ */
+import { Buffer } from 'node:buffer';
+
+/** Characters of text gathered before they are encoded into the buffer. */
+const PENDING_CHARS = 16 * 1024;
+const NO_BYTES = Buffer.alloc(0);
+/** The smallest buffer a sink starts with. */
+const MIN_SIZE = 16 * 1024;
+
+/**
+ * A UTF-8 buffer written piece by piece (see the module's comment). Its first buffer is
+ * sized from `hint`, the size the last text of its kind took; `bytes()` ends it.
+ *
+ * @internal
+ */
+export class Utf8Sink {
+  #pending = '';
+  #out: Buffer = NO_BYTES;
+  #at = 0;
+  readonly #hint: number;
+
+  /** `hint`: the bytes the last text of this kind took (the first buffer is a little larger). */
+  constructor(hint: number) {
+    this.#hint = Math.max(MIN_SIZE, hint);
+  }
+
+  /** Adds text. */
+  write(text: string): void {
+    this.#pending += text;
+    if (this.#pending.length >= PENDING_CHARS) this.#encode();
+  }
+
+  /** The bytes written (a view of the sink's buffer). */
+  bytes(): Buffer {
+    this.#encode();
+    return this.#out.subarray(0, this.#at);
+  }
+
+  #encode(): void {
+    const text = this.#pending;
+    this.#pending = '';
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.#at + 3 * text.length > this.#out.length) {
+      // The first buffer a little above the hint, then doubled.
+      let size = this.#out.length === 0 ? Math.ceil(this.#hint * 1.125) : 2 * this.#out.length;
+      while (size < this.#at + 3 * text.length) size *= 2;
+      const out = Buffer.allocUnsafe(size);
+      this.#out.copy(out, 0, 0, this.#at);
+      this.#out = out;
+    }
+    this.#at += this.#out.write(text, this.#at);
+  }
+}
