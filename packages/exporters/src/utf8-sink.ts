@@ -1,9 +1,11 @@
 /**
- * Text written as UTF-8 into one growing buffer as it is made: what the Prometheus
- * exposition and the REST bodies are written through. Pieces are gathered into a
- * string of about 16 K characters, then encoded in one native call: no string of the
- * whole (megabytes, thousands of pieces chained until the end) is kept to flatten and
- * encode at the end. Imports `node:buffer` only.
+ * Text written as UTF-8 into one growing buffer as it is made: what the REST bodies are
+ * written through. Pieces are gathered into a string of about 16 K characters, then
+ * encoded in one native call: no string of the whole (megabytes, thousands of pieces
+ * chained until the end) is kept to flatten and encode at the end. The Prometheus
+ * writer does the same inline, not through this class: a call per line made the
+ * scrape of 10,000 series about a fifth slower (measured alternating the two
+ * builds, 110 against 92 ms median). Imports `node:buffer` only.
  */
 import { Buffer } from 'node:buffer';
 
