@@ -1,9 +1,9 @@
 /**
- * The REST batch body written straight to JSON text: the same characters as
+ * The REST batch body written straight to JSON as UTF-8: the bytes of
  * `JSON.stringify(toRestBatch(...))`, without building the body's objects first. A
- * body of thousands of series spent as long building those objects as the snapshot
- * took, and `JSON.stringify` then walked each of them again. Imports `./body.js` and
- * `@prsm/core` types only.
+ * body of thousands of series spent about as long building those objects as the
+ * snapshot took, and `JSON.stringify` then walked each of them again. Imports
+ * `./body.js`, `../utf8-sink.js` and `@prsm/core` types only.
  */
 import type {
   DistributionSnapshot,
