@@ -14,10 +14,11 @@ const PENDING_CHARS = 16 * 1024;
 const NO_BYTES = Buffer.alloc(0);
 /** The smallest buffer a sink starts with. */
 const MIN_SIZE = 16 * 1024;
+/** The largest first buffer a hint asks for. */
+const MAX_FIRST_SIZE = 4 * 1024 * 1024;
 
 /**
- * A UTF-8 buffer written piece by piece (see the module's comment). Its first buffer is
- * sized from `hint`, the size the last text of its kind took; `bytes()` ends it.
+ * A UTF-8 buffer written piece by piece (see the module's comment); `bytes()` ends it.
  *
  * @internal
  */
@@ -25,11 +26,15 @@ export class Utf8Sink {
   #pending = '';
   #out: Buffer = NO_BYTES;
   #at = 0;
-  readonly #hint: number;
+  readonly #first: number;
 
-  /** `hint`: the bytes the last text of this kind took (the first buffer is a little larger). */
-  constructor(hint: number) {
-    this.#hint = Math.max(MIN_SIZE, hint);
+  /**
+   * `hint`: the bytes the last text of this kind took. The first buffer is a little
+   * larger (up to 4 MiB), so a text like the last one needs one buffer, not a chain of
+   * doublings (each a new buffer outside V8's heap, which its collector counts).
+   */
+  constructor(hint = 0) {
+    this.#first = Math.min(MAX_FIRST_SIZE, Math.max(MIN_SIZE, Math.ceil(hint * 1.125)));
   }
 
   /** Adds text. */
@@ -40,6 +45,8 @@ export class Utf8Sink {
 
   /** The bytes written (a view of the sink's buffer). */
   bytes(): Buffer {
+    // A short text, all still pending: a buffer of its size.
+    if (this.#at === 0) return Buffer.from(this.#pending);
     this.#encode();
     return this.#out.subarray(0, this.#at);
   }
@@ -49,8 +56,7 @@ export class Utf8Sink {
     this.#pending = '';
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (this.#at + 3 * text.length > this.#out.length) {
-      // The first buffer a little above the hint, then doubled.
-      let size = this.#out.length === 0 ? Math.ceil(this.#hint * 1.125) : 2 * this.#out.length;
+      let size = this.#out.length === 0 ? this.#first : 2 * this.#out.length;
       while (size < this.#at + 3 * text.length) size *= 2;
       const out = Buffer.allocUnsafe(size);
       this.#out.copy(out, 0, 0, this.#at);

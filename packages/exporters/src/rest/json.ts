@@ -232,7 +232,7 @@ function writeEach(
   }
 }
 
-/** The bytes of the last body written: the next one's buffer starts a little above. */
+/** The bytes of the last body written: the next one's first buffer is sized from it. */
 let lastSize = 0;
 
 /**
