@@ -15,7 +15,7 @@
  * series snapshotted as `restExporter`'s `needs` ask (no window quantiles, no
  * digests; each histogram's sub-window closed since the previous minute's export, with
  * its centroids), cut into the bodies the exporter sends (the export pipeline's default
- * of 512 series per batch; `restBatchJson`, what `restExporter` sends) and, for comparison, as one body of
+ * of 512 series per batch; `toRestBatch`, then JSON) and, for comparison, as one body of
  * all of them. The exporter then gzips each body off the main thread (zlib's thread
  * pool): timed apart.
  */
@@ -25,7 +25,7 @@ import {
   prometheusScrapeInSlices,
   toPrometheusText,
 } from '@prsm/exporters/prometheus';
-import { restBatchJson, restExporter, toRestBatch } from '@prsm/exporters/rest';
+import { restExporter, toRestBatch } from '@prsm/exporters/rest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -58,31 +58,6 @@ function time(fn: () => unknown, before: () => void = () => {}): number[] {
     const t0 = performance.now();
     fn();
     ms.push(performance.now() - t0);
-  }
-  return ms;
-}
-
-/**
- * {@link time} of one piece of work done two ways, `fn(false)` and `fn(true)`, their
- * runs alternated (every other pair in reverse order): the medians of the two arrays
- * compare at the same moments.
- */
-function timePair(fn: (second: boolean) => unknown, before: () => void): [number[], number[]] {
-  for (let i = 0; i < WARMUP; i++) {
-    for (const second of [false, true]) {
-      before();
-      fn(second);
-    }
-  }
-  const ms: [number[], number[]] = [[], []];
-  for (let i = 0; i < RUNS; i++) {
-    for (const second of i % 2 === 0 ? [false, true] : [true, false]) {
-      before();
-      quickGc();
-      const t0 = performance.now();
-      fn(second);
-      ms[second ? 1 : 0].push(performance.now() - t0);
-    }
   }
   return ms;
 }
@@ -207,7 +182,7 @@ export async function run(): Promise<void> {
     Buffer.from(toPrometheusText(monitor.snapshot(scrape), { windowSeconds: 300 }));
   }, oneMore);
   let restBytes = 0;
-  let restJson: Buffer = Buffer.alloc(0);
+  let restJson = '';
   // What the monitor snapshots for restExporter: the last minute's closed sub-window.
   const restSnapshot = {
     windows: [],
@@ -216,14 +191,10 @@ export async function run(): Promise<void> {
     subWindows: { since: clock.now() - 60_000 },
   } as const;
   // What restExporter does with that snapshot: the pipeline cuts it into batches of
-  // its default maxBatchItems (512), and each batch becomes one body (restBatchJson: the
-  // text of JSON.stringify(toRestBatch(...)), written directly; the gzip is timed apart).
-  let restBodies: Buffer[] = [];
-  // The bodies as they were written before restBatchJson (toRestBatch's objects, then
-  // JSON.stringify, then UTF-8 as the gzip takes it): its runs alternate with the
-  // exporter's, so the two are compared at the same moments of a machine whose speed
-  // moves from minute to minute.
-  const [rest, restBefore] = timePair((viaObjects) => {
+  // its default maxBatchItems (512), and each batch becomes one body (toRestBatch, then
+  // JSON.stringify; the gzip is timed apart).
+  let restBodies: string[] = [];
+  const rest = time(() => {
     const snapshot = monitor.snapshot(restSnapshot);
     restBodies = [];
     for (let i = 0; i < snapshot.series.length; i += EXPORT_BATCH_ITEMS) {
@@ -232,12 +203,7 @@ export async function run(): Promise<void> {
         timestamp: snapshot.timestamp,
         series,
       }));
-      const batch = { id: `bench-${i}`, items };
-      restBodies.push(
-        viaObjects
-          ? Buffer.from(JSON.stringify(toRestBatch(batch, snapshot.timestamp)))
-          : restBatchJson(batch, snapshot.timestamp),
-      );
+      restBodies.push(JSON.stringify(toRestBatch({ id: `bench-${i}`, items }, snapshot.timestamp)));
     }
     restBytes = restBodies.reduce((sum, body) => sum + body.length, 0);
   }, oneMore);
@@ -250,7 +216,7 @@ export async function run(): Promise<void> {
       timestamp: snapshot.timestamp,
       series,
     }));
-    restJson = restBatchJson({ id: 'bench', items }, snapshot.timestamp);
+    restJson = JSON.stringify(toRestBatch({ id: 'bench', items }, snapshot.timestamp));
   }, oneMore);
   let gzipped = 0;
   const restGzip = await timeAsync(async () => {
@@ -409,17 +375,10 @@ export async function run(): Promise<void> {
           '',
         ],
         [
-          `ours, REST: snapshot (restExporter needs) + restBatchJson per ${EXPORT_BATCH_ITEMS}-series body`,
+          `ours, REST: snapshot (restExporter needs) + toRestBatch + JSON.stringify per ${EXPORT_BATCH_ITEMS}-series body`,
           fixed(median(rest), 1),
           fixed(Math.max(...rest), 1),
           String(restBytes),
-          '',
-        ],
-        [
-          'ours, REST before restBatchJson: toRestBatch + JSON.stringify + UTF-8 (runs alternated with the row above)',
-          fixed(median(restBefore), 1),
-          fixed(Math.max(...restBefore), 1),
-          '',
           '',
         ],
         [
@@ -455,8 +414,7 @@ export async function run(): Promise<void> {
       `prom-client ${fixed(median(theirs), 1)} ms: ` +
       `${ratio > 1 ? `ours ${fixed(ratio, 2)}× faster` : 'prom-client is faster'}. ` +
       `REST encode ${fixed(median(rest), 1)} ms (target ${TARGET_MS} ms): ` +
-      `${median(rest) <= TARGET_MS ? 'target met' : 'target MISSED'} ` +
-      `(through toRestBatch's objects at the same moments: ${fixed(median(restBefore), 1)} ms).`,
+      `${median(rest) <= TARGET_MS ? 'target met' : 'target MISSED'}.`,
   );
   await busyService();
   await restCollection();

@@ -69,13 +69,7 @@ export type {
   SkippedPrometheusRule,
   SnapshotSource,
 } from './prometheus/index.js';
-export {
-  REST_BATCH_ID_HEADER,
-  REST_BATCH_PATH,
-  restBatchJson,
-  restExporter,
-  toRestBatch,
-} from './rest/index.js';
+export { REST_BATCH_ID_HEADER, REST_BATCH_PATH, restExporter, toRestBatch } from './rest/index.js';
 export type {
   RestAlertEvent,
   RestBatchBody,

@@ -360,8 +360,8 @@ export interface RestBatchBody {
   readonly alerts: readonly RestAlertEvent[];
 }
 
-/** Milliseconds since the epoch as ISO 8601, or the number itself if it is no valid time. @internal */
-export function isoTime(ms: number): string {
+/** Milliseconds since the epoch as ISO 8601, or the number itself if it is no valid time. */
+function isoTime(ms: number): string {
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }
@@ -373,17 +373,9 @@ function finite<K extends string>(key: K, value: number | undefined): { [P in K]
   };
 }
 
-const QUANTILE_KEYS = new Map<number, string>();
-
-/** `0.5` → `p50`, `0.999` → `p999` (each quantile's key formatted once). @internal */
-export function quantileKey(quantile: number): string {
-  let key = QUANTILE_KEYS.get(quantile);
-  if (key === undefined) {
-    key = `p${String(Number((quantile * 100).toPrecision(12))).replace('.', '')}`;
-    // A monitor's quantiles are a handful; anything else is not kept.
-    if (QUANTILE_KEYS.size < 64) QUANTILE_KEYS.set(quantile, key);
-  }
-  return key;
+/** `0.5` → `p50`, `0.999` → `p999`. */
+function quantileKey(quantile: number): string {
+  return `p${String(Number((quantile * 100).toPrecision(12))).replace('.', '')}`;
 }
 
 function distributionWindow(w: DistributionSnapshot): RestDistributionWindow | undefined {
@@ -407,11 +399,11 @@ function distributionWindow(w: DistributionSnapshot): RestDistributionWindow | u
 
 const BIG_ENDIAN = endianness() === 'BE';
 
-/** The trace ids a server accepts: W3C's, lowercase. @internal */
-export const TRACE_ID = /^[0-9a-f]{32}$/;
+/** The trace ids a server accepts: W3C's, lowercase. */
+const TRACE_ID = /^[0-9a-f]{32}$/;
 
-/** Base64 of the centroids as little-endian float32. @internal */
-export function centroidsBase64(centroids: Float32Array): string {
+/** Base64 of the centroids as little-endian float32. */
+function centroidsBase64(centroids: Float32Array): string {
   const bytes = Buffer.from(centroids.buffer, centroids.byteOffset, centroids.byteLength);
   return (BIG_ENDIAN ? Buffer.from(bytes).swap32() : bytes).toString('base64');
 }
@@ -420,18 +412,13 @@ export function centroidsBase64(centroids: Float32Array): string {
 let lastStart = NaN;
 let lastStartIso = '';
 
-/** `isoTime` of a sub-window's start, formatted once for the many that share it. @internal */
-export function subWindowStart(startMs: number): string {
-  if (startMs !== lastStart) {
-    lastStart = startMs;
-    lastStartIso = isoTime(startMs);
-  }
-  return lastStartIso;
-}
-
 function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
+  if (w.startMs !== lastStart) {
+    lastStart = w.startMs;
+    lastStartIso = isoTime(w.startMs);
+  }
   const out: RestSubWindow = {
-    start_time: subWindowStart(w.startMs),
+    start_time: lastStartIso,
     seconds: w.seconds,
     partial: w.open,
     count: w.count,
@@ -454,9 +441,9 @@ function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
 /**
  * One metric as a plain object literal per type: spreading a shared base builds
  * slower objects, which a body of ten thousand metrics feels. Tags and labels are
- * the series' own frozen objects, serialised as they are. @internal
+ * the series' own frozen objects, serialised as they are.
  */
-export function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMetric {
+function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMetric {
   switch (series.type) {
     case 'counter': {
       const windows: RestCounterWindow[] = [];
@@ -523,8 +510,7 @@ export function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMet
   }
 }
 
-/** A span in the body's shape. @internal */
-export function toRestSpan(span: StoredSpan): RestSpan {
+function toRestSpan(span: StoredSpan): RestSpan {
   return {
     trace_id: span.traceId,
     span_id: span.spanId,
@@ -540,8 +526,7 @@ export function toRestSpan(span: StoredSpan): RestSpan {
   };
 }
 
-/** An alert event in the body's shape. @internal */
-export function toRestAlertEvent(event: AlertHistoryEntry): RestAlertEvent {
+function toRestAlertEvent(event: AlertHistoryEntry): RestAlertEvent {
   return {
     alert_id: event.alertId,
     rule_id: event.ruleId,

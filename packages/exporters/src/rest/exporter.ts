@@ -22,11 +22,14 @@ import {
   type MonitorExporterHost,
 } from '@prsm/core';
 
-import { type RestBusinessMetric, type RestSource, toRestBusinessMetrics } from './body.js';
-import { restBatchJson } from './json.js';
+import {
+  type RestBusinessMetric,
+  type RestSource,
+  toRestBatch,
+  toRestBusinessMetrics,
+} from './body.js';
 import {
   optionError,
-  RawJson,
   REST_BATCH_ID_HEADER,
   type RestConnectionOptions,
   restTransport,
@@ -138,7 +141,7 @@ function businessMetricOf(record: unknown): RestBusinessMetric | undefined {
 /**
  * An exporter of metrics, spans and alert events to a PRSM monitoring server over
  * REST: one `POST ${url}/api/v1/monitoring/batch` per batch, the body a
- * {@link RestBatchBody} (see {@link toRestBatch}; written by {@link restBatchJson}) as JSON, gzipped unless
+ * {@link RestBatchBody} (see {@link toRestBatch}) as JSON, gzipped unless
  * `gzip: false`, with `x-prsm-batch-id` (the same on every retry: the receiver drops
  * a batch it already has) and the API key in `apiKeyHeader`.
  *
@@ -258,9 +261,9 @@ export function restExporter(options: RestExporterOptions): Exporter<ExportItem>
       startBusiness(host);
     },
     export(batch: ExportBatch<ExportItem>, signal: AbortSignal): Promise<ExportResult> {
-      let body: RawJson;
+      let body: ReturnType<typeof toRestBatch>;
       try {
-        body = new RawJson(restBatchJson(batch, transport.now(), source));
+        body = toRestBatch(batch, transport.now(), source);
       } catch (error) {
         return Promise.resolve({
           ok: false,

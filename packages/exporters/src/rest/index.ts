@@ -35,4 +35,3 @@ export type {
   RestSpan,
   RestSubWindow,
 } from './body.js';
-export { restBatchJson } from './json.js';

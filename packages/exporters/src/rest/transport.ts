@@ -49,9 +49,9 @@ export interface RestConnectionOptions {
   readonly now?: () => number;
 }
 
-/** JSON already serialised (as text, or as UTF-8), posted as it is. @internal */
+/** JSON already serialised, posted as it is. @internal */
 export class RawJson {
-  constructor(readonly json: string | Buffer) {}
+  constructor(readonly json: string) {}
 }
 
 /** A checked connection: posts JSON to a path under the base URL. @internal */
