@@ -490,6 +490,132 @@ describe.each(majors)('%s', (_name, express) => {
   });
 });
 
+/** The layers of an Express app's router whose handle is `fn`. */
+function layersOf(router: unknown, fn: unknown): number {
+  const stack = (router as { stack: { handle: unknown }[] }).stack;
+  return stack.filter((layer) => layer.handle === fn).length;
+}
+
+describe('express 5: run from the router', () => {
+  it("begins requests from the app router's handle once the middleware is its first layer", async () => {
+    const { monitor } = newMonitor(true);
+    const app = express5();
+    const middleware = prsmExpress({ monitor });
+    app.use(middleware);
+    app.use(express5.json());
+    const seen: { active?: string; locals?: unknown }[] = [];
+    app.post('/orders/:id', async (req, res) => {
+      await sleep(1);
+      seen.push({
+        active: trace.getActiveSpan()?.spanContext().spanId,
+        locals: res.locals['prsmTraceId'],
+      });
+      res.json({ id: req.params['id'], got: (req.body as { n?: number }).n });
+    });
+    // A handler that dispatches the request into the app again (an internal redirect).
+    app.get('/old/:id', (req, res) => {
+      req.url = `/new/${req.params['id']}`;
+      // `app.handle` is Express's own, left out of its types.
+      (app as unknown as { handle: (...args: unknown[]) => void }).handle(req, res, () =>
+        res.status(500).end(),
+      );
+    });
+    app.get('/new/:id', (_req, res) => {
+      res.send('moved');
+    });
+    const { url } = await serve(app);
+    expect(layersOf(app.router, middleware)).toBe(1);
+    expect(Object.hasOwn(app.router, 'handle')).toBe(false);
+
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parents = ['00f067aa0ba902b7', '00f067aa0ba902b8', '00f067aa0ba902b9'];
+    for (const [i, parent] of parents.entries()) {
+      const res = await fetch(`${url}/orders/${i}`, {
+        method: 'POST',
+        headers: { traceparent: `00-${traceId}-${parent}-01`, 'content-type': 'application/json' },
+        body: JSON.stringify({ n: i }),
+      });
+      expect(await res.json()).toEqual({ id: String(i), got: i });
+      // Taken out of the router by the first request; the router's handle begins the next.
+      expect(layersOf(app.router, middleware)).toBe(0);
+      expect(Object.hasOwn(app.router, 'handle')).toBe(true);
+    }
+    expect(await (await fetch(`${url}/old/7`)).text()).toBe('moved');
+    await settled(monitor, 4);
+    await waitFor(() => (monitor.traces.spans(traceId)?.length ?? 0) === 3);
+    const spans = monitor.traces.spans(traceId)!;
+    // Each request's span continued its own traceparent, and was active in its handler.
+    expect(spans.map((s) => s.parentSpanId).sort()).toEqual(parents);
+    expect(spans.every((s) => s.name === 'POST /orders/:id')).toBe(true);
+    expect(seen).toEqual(
+      parents.map((parent) => ({
+        active: spans.find((s) => s.parentSpanId === parent)!.spanId,
+        locals: traceId,
+      })),
+    );
+    // Recorded once each, the dispatched one under the route that answered it.
+    expect(valuesByRoute(monitor, 'http.server.requests')).toEqual({
+      '/orders/:id': 3,
+      '/new/:id': 1,
+    });
+  });
+
+  it('stays a layer after other middleware, at a path, in a sub-app, and in Express 4', async () => {
+    const { monitor } = newMonitor();
+    const cases: { router: () => unknown; fn: unknown }[] = [];
+    const later = express5();
+    const afterJson = prsmExpress({ monitor, tags: () => ({ app: 'after-json' }) });
+    later.use(express5.json());
+    later.use(afterJson);
+    later.get('/x', (_req, res) => {
+      res.send('x');
+    });
+    cases.push({ router: () => later.router, fn: afterJson });
+    const pathed = express5();
+    const atPath = prsmExpress({ monitor, tags: () => ({ app: 'at-path' }) });
+    pathed.use('/api', atPath);
+    pathed.get('/api/x', (_req, res) => {
+      res.send('x');
+    });
+    cases.push({ router: () => pathed.router, fn: atPath });
+    const parent = express5();
+    const sub = express5();
+    const inSub = prsmExpress({ monitor, tags: () => ({ app: 'sub-app' }) });
+    sub.use(inSub);
+    sub.get('/x', (_req, res) => {
+      res.send('x');
+    });
+    parent.use('/sub', sub);
+    cases.push({ router: () => sub.router, fn: inSub });
+    const old = express4();
+    const inExpress4 = prsmExpress({ monitor, tags: () => ({ app: 'express-4' }) });
+    old.use(inExpress4);
+    old.get('/x', (_req, res) => {
+      res.send('x');
+    });
+    cases.push({ router: () => (old as unknown as { _router: unknown })._router, fn: inExpress4 });
+
+    for (const [app, path] of [
+      [later, '/x'],
+      [pathed, '/api/x'],
+      [parent, '/sub/x'],
+      [old, '/x'],
+    ] as const) {
+      const { url } = await serve(app);
+      for (let i = 0; i < 2; i++) expect(await (await fetch(url + path)).text()).toBe('x');
+    }
+    for (const { router, fn } of cases) {
+      expect(layersOf(router(), fn)).toBe(1);
+      expect(Object.hasOwn(router() as object, 'handle')).toBe(false);
+    }
+    await settled(monitor, 8);
+    const byApp = Object.fromEntries(
+      durations(monitor).map((d): [string, number] => [d.tags['app'] ?? '', d.count]),
+    );
+    expect(byApp).toEqual({ 'after-json': 2, 'at-path': 2, 'sub-app': 2, 'express-4': 2 });
+  });
+});
+
 describe('package', () => {
   it('keeps VERSION equal to package.json', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
