@@ -461,7 +461,8 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
     }
     return span;
   }
-  /** The app this middleware last ran in: each app is looked at once for {@link runFromRouter}. */
+  /** The apps this middleware has looked at for {@link runFromRouter}, and the last of them. */
+  const looked = new WeakSet<object>();
   let lastApp: unknown;
   const middleware: ExpressMiddleware = function prsmExpressMiddleware(request, response, next) {
     const span = begin(request, response);
@@ -469,7 +470,10 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
     if (app !== lastApp) {
       lastApp = app;
       try {
-        runFromRouter(app, request, middleware, begin);
+        if (typeof app === 'function' && !looked.has(app)) {
+          looked.add(app);
+          runFromRouter(app, request, middleware, begin);
+        }
       } catch (error) {
         metrics.internalError(error, 'taking the middleware out of the router');
       }
@@ -479,9 +483,6 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
   };
   return middleware;
 }
-
-/** The apps each middleware has looked at for {@link runFromRouter}. */
-const LOOKED_AT = new WeakMap<ExpressMiddleware, WeakSet<object>>();
 
 interface RouterLike {
   stack?: unknown;
@@ -502,19 +503,11 @@ interface RouterLike {
  * layer), the middleware stays a layer.
  */
 function runFromRouter(
-  app: unknown,
+  app: object,
   req: ExpressRequestLike,
   middleware: ExpressMiddleware,
   begin: (request: IncomingMessage, response: ServerResponse) => RequestSpan | undefined,
 ): void {
-  if (typeof app !== 'function') return;
-  let looked = LOOKED_AT.get(middleware);
-  if (looked === undefined) {
-    looked = new WeakSet();
-    LOOKED_AT.set(middleware, looked);
-  }
-  if (looked.has(app)) return;
-  looked.add(app);
   const a = app as { parent?: unknown; router?: unknown };
   // Express 4 (`_router`), a mounted sub-app (`parent`), a layer mounted at a path.
   if ('_router' in a || a.parent !== undefined || req.baseUrl !== '') return;

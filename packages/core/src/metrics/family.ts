@@ -15,10 +15,7 @@ export const OVERFLOW_TAG = 'prsm.overflow';
 /** The component of the overflow series for components never seen before the cap. */
 export const OVERFLOW_COMPONENT = 'prsm.overflow';
 const OVERFLOW_TAGS: Tags = Object.freeze({ [OVERFLOW_TAG]: 'true' });
-/**
- * The labels of a series bound without any: frozen like every other tag and label set,
- * so an exporter may keep what it wrote of them by identity.
- */
+/** The labels of a series bound without any: one frozen set, like every other one, not an object per series. */
 const NO_LABELS: Labels = Object.freeze({});
 
 /**
