@@ -25,7 +25,14 @@
  * `bare` is always run, for the ratios), `PRSM_HTTP_BENCH_PIN` (default 1: on
  * Linux with `taskset` and two CPUs or more, the server runs on CPU 1 and this process,
  * the load generator, on CPU 0, so neither takes the other's core; 0 leaves placement
- * to the scheduler).
+ * to the scheduler), `PRSM_HTTP_BENCH_SIDE_BY_SIDE` (default 1: then each variant is also
+ * measured beside its bare app, both servers at once on one core; 0: not) and
+ * `PRSM_HTTP_BENCH_SEQUENTIAL` (default 1; 0 skips the rounds one variant at a time).
+ *
+ * Side by side: the rounds one variant at a time compare moments seconds apart, and this
+ * machine's speed moved by 2× between them; two servers sharing one core at once see
+ * the same machine, and their requests/s ratio is the ratio of their costs per request.
+ * A bare app beside another is the control.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -39,6 +46,12 @@ const SECONDS = Number(process.env['PRSM_HTTP_BENCH_SECONDS'] ?? 5);
 const ROUNDS = Number(process.env['PRSM_HTTP_BENCH_ROUNDS'] ?? 5);
 const CONNECTIONS = Number(process.env['PRSM_HTTP_BENCH_CONNECTIONS'] ?? 32);
 const WARMUP_SECONDS = 2;
+/** Whether the side-by-side rounds run too (`PRSM_HTTP_BENCH_SIDE_BY_SIDE=0`: not). */
+const SIDE_BY_SIDE = process.env['PRSM_HTTP_BENCH_SIDE_BY_SIDE'] !== '0';
+/** Whether the rounds one variant at a time run (`PRSM_HTTP_BENCH_SEQUENTIAL=0`: not). */
+const SEQUENTIAL = process.env['PRSM_HTTP_BENCH_SEQUENTIAL'] !== '0';
+/** The share of one core two servers side by side must use between them for their ratio to count. */
+const SATURATED = 0.9;
 const TARGET = 0.95;
 
 /**
@@ -234,19 +247,119 @@ async function measure(
   }
 }
 
-/** Runs the suite: every variant, interleaved over the rounds. */
-export async function run(): Promise<void> {
-  heading('HTTP middleware: hello world under autocannon');
-  // The load generator (this process, all its threads) on CPU 0; servers on CPU 1.
-  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
-  const only = process.env['PRSM_HTTP_BENCH_ONLY']?.split(',').map((s) => s.trim());
-  const all = Object.keys(VARIANTS) as VariantName[];
-  const chosen = only === undefined ? all : all.filter((n) => only.includes(n));
-  const frameworks = new Set(chosen.map((n) => VARIANTS[n].framework));
-  const names = all.filter(
-    (n) =>
-      chosen.includes(n) || (VARIANTS[n].kind === 'bare' && frameworks.has(VARIANTS[n].framework)),
+/**
+ * One round of a variant beside its framework's bare app: both servers on the same CPU
+ * at once (CPU 1 when pinned), each driven by its own autocannon from this process, warmed
+ * up and measured over the same seconds. A CPU-bound server pair shares the core evenly
+ * (the scheduler gives each runnable process its turn), so the ratio of their requests/s
+ * is the ratio of their costs per request, measured at the same moments: a change of the
+ * machine's speed falls on both alike, which rounds run one after another cannot promise
+ * (this machine's bare app moved by 2× between them).
+ */
+async function side(
+  name: VariantName,
+  bareFirst: boolean,
+): Promise<{ ratio: number; cpuRatio: number; busy: number; failures: number }> {
+  const autocannon = require('autocannon') as Autocannon;
+  const bare = `${VARIANTS[name].framework} bare` as VariantName;
+  const order = bareFirst ? [bare, name] : [name, bare];
+  const servers: { child: ChildProcess; url: string }[] = [];
+  try {
+    for (const n of order) servers.push(await startServer(n));
+    const drive = (seconds: number): Promise<AutocannonResult[]> =>
+      Promise.all(
+        servers.map(({ url }) => autocannon({ url, connections: CONNECTIONS, duration: seconds })),
+      );
+    await drive(WARMUP_SECONDS);
+    for (const { child } of servers) child.send('mark');
+    const results = await drive(SECONDS);
+    const cpus = await Promise.all(servers.map(({ child }) => serverCpu(child)));
+    const perRequest = cpus.map((c, i) => c / Math.max(1, results[i]!.requests.total));
+    const [b, v] = bareFirst ? [0, 1] : [1, 0];
+    return {
+      ratio: results[v]!.requests.average / results[b]!.requests.average,
+      cpuRatio: perRequest[b]! / perRequest[v]!,
+      busy: (cpus[0]! + cpus[1]!) / (SECONDS * 1e6),
+      failures: results.reduce((n, r) => n + r.errors + r.non2xx, 0),
+    };
+  } finally {
+    for (const { child } of servers) {
+      child.kill();
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+}
+
+/**
+ * Every chosen variant beside its bare app ({@link side}), over the rounds (the bare app
+ * started first in every other one), with a bare app beside another as the control: how
+ * far from 100% two equal servers land. Returns whether a `prsm` variant missed the target.
+ */
+async function sideBySide(names: readonly VariantName[]): Promise<boolean> {
+  const controls = new Set(names.filter((n) => VARIANTS[n].kind === 'bare'));
+  const rows: string[][] = [];
+  let missed = false;
+  let failures = 0;
+  for (const name of names) {
+    const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    const busy: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const r = await side(name, round % 2 === 0);
+      ratios.push(r.ratio);
+      cpuRatios.push(r.cpuRatio);
+      busy.push(r.busy);
+      failures += r.failures;
+    }
+    const m = median(ratios);
+    const saturated = median(busy) >= SATURATED;
+    if (VARIANTS[name].kind === 'prsm' && (!saturated || m < TARGET)) missed = true;
+    rows.push([
+      controls.has(name) ? `${name} (control: beside another)` : name,
+      `${fixed(m * 100, 1)}%`,
+      ratios.map((r) => `${fixed(r * 100, 1)}%`).join(', '),
+      `${fixed(median(cpuRatios) * 100, 1)}%`,
+      `${fixed(median(busy) * 100, 0)}%`,
+    ]);
+  }
+  heading('HTTP middleware: side by side with the bare app on one core');
+  paragraph(
+    `Each variant's server and its framework's bare app at once${
+      PIN ? ' on CPU 1 (taskset), both autocannons on CPU 0' : ''
+    }, each driven by autocannon with ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up ` +
+      `then ${SECONDS} s measured over the same seconds, ${ROUNDS} rounds (fresh processes each, ` +
+      `the bare app started first in every other one). The two share the core evenly, so ` +
+      `the variant's requests/s over the bare app's is the ratio of their costs per request, ` +
+      `measured at the same moments, as long as the servers, not the load generator, ` +
+      `are what limits: the CPU the two servers used over the measured seconds (of one ` +
+      `core, median of the rounds) says so; below ${fixed(SATURATED * 100, 0)}%, the ` +
+      `pair is the load generator's measure, not the servers', and its ratio does not ` +
+      `count for the target. Bare CPU/req ÷ this: each server's CPU time over the ` +
+      `requests it answered, bare's over the variant's (median of the rounds). The ` +
+      `control row is a bare app beside another.`,
   );
+  console.log(
+    table(
+      [
+        'variant',
+        'requests/s of bare beside it (median)',
+        'rounds',
+        'bare CPU/req ÷ this',
+        'CPU the two used',
+      ],
+      rows,
+    ),
+  );
+  paragraph(
+    `\nTarget: prsm ≥ ${TARGET * 100}% of bare for both frameworks, side by side: ${missed ? 'MISSED' : 'met'}. ` +
+      `Errors and non-2xx answers: ${failures}.`,
+  );
+  return missed;
+}
+
+/** Every chosen variant one at a time, fresh servers interleaved over the rounds. */
+async function oneAtATime(names: readonly VariantName[]): Promise<void> {
+  heading('HTTP middleware: hello world under autocannon');
   const samples = new Map<VariantName, number[]>(names.map((n) => [n, []]));
   const latency = new Map<VariantName, number[]>(names.map((n) => [n, []]));
   const cpu = new Map<VariantName, number[]>(names.map((n) => [n, []]));
@@ -322,6 +435,22 @@ export async function run(): Promise<void> {
     `\nTarget: prsm ≥ ${TARGET * 100}% of bare for both frameworks, by both ratios: ${missed ? 'MISSED' : 'met'}. ` +
       `Errors and non-2xx answers: ${failures}.`,
   );
+}
+
+/** Runs the suite: every variant one at a time, then each beside its bare app. */
+export async function run(): Promise<void> {
+  // The load generator (this process, all its threads) on CPU 0; servers on CPU 1.
+  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
+  const only = process.env['PRSM_HTTP_BENCH_ONLY']?.split(',').map((s) => s.trim());
+  const all = Object.keys(VARIANTS) as VariantName[];
+  const chosen = only === undefined ? all : all.filter((n) => only.includes(n));
+  const frameworks = new Set(chosen.map((n) => VARIANTS[n].framework));
+  const names = all.filter(
+    (n) =>
+      chosen.includes(n) || (VARIANTS[n].kind === 'bare' && frameworks.has(VARIANTS[n].framework)),
+  );
+  if (SEQUENTIAL) await oneAtATime(names);
+  if (SIDE_BY_SIDE) await sideBySide(names);
 }
 
 const serverVariant = process.env[SERVER_ENV];
