@@ -54,7 +54,7 @@ const WARMUP_SECONDS = 2;
 const SIDE_BY_SIDE = process.env['PRSM_HTTP_BENCH_SIDE_BY_SIDE'] !== '0';
 /** Whether the rounds one variant at a time run (`PRSM_HTTP_BENCH_SEQUENTIAL=0`: not). */
 const SEQUENTIAL = process.env['PRSM_HTTP_BENCH_SEQUENTIAL'] !== '0';
-/** The share of one core two servers side by side must use between them for their ratio to count. */
+/** The share of one core two servers side by side use between them when they, not the load generator, limit. */
 const SATURATED = 0.9;
 const TARGET = 0.95;
 
@@ -254,9 +254,9 @@ async function measure(
 /**
  * One round of a variant beside its framework's bare app: both servers on the same CPU
  * at once (CPU 1 when pinned), each driven by its own autocannon from this process, warmed
- * up and measured over the same seconds. A CPU-bound server pair shares the core evenly
- * (the scheduler gives each runnable process its turn), so the ratio of their requests/s
- * is the ratio of their costs per request, measured at the same moments: a change of the
+ * up and measured over the same seconds. While both always have work queued, the
+ * scheduler shares the core evenly between them, so the ratio of their requests/s is the
+ * ratio of their costs per request, measured at the same moments: a change of the
  * machine's speed falls on both alike, which rounds run one after another cannot promise
  * (this machine's bare app moved by 2× between them).
  */
@@ -340,7 +340,7 @@ async function sideBySide(names: readonly VariantName[]): Promise<void> {
       `(Fastify's: 32 of them take well under a millisecond), neither server is runnable ` +
       `all the time, the scheduler does not share the core evenly, and the ratio measures ` +
       `the pair's scheduling more than its costs. The target is checked on the rounds one ` +
-      `at a time (the table above).`,
+      `at a time, not here.`,
   );
   console.log(
     table(
