@@ -7,7 +7,10 @@
  * machine's speed, which moved the `http` suite's bare rounds by 2× from one minute to
  * the next: it tells a change of a few percent apart where requests/s cannot.
  * Instructions are not time (a cache miss or a syscall costs more than its count), so
- * the `http` suite's requests/s stay the target's measure.
+ * the `http` suite's requests/s stay the target's measure. A variant with a Monitor
+ * also counts the Monitor's own timers: under Cachegrind a request takes milliseconds,
+ * so they weigh about 8,000 instructions per Express request; compare such variants
+ * with each other, or subtract a Monitor-only run.
  *
  * `node --import tsx bench/http-instructions.ts [variant,...]` (default
  * `express bare,express empty middleware,express prsm,fastify bare,fastify empty onRequest hook,fastify prsm`),
