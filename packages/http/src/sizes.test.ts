@@ -33,7 +33,17 @@ describe('isRateLimitHeader', () => {
   });
 
   it('rejects every other header', () => {
-    for (const name of ['', 'Rate', 'Content-Type', 'X-Powered-By', 'ratelimited', 'x-ratelimit']) {
+    for (const name of [
+      '',
+      'Rate',
+      'Content-Type',
+      'X-Powered-By',
+      'X-Request-Id',
+      'x_ratelimit-limit',
+      'xratelimit-limit',
+      'ratelimited',
+      'x-ratelimit',
+    ]) {
       expect(isRateLimitHeader(name), name).toBe(false);
     }
   });

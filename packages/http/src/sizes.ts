@@ -146,7 +146,12 @@ export function rawHeader(
 export function isRateLimitHeader(name: string): boolean {
   if (name.length < 9) return false;
   const first = name.charCodeAt(0) | 0x20;
-  if (first !== 0x72 && first !== 0x78) return false; // r, x
+  if (first === 0x78) {
+    // `x-r...`: other `X-` headers (Express sets `X-Powered-By`) are not lower-cased.
+    if (name.charCodeAt(1) !== 0x2d || (name.charCodeAt(2) | 0x20) !== 0x72) return false;
+  } else if (first !== 0x72) {
+    return false; // r
+  }
   const n = name.toLowerCase();
   return n === 'ratelimit' || n.startsWith('ratelimit-') || n.startsWith('x-ratelimit-');
 }
