@@ -7,10 +7,16 @@
  * machine's speed, which moved the `http` suite's bare rounds by 2× from one minute to
  * the next: it tells a change of a few percent apart where requests/s cannot.
  * Instructions are not time (a cache miss or a syscall costs more than its count), so
- * the `http` suite's requests/s stay the target's measure. A variant with a Monitor
- * also counts the Monitor's own timers: under Cachegrind a request takes milliseconds,
- * so they weigh about 8,000 instructions per Express request; compare such variants
- * with each other, or subtract a Monitor-only run.
+ * the `http` suite's requests/s stay the target's measure. The servers' Monitors run
+ * without periodic work (`PRSM_HTTP_BENCH_PERIODIC=0`: no resource sampling, no alert
+ * evaluation): under Cachegrind a request takes milliseconds, and the alert
+ * evaluations alone weighed about 15,000 instructions per Express request (590,044
+ * with them, 574,897 without, in a probe with N2 − N1 = 6,000). The bare apps count
+ * the same from run to run (within 0.06%); a variant with the Monitor does not: three
+ * runs of `express prsm` counted 556,041, 578,985 and 596,498 per request
+ * (N2 − N1 = 12,000), so a change of a few thousand instructions there needs several
+ * runs. Knob `REPEAT` (default 1): runs per variant; the median is reported beside each
+ * run's count.
  *
  * `node --import tsx bench/http-instructions.ts [variant,...]` (default
  * `express bare,express empty middleware,express prsm,fastify bare,fastify empty onRequest hook,fastify prsm`),
@@ -27,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 const SERVER = fileURLToPath(new URL('./suites/http.ts', import.meta.url));
 const N1 = Number(process.env['N1'] ?? 10_000);
 const N2 = Number(process.env['N2'] ?? 20_000);
+const REPEAT = Number(process.env['REPEAT'] ?? 1);
 const CONNECTIONS = 4;
 const DEFAULT_VARIANTS = [
   'express bare',
@@ -75,7 +82,10 @@ async function instructions(variant: string, requests: number): Promise<number> 
       'tsx',
       SERVER,
     ],
-    { env: { ...process.env, PRSM_HTTP_BENCH_SERVER: variant }, stdio: 'pipe' },
+    {
+      env: { ...process.env, PRSM_HTTP_BENCH_SERVER: variant, PRSM_HTTP_BENCH_PERIODIC: '0' },
+      stdio: 'pipe',
+    },
   );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -103,16 +113,22 @@ async function main(): Promise<void> {
   }
   const variants = process.argv[2]?.split(',') ?? DEFAULT_VARIANTS;
   const perRequest = new Map<string, number>();
-  console.log(`| variant | instructions per request | ÷ bare |`);
-  console.log(`| --- | --- | --- |`);
+  const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+  console.log(`| variant | instructions per request (median) | of ${REPEAT} runs | ÷ bare |`);
+  console.log(`| --- | --- | --- | --- |`);
   for (const variant of variants) {
-    const a = await instructions(variant, N1);
-    const b = await instructions(variant, N2);
-    const each = (b - a) / (N2 - N1);
+    const runs: number[] = [];
+    for (let r = 0; r < REPEAT; r++) {
+      const a = await instructions(variant, N1);
+      const b = await instructions(variant, N2);
+      runs.push((b - a) / (N2 - N1));
+    }
+    runs.sort((x, y) => x - y);
+    const each = runs[Math.floor(runs.length / 2)]!;
     perRequest.set(variant, each);
     const bare = perRequest.get(`${variant.split(' ')[0]} bare`);
     const ratio = bare === undefined ? '' : (each / bare).toFixed(3);
-    console.log(`| ${variant} | ${Math.round(each).toLocaleString('en-US')} | ${ratio} |`);
+    console.log(`| ${variant} | ${count(each)} | ${runs.map(count).join(', ')} | ${ratio} |`);
   }
 }
 

@@ -28,6 +28,9 @@
  * to the scheduler), `PRSM_HTTP_BENCH_SIDE_BY_SIDE` (default 1: then each variant is also
  * measured beside its bare app, both servers at once on one core; 0: not) and
  * `PRSM_HTTP_BENCH_SEQUENTIAL` (default 1; 0 skips the rounds one variant at a time).
+ * A server started with `PRSM_HTTP_BENCH_PERIODIC=0` (`bench/http-instructions.ts`
+ * starts them so) runs its `Monitor` without periodic work: no resource sampling
+ * (`health: { resources: false }`) and no alert evaluation.
  *
  * Side by side: the rounds one variant at a time compare moments seconds apart, and this
  * machine's speed moved by 2× between them; two servers sharing one core at once see
@@ -143,7 +146,14 @@ async function serve(name: VariantName): Promise<void> {
   let monitor: MonitorLike | undefined;
   if (kind === 'prsm' || kind === 'prsm-spans') {
     const core = await load<{ Monitor: new (options: unknown) => MonitorLike }>('@prsm/core');
-    monitor = new core.Monitor({ tracing: kind === 'prsm-spans' });
+    const periodic = process.env['PRSM_HTTP_BENCH_PERIODIC'] !== '0';
+    monitor = new core.Monitor({
+      tracing: kind === 'prsm-spans',
+      ...(!periodic && {
+        health: { resources: false },
+        alerting: { evaluationIntervalSeconds: 0 },
+      }),
+    });
   }
   let port: number;
   if (framework === 'express') {
