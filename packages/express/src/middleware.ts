@@ -499,9 +499,8 @@ interface RouterLike {
  * hello-world request took 586,000 to 588,000 CPU instructions with this, and 588,000
  * to 607,000 without it (three runs each). The stack is replaced, not changed: requests
  * already in the router go on through the old one, and find their request begun.
- * Anywhere else (a
- * sub-app, a path, after other middleware, Express 4, whose prototypes are set by a
- * layer), the middleware stays a layer.
+ * Anywhere else (a sub-app, a path, after other middleware, Express 4, whose
+ * prototypes are set by a layer), the middleware stays a layer.
  */
 function runFromRouter(
   app: object,

@@ -18,13 +18,15 @@
  * are 0.3-0.4% apart, and over 25 runs with the arrival order shuffled its merged p99
  * was 0.79% or 1.09% from the exact p99 while its rank was 0.9902 every time. Such
  * reads are checked by rank (within half the widest centroid the digest keeps there);
- * the fleet's quantiles and the latest minute's are checked by value. One instance's own view (its monitor's
- * `getPercentiles`) is its own distribution's p99, not the fleet's; the mean of the
- * instances' p99s (what averaging per-process quantiles gives) is not the fleet's p99
- * either. A late batch of one instance (an older, lower counter total arriving after
- * a newer one) is not counted twice. The clocks of the monitors are manual; nothing
- * sleeps. The last test reads a series two services send (`shared.op`): `?service=`
- * holds that service's samples only, the fleet both.
+ * the fleet's quantiles and the latest minute's are checked by value.
+ *
+ * One instance's own view (its monitor's `getPercentiles`) is its own distribution's
+ * p99, not the fleet's; the mean of the instances' p99s (what averaging per-process
+ * quantiles gives) is not the fleet's p99 either. A late batch of one instance (an
+ * older, lower counter total arriving after a newer one) is not counted twice. The
+ * clocks of the monitors are manual; nothing sleeps. The last test reads a series two
+ * services send (`shared.op`): `?service=` holds that service's samples only, the
+ * fleet both.
  */
 import { join } from 'node:path';
 
