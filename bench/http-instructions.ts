@@ -111,6 +111,12 @@ async function main(): Promise<void> {
   if (spawnSync('valgrind', ['--version']).status !== 0) {
     throw new Error('valgrind is not installed (Debian: apt-get install valgrind)');
   }
+  if (!Number.isInteger(REPEAT) || REPEAT < 1) {
+    throw new TypeError(`REPEAT must be a whole number of runs, 1 or more; got ${REPEAT}`);
+  }
+  if (!Number.isInteger(N1) || N1 < 1 || !Number.isInteger(N2) || N2 <= N1) {
+    throw new TypeError(`N1 and N2 must be whole numbers with 0 < N1 < N2; got ${N1}, ${N2}`);
+  }
   const variants = process.argv[2]?.split(',') ?? DEFAULT_VARIANTS;
   const perRequest = new Map<string, number>();
   const count = (n: number): string => Math.round(n).toLocaleString('en-US');
