@@ -15,6 +15,22 @@ function close(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 }
 
+/** The quantiles `visitSeries` reads of the (last) histogram over `windowSeconds`. */
+function visitedQuantiles(monitor: Monitor, windowSeconds: number): number[] {
+  let got: number[] = [];
+  monitor.visitSeries(
+    { windowSeconds },
+    {
+      counter() {},
+      gauge() {},
+      distribution(_s, reading) {
+        got = [...reading.values];
+      },
+    },
+  );
+  return got;
+}
+
 describe('snapshot quantiles started from the last snapshot', () => {
   it('equal an unguided read after new samples, closed sub-windows and a shift of the data', () => {
     const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
@@ -97,18 +113,8 @@ describe('the closed sub-windows remembered between snapshots', () => {
             for (const v of step.values) timer.record(v);
             for (const windowSeconds of [60, 300]) {
               let got: readonly number[] = [];
-              if (step.visit) {
-                monitor.visitSeries(
-                  { windowSeconds },
-                  {
-                    counter() {},
-                    gauge() {},
-                    distribution(_s, reading) {
-                      got = [...reading.values];
-                    },
-                  },
-                );
-              } else {
+              if (step.visit) got = visitedQuantiles(monitor, windowSeconds);
+              else {
                 const series = monitor
                   .snapshot({ windows: [windowSeconds], digests: false })
                   .series.find((s) => s.name === 't');
@@ -148,9 +154,10 @@ describe('the closed sub-windows remembered between snapshots', () => {
     const series = timer.bind() as unknown as HistogramSeries;
     expect(series).toBeInstanceOf(HistogramSeries);
     // Two windows and cumulative, five quantiles: a key, six numbers per quantile (the
-    // point read, two sums, the flat stretch around it), and (cursor, weight above it,
-    // the digest's id) per digest of up to six for the lowest quantile.
-    const rowSize = 1 + 6 * 5 + 3 * 6;
+    // point read, two sums, the flat stretch around it), (cursor, weight above it, the
+    // digest's id) per digest of up to six for the lowest quantile, and for the two
+    // lowest quantiles the stretch one boundary further each way (two pairs).
+    const rowSize = 1 + 6 * 5 + 3 * 6 + 4 * 2;
     expect(series.quantileMemo?.length).toBe(3 * rowSize);
     // The digests' ranks were remembered at the answers of the 300 s window, under the
     // version of the digests they were read from: the snapshots merged nothing (the
@@ -217,6 +224,48 @@ describe('the closed sub-windows remembered between snapshots', () => {
   });
 });
 
+describe('the stretch one boundary beyond the flat one', () => {
+  it('answers a median and a 90th percentile that moved past it as an unguided read, scrape after scrape', () => {
+    // A scrape's pattern: five closed minutes of single samples (point masses, so the
+    // digests' CDF is flat between them) and a sample or two before each read, which
+    // moves the median a knot up or down every other read. The two lowest quantiles
+    // remember the digests' boundaries one further each way (d2, u2); a move onto
+    // them is answered from the memo, and must be the unguided answer.
+    const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
+    const monitor = new Monitor({ clock, windows: [60, 300] });
+    const timer = monitor.timer('t', { component: 'c' });
+    let seed = 11;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    for (let minute = 0; minute < 6; minute++) {
+      for (let i = 0; i < 60; i++) timer.record(5 + 500 * random() ** 3);
+      if (minute < 5) clock.advance(60_000);
+    }
+    const series = timer.bind() as unknown as HistogramSeries;
+    const qs = monitor.snapshotQuantiles;
+    const rowSize = 1 + 6 * qs.length + 3 * 6 + 4 * 2;
+    // The 300 s window's row; its extensions after the quantiles and the cursors.
+    const extensions = rowSize + 1 + 6 * qs.length + 3 * 6;
+    let extended = 0;
+    for (let read = 0; read < 80; read++) {
+      const n = 1 + (read % 2);
+      for (let i = 0; i < n; i++) timer.record(5 + 500 * random() ** 3);
+      const got = visitedQuantiles(monitor, 300);
+      const want = monitor.getPercentiles('t', qs, { component: 'c', windowSeconds: 300 });
+      got.forEach((value, i) => {
+        if (!close(value, want[i]!))
+          throw new Error(`read ${read}, q=${qs[i]}: ${value} != ${want[i]}`);
+      });
+      const memo = series.quantileMemo!;
+      for (let j = 0; j < 8; j += 2) if (!Number.isNaN(memo[extensions + j]!)) extended++;
+    }
+    // The extensions were there to be used (not NaN every time): boundaries were kept.
+    expect(extended).toBeGreaterThan(80);
+  });
+});
+
 describe("a window's first read", () => {
   it('starts from the answers of a window read before, and answers as a read from scratch', () => {
     const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
@@ -231,17 +280,7 @@ describe("a window's first read", () => {
     monitor.visitSeries({ windowSeconds: 300 }, { counter() {}, gauge() {}, distribution() {} });
     // Only the 300 s row has answers so far.
     expect(Number.isNaN(series.quantileHints![2 * qs.length])).toBe(true);
-    let got: number[] = [];
-    monitor.visitSeries(
-      { windowSeconds: 900 },
-      {
-        counter() {},
-        gauge() {},
-        distribution(_s, reading) {
-          got = [...reading.values];
-        },
-      },
-    );
+    const got = visitedQuantiles(monitor, 900);
     const want = monitor.getPercentiles('t', qs, { component: 'c', windowSeconds: 900 });
     got.forEach((value, i) => expect(close(value, want[i]!)).toBe(true));
     expect(got).not.toEqual(

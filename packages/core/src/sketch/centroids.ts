@@ -842,14 +842,44 @@ export interface QuantileMemo {
 export const MEMO_PER_QUANTILE = 6;
 
 /**
+ * How many quantiles of a {@link QuantileMemo} row (the lowest ones, above 0 and below
+ * 1) remember the digests' stretch one boundary further each way (see
+ * {@link MEMO_PER_EXTENSION}): the ones whose answers move most from read to read (a
+ * median's rank moves by half a sample with every sample, a 99th percentile's by a
+ * hundredth of one from the top). Two, so that a series' memo stays within the memory
+ * target of a series (32 KiB, the ring full).
+ *
+ * @internal
+ */
+export const MEMO_EXTENDED = 2;
+
+/**
+ * Per extended quantile (see {@link MEMO_EXTENDED}), after the cursors: the digests'
+ * boundary below `d` (`d2`) and their summed rank just after it, and their boundary
+ * above `u` (`u2`) and the rank just after it, each pair kept when the digests' CDF is
+ * flat from `d2` up to `d` (from `u` up to `u2`), else NaN, NaN. An answer that moved a
+ * knot past `d` or `u` (a median a few samples later) is then found without reading
+ * the digests either.
+ *
+ * @internal
+ */
+export const MEMO_PER_EXTENSION = 4;
+
+/**
  * The numbers of one row of a {@link QuantileMemo} for `quantiles` quantiles: the key,
- * {@link MEMO_PER_QUANTILE} per quantile, and {@link MEMO_PER_CURSOR} per digest of up
- * to {@link MEMO_CURSOR_PARTS} digests.
+ * {@link MEMO_PER_QUANTILE} per quantile, {@link MEMO_PER_CURSOR} per digest of up
+ * to {@link MEMO_CURSOR_PARTS} digests, and {@link MEMO_PER_EXTENSION} per extended
+ * quantile (up to {@link MEMO_EXTENDED}).
  *
  * @internal
  */
 export function quantileMemoRow(quantiles: number): number {
-  return 1 + MEMO_PER_QUANTILE * quantiles + MEMO_PER_CURSOR * MEMO_CURSOR_PARTS;
+  return (
+    1 +
+    MEMO_PER_QUANTILE * quantiles +
+    MEMO_PER_CURSOR * MEMO_CURSOR_PARTS +
+    MEMO_PER_EXTENSION * Math.min(quantiles, MEMO_EXTENDED)
+  );
 }
 
 /**
@@ -932,17 +962,25 @@ export function guidedQuantiles(
   // From the highest quantile down: every part's cursor then walks down from its top
   // once (see partRanks), and the tail quantiles a scrape asks for read only the top.
   const order = descendingOrder(qs);
-  // The lowest quantile's digests' cursors, when the row has room for them.
+  // The lowest quantile's digests' cursors, when the row has room for them; and the
+  // lowest quantiles' extended stretches.
   let lowest = -1;
-  if (m >= 0 && count - open <= MEMO_CURSOR_PARTS) {
+  let second = -1;
+  if (m >= 0) {
     for (let o = order.length - 1; o >= 0; o--) {
       const q = qs[order[o]!]!;
       if (q > 0 && q < 1) {
-        lowest = order[o]!;
-        break;
+        if (lowest < 0) lowest = order[o]!;
+        else {
+          second = order[o]!;
+          break;
+        }
       }
     }
   }
+  const cursors = lowest >= 0 && count - open <= MEMO_CURSOR_PARTS ? lowest : -1;
+  // After the quantiles' part and the cursors.
+  const extensions = m + MEMO_PER_QUANTILE * qs.length + MEMO_PER_CURSOR * MEMO_CURSOR_PARTS;
   for (let o = 0; o < order.length; o++) {
     const i = order[o]!;
     const q = qs[i]!;
@@ -958,7 +996,8 @@ export function guidedQuantiles(
         open,
         memo?.array,
         m < 0 ? -1 : m + MEMO_PER_QUANTILE * i,
-        i === lowest ? m + MEMO_PER_QUANTILE * qs.length : -1,
+        i === cursors ? m + MEMO_PER_QUANTILE * qs.length : -1,
+        i === lowest ? extensions : i === second ? extensions + MEMO_PER_EXTENSION : -1,
       );
     } else value = NaN;
     out[i] = value;
@@ -973,7 +1012,8 @@ export function guidedQuantiles(
  * {@link MEMO_PER_QUANTILE}) holds the point the other parts' ranks were last summed
  * at and the sums: an answer that stayed there, or moved to where those parts' CDF is
  * flat around it, is found without reading them. `memo[c..)` (c >= 0) holds those
- * parts' cursors at that point (see {@link MEMO_CURSOR_PARTS}).
+ * parts' cursors at that point (see {@link MEMO_CURSOR_PARTS}), `memo[e..e+4)` (e >= 0)
+ * the stretch beyond the flat one (see {@link MEMO_PER_EXTENSION}).
  */
 function walkFrom(
   count: number,
@@ -984,11 +1024,12 @@ function walkFrom(
   memo: Float64Array | undefined,
   m: number,
   c: number,
+  e: number,
 ): number {
   // Whether the memo held a flat stretch, around an answer near this one.
   let near = false;
   if (m >= 0 && memo![m + 3] === memo![m + 3]) {
-    const flat = flatWalk(total, q, open, memo!, m);
+    const flat = flatWalk(total, q, open, memo!, m, e);
     if (flat === flat) return flat;
     near = true;
   }
@@ -1027,7 +1068,7 @@ function walkFrom(
     if (c >= 0) saveCursors(memo!, c, open, count);
     // Where the digests are flat around g: read now while their cursors are near (it
     // moves them, so only once the walk from g is done or not needed).
-    if (stays) flatAround(open, count, closedAfter, closedBefore, memo!, m);
+    if (stays) flatAround(open, count, closedAfter, closedBefore, memo!, m, e);
     else memo![m + 3] = NaN;
   }
   // g is a knot whose point mass holds the target (a tie with the rank below it is left
@@ -1054,7 +1095,7 @@ function walkFrom(
     memo![m + 1] = xAfter;
     memo![m + 2] = xBefore;
     if (c >= 0) saveCursors(memo!, c, open, count);
-    flatAround(open, count, xAfter, xBefore, memo!, m);
+    flatAround(open, count, xAfter, xBefore, memo!, m, e);
   }
   return x;
 }
@@ -1063,7 +1104,10 @@ function walkFrom(
  * After the digests (parts `open..count`) were read at `memo[m]` (their summed ranks
  * `after` and `before` there, each one's boundaries in `sweepB` and `sweepStrict`):
  * their nearest boundaries below and above it, `d` and `u`, and the rank just after
- * `u`, kept when their summed CDF is flat on both sides (else NaN).
+ * `u`, kept when their summed CDF is flat on both sides (else NaN); then (e >= 0) their
+ * next boundaries beyond, `d2` below `d` and `u2` above `u`, each kept with the rank
+ * just after it when the CDF is flat up to `d` or from `u` (see
+ * {@link MEMO_PER_EXTENSION}).
  */
 function flatAround(
   open: number,
@@ -1072,6 +1116,7 @@ function flatAround(
   before: number,
   memo: Float64Array,
   m: number,
+  e: number,
 ): void {
   let d = -Infinity;
   let u = Infinity;
@@ -1082,10 +1127,24 @@ function flatAround(
     if (b <= sweepLength[k]! + 1) u = Math.min(u, boundaryX(k, b));
   }
   memo[m + 3] = NaN;
+  if (e >= 0) {
+    memo[e] = NaN;
+    memo[e + 2] = NaN;
+  }
   if (d === -Infinity || u === Infinity) return;
   let dAfter = 0;
-  for (let k = open; k < count; k++) dAfter += partRanks(k, d);
+  let dBefore = 0;
+  for (let k = open; k < count; k++) {
+    dAfter += partRanks(k, d);
+    dBefore += rankBefore;
+  }
   if (dAfter !== before) return;
+  // One boundary further down, while the parts' cursors are at d.
+  let d2 = -Infinity;
+  for (let k = open; e >= 0 && k < count; k++) {
+    const strict = sweepStrict[k]!;
+    if (strict > 0) d2 = Math.max(d2, boundaryX(k, strict - 1));
+  }
   let uAfter = 0;
   let uBefore = 0;
   for (let k = open; k < count; k++) {
@@ -1096,45 +1155,93 @@ function flatAround(
   memo[m + 3] = d;
   memo[m + 4] = u;
   memo[m + 5] = uAfter;
+  if (e < 0) return;
+  // And one further up, from u's.
+  let u2 = Infinity;
+  for (let k = open; k < count; k++) {
+    const b = sweepB[k]!;
+    if (b <= sweepLength[k]! + 1) u2 = Math.min(u2, boundaryX(k, b));
+  }
+  if (u2 !== Infinity) {
+    let u2After = 0;
+    let u2Before = 0;
+    for (let k = open; k < count; k++) {
+      u2After += partRanks(k, u2);
+      u2Before += rankBefore;
+    }
+    if (u2Before === uAfter) {
+      memo[e + 2] = u2;
+      memo[e + 3] = u2After;
+    }
+  }
+  if (d2 !== -Infinity) {
+    let d2After = 0;
+    for (let k = open; k < count; k++) d2After += partRanks(k, d2);
+    if (d2After === dBefore) {
+      memo[e] = d2;
+      memo[e + 1] = d2After;
+    }
+  }
 }
 
 /**
  * The answer of `q` when it lies where the memo (see {@link MEMO_PER_QUANTILE}) found
- * the digests flat, above `d` and up to `u`: there the mixture's rank steps only at
- * the digests' point masses at `p` and `u` and at the changing parts' samples (single
- * ones, weight 1), so the answer is the lowest of those knots whose rank after it
- * reaches the target (with the sweep's allowance for rounding, {@link TIE}), read
- * without touching the digests. NaN when the answer lies outside the stretch (at or
- * below `d`, above `u`). Called only when the memo holds one (`memo[m + 3]` not NaN).
+ * the digests flat, above `d` and up to `u` (above `d2` and up to `u2` when `memo[e..)`,
+ * e >= 0, holds them): there the mixture's rank steps only at the digests' point masses at `d`, `p`,
+ * `u` and `u2` and at the changing parts' samples (single ones, weight 1), so the
+ * answer is the lowest of those knots whose rank after it reaches the target (with the
+ * sweep's allowance for rounding, {@link TIE}), read without touching the digests. NaN
+ * when the answer lies outside the stretch (at or below its lowest knot, above its
+ * highest). Called only when the memo holds one (`memo[m + 3]` not NaN).
  */
-function flatWalk(total: number, q: number, open: number, memo: Float64Array, m: number): number {
+function flatWalk(
+  total: number,
+  q: number,
+  open: number,
+  memo: Float64Array,
+  m: number,
+  e: number,
+): number {
   const d = memo[m + 3]!;
   const p = memo[m]!;
   const pAfter = memo[m + 1]!;
   const pBefore = memo[m + 2]!;
   const u = memo[m + 4]!;
   const uAfter = memo[m + 5]!;
-  // (The walk below ends at u: it must lie above d.)
+  // (The walk below ends at u or u2: it must lie above d.)
   if (!(u > d)) return NaN;
+  // Without d2 (u2), the stretch ends at d (u): d2 = -Infinity (u2 = Infinity) is never
+  // reached, and the rank after d is the one before p.
+  const hasD2 = e >= 0 && memo[e] === memo[e];
+  const d2 = hasD2 ? memo[e]! : -Infinity;
+  const d2After = hasD2 ? memo[e + 1]! : NaN;
+  const hasU2 = e >= 0 && memo[e + 2] === memo[e + 2];
+  const u2 = hasU2 ? memo[e + 2]! : Infinity;
+  const u2After = hasU2 ? memo[e + 3]! : NaN;
+  const low = hasD2 ? d2 : d;
+  const high = hasU2 ? u2 : u;
   const target = q * total;
   const slack = total * TIE;
-  // Reached at d or below: not here.
-  let rank = pBefore;
-  for (let k = 0; k < open; k++) rank += sampleRanks(k, d);
+  // Reached at the lowest knot or below: not here.
+  let rank = hasD2 ? d2After : pBefore;
+  for (let k = 0; k < open; k++) rank += sampleRanks(k, low);
   if (rank + slack >= target) return NaN;
-  // The knots above d in order: p, u and the changing parts' samples between.
-  let x = d;
+  // The knots above it in order: d, p, u, u2 and the changing parts' samples between.
+  let x = low;
   for (;;) {
-    let next = u;
+    let next = high;
+    if (u > x) next = u;
     if (p > x) next = p;
+    if (d > x) next = d;
     for (let k = 0; k < open; k++) {
       const above = sampleAbove(k, x);
       if (above < next) next = above;
     }
-    rank = next < p ? pBefore : next < u ? pAfter : uAfter;
+    rank =
+      next < d ? d2After : next < p ? pBefore : next < u ? pAfter : next < u2 ? uAfter : u2After;
     for (let k = 0; k < open; k++) rank += sampleRanks(k, next);
     if (rank + slack >= target) return next;
-    if (next === u) return NaN;
+    if (next === high) return NaN;
     x = next;
   }
 }
