@@ -467,6 +467,36 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     }
   });
 
+  it("writes each line's name anew when the place's series, the prefix or the format changed", () => {
+    // A live scrape keeps each series' line heads (`name{labels} `) at its place: a
+    // counter and a gauge of the same name and labels at the same place of two
+    // monitors, and the same monitor scraped with another prefix or format, must not
+    // be written with the heads kept from the scrape before.
+    const counting = makeMonitor().monitor;
+    counting.counter('x').bind({ k: 'v' }).inc(4);
+    const gauging = makeMonitor().monitor;
+    gauging.gauge('x').bind({ k: 'v' }).set(7);
+    const timing = makeMonitor().monitor;
+    timing.timer('x').bind({ k: 'v' }).record(1500);
+    const samples = (text: string): string[] => lines(text).filter((l) => !l.startsWith('#'));
+    for (let round = 0; round < 2; round++) {
+      expect(samples(scrapeText(counting))).toEqual(['x_total{component="api_gateway",k="v"} 4']);
+      expect(samples(scrapeText(gauging))).toEqual(['x{component="api_gateway",k="v"} 7']);
+      expect(samples(scrapeText(gauging, { prefix: 'shop_' }))).toEqual([
+        'shop_x{component="api_gateway",k="v"} 7',
+      ]);
+      const timed = samples(scrapeText(timing, { prefix: 'shop_' }));
+      expect(timed.filter((l) => !l.includes('quantile='))).toEqual([
+        'shop_x_seconds_sum{component="api_gateway",k="v"} 1.5',
+        'shop_x_seconds_count{component="api_gateway",k="v"} 1',
+      ]);
+      expect(timed).toContain('shop_x_seconds{component="api_gateway",k="v",quantile="0.5"} 1.5');
+      const open = samples(scrapeText(counting, { format: 'openmetrics', prefix: 'shop_' }));
+      expect(open).toEqual(['shop_x_total{component="api_gateway",k="v"} 4']);
+      expectSameExposition(scrapeText(timing), snapshotText(timing, {}));
+    }
+  });
+
   it('keeps the first of two series whose labels sanitise alike, whichever comes first', () => {
     const { monitor } = makeMonitor();
     const g = monitor.gauge('g');

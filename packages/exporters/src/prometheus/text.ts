@@ -325,10 +325,27 @@ function cachedLabels(series: VisitedSeries): RenderedLabels {
 const lastScrape = {
   series: [] as VisitedSeries[],
   labels: [] as RenderedLabels[],
+  lines: [] as SeriesLines[],
   width: 0,
   values: new Float64Array(0),
   texts: [] as string[],
 };
+
+/**
+ * The constant heads of a series' lines, made once and kept at its place in
+ * {@link lastScrape}: a counter's or gauge's `name{labels} ` (`head`), a summary's
+ * quantile lines' `name{labels,` (`head`; the quantile label follows) and its
+ * `name_sum{labels} ` and `name_count{labels} `. Made for the family name `base`, the
+ * series' type and its rendered `labels` (valid while all three are the same).
+ */
+interface SeriesLines {
+  readonly base: string;
+  readonly type: SeriesSnapshot['type'];
+  readonly labels: string;
+  readonly head: string;
+  readonly sum: string;
+  readonly count: string;
+}
 
 /** The fewest quantile slots {@link lastScrape} keeps its values' array cut back to. */
 const MIN_VALUES = 1024;
@@ -534,7 +551,9 @@ export class PrometheusWriter implements SeriesVisitor {
   /** Whether the text is encoded as it goes (for `bytes()`), or kept as a string (`finish()`). */
   readonly #toBytes: boolean;
   readonly #taken = new Set<string>();
-  readonly #quantileLabels = new Map<number, string>();
+  /** A copy of the quantiles last asked for, and the ends of their labels (see `#quantileTails`). */
+  #tailsFor: readonly number[] = [];
+  #tails: readonly string[] = [];
   // The text not yet encoded (all of it, for `finish()`); with `toBytes`, encoded ~16 KB
   // at a time (each encoding is a native call) into one buffer as it is made: what the
   // handler sends, with no string of it all to flatten and encode (a scrape of ten
@@ -586,29 +605,22 @@ export class PrometheusWriter implements SeriesVisitor {
     const p = this.#enter(series, type);
     const labels = this.#labels(series);
     if (labels === undefined) return;
-    const name = type === 'counter' ? `${p.base}_total` : p.base;
-    this.#write(`${name}${braces(labels)} ${formatNumber(value)}\n`);
+    this.#write(`${this.#lines(p, labels, type).head}${formatNumber(value)}\n`);
   }
 
   distribution(series: VisitedSeries, reading: DistributionReading): void {
     const p = this.#enter(series, reading.type);
     const labels = this.#labels(series);
     if (labels === undefined) return;
-    // The series' labels, then the quantile's.
-    const prefix = labels === '' ? `${p.base}{` : `${p.base}{${labels},`;
+    const lines = this.#lines(p, labels, reading.type);
     const { quantiles, values } = reading;
     const width = quantiles.length;
     const at = this.#live ? numberSlots(this.#place - 1, width, this.#fresh) : -1;
     const memo = lastScrape;
+    const tails = this.#quantileTails(quantiles);
     for (let i = 0; i < width; i++) {
       const value = values[i]!;
       if (Number.isNaN(value) && !this.#openMetrics) continue;
-      const quantile = quantiles[i]!;
-      let label = this.#quantileLabels.get(quantile);
-      if (label === undefined) {
-        label = `quantile="${formatQuantile(quantile)}"} `;
-        this.#quantileLabels.set(quantile, label);
-      }
       const scaled = value / p.divisor;
       let text: string;
       if (at < 0) text = formatNumber(scaled);
@@ -618,12 +630,12 @@ export class PrometheusWriter implements SeriesVisitor {
         memo.values[at + i] = scaled;
         memo.texts[at + i] = text;
       }
-      this.#write(`${prefix}${label}${text}\n`);
+      // The series' labels, then the quantile's.
+      this.#write(`${lines.head}${tails[i]!}${text}\n`);
     }
-    const own = braces(labels);
-    this.#write(`${p.base}_sum${own} ${formatNumber(reading.totalSum / p.divisor)}\n`);
-    this.#write(`${p.base}_count${own} ${formatNumber(reading.totalCount)}\n`);
-    if (this.#exemplars) this.#observations += observationLine(p, own, reading);
+    this.#write(`${lines.sum}${formatNumber(reading.totalSum / p.divisor)}\n`);
+    this.#write(`${lines.count}${formatNumber(reading.totalCount)}\n`);
+    if (this.#exemplars) this.#observations += observationLine(p, braces(labels), reading);
   }
 
   /**
@@ -641,6 +653,7 @@ export class PrometheusWriter implements SeriesVisitor {
       // The places past this scrape's last series hold nothing of it.
       lastScrape.series.length = this.#place;
       lastScrape.labels.length = this.#place;
+      lastScrape.lines.length = this.#place;
       const slots = this.#place * lastScrape.width;
       if (lastScrape.texts.length > slots) lastScrape.texts.length = slots;
       // The values' array is grown by doubling: cut back once it is four times what
@@ -685,6 +698,54 @@ export class PrometheusWriter implements SeriesVisitor {
       this.#out = out;
     }
     this.#at += this.#out.write(text, this.#at);
+  }
+
+  /**
+   * The quantile labels' ends (`quantile="0.5"} `) for `quantiles`, made when they are
+   * not the last ones asked for (compared by value: a reading may reuse its array).
+   */
+  #quantileTails(quantiles: readonly number[]): readonly string[] {
+    const known = this.#tailsFor;
+    let same = known.length === quantiles.length;
+    for (let i = 0; same && i < known.length; i++) same = known[i] === quantiles[i];
+    if (!same) {
+      this.#tailsFor = [...quantiles];
+      this.#tails = quantiles.map((q) => `quantile="${formatQuantile(q)}"} `);
+    }
+    return this.#tails;
+  }
+
+  /**
+   * The heads of the series' lines (see {@link SeriesLines}): a live writer's from the
+   * last scrape at the series' place when its family name, type and labels are the
+   * same, else made (and kept there).
+   */
+  #lines(p: Plan, labels: string, type: SeriesSnapshot['type']): SeriesLines {
+    if (this.#live) {
+      const kept = lastScrape.lines[this.#place - 1];
+      if (
+        kept !== undefined &&
+        kept.labels === labels &&
+        kept.type === type &&
+        kept.base === p.base
+      ) {
+        return kept;
+      }
+    }
+    const own = braces(labels);
+    let head: string;
+    let sum = '';
+    let count = '';
+    if (type === 'counter' || type === 'gauge') {
+      head = `${type === 'counter' ? `${p.base}_total` : p.base}${own} `;
+    } else {
+      head = labels === '' ? `${p.base}{` : `${p.base}{${labels},`;
+      sum = `${p.base}_sum${own} `;
+      count = `${p.base}_count${own} `;
+    }
+    const lines: SeriesLines = { base: p.base, type, labels, head, sum, count };
+    if (this.#live) lastScrape.lines[this.#place - 1] = lines;
+    return lines;
   }
 
   /**
