@@ -1139,11 +1139,13 @@ function flatAround(
     dBefore += rankBefore;
   }
   if (dAfter !== before) return;
-  // One boundary further down, while the parts' cursors are at d.
+  // One boundary further down, while the parts' boundaries are counted at d.
   let d2 = -Infinity;
-  for (let k = open; e >= 0 && k < count; k++) {
-    const strict = sweepStrict[k]!;
-    if (strict > 0) d2 = Math.max(d2, boundaryX(k, strict - 1));
+  if (e >= 0) {
+    for (let k = open; k < count; k++) {
+      const strict = sweepStrict[k]!;
+      if (strict > 0) d2 = Math.max(d2, boundaryX(k, strict - 1));
+    }
   }
   let uAfter = 0;
   let uBefore = 0;
@@ -1156,7 +1158,7 @@ function flatAround(
   memo[m + 4] = u;
   memo[m + 5] = uAfter;
   if (e < 0) return;
-  // And one further up, from u's.
+  // And one further up, from u's boundaries.
   let u2 = Infinity;
   for (let k = open; k < count; k++) {
     const b = sweepB[k]!;
@@ -1186,13 +1188,14 @@ function flatAround(
 
 /**
  * The answer of `q` when it lies where the memo (see {@link MEMO_PER_QUANTILE}) found
- * the digests flat, above `d` and up to `u` (above `d2` and up to `u2` when `memo[e..)`,
- * e >= 0, holds them): there the mixture's rank steps only at the digests' point masses at `d`, `p`,
- * `u` and `u2` and at the changing parts' samples (single ones, weight 1), so the
- * answer is the lowest of those knots whose rank after it reaches the target (with the
- * sweep's allowance for rounding, {@link TIE}), read without touching the digests. NaN
- * when the answer lies outside the stretch (at or below its lowest knot, above its
- * highest). Called only when the memo holds one (`memo[m + 3]` not NaN).
+ * the digests flat, above `d` and up to `u` (above `d2` and up to `u2` when
+ * `memo[e..)`, e >= 0, holds them): there the mixture's rank steps only at the
+ * digests' point masses at `d`, `p`, `u` and `u2` and at the changing parts' samples
+ * (single ones, weight 1), so the answer is the lowest of those knots whose rank after
+ * it reaches the target (with the sweep's allowance for rounding, {@link TIE}), read
+ * without touching the digests. NaN when the answer lies outside the stretch (at or
+ * below its lowest knot, above its highest). Called only when the memo holds one
+ * (`memo[m + 3]` not NaN).
  */
 function flatWalk(
   total: number,
@@ -1210,15 +1213,13 @@ function flatWalk(
   const uAfter = memo[m + 5]!;
   // (The walk below ends at u or u2: it must lie above d.)
   if (!(u > d)) return NaN;
-  // Without d2 (u2), the stretch ends at d (u): d2 = -Infinity (u2 = Infinity) is never
-  // reached, and the rank after d is the one before p.
+  // The stretch's ends: d2 and u2 when kept, else d and u (u2 = Infinity: never passed).
   const hasD2 = e >= 0 && memo[e] === memo[e];
-  const d2 = hasD2 ? memo[e]! : -Infinity;
+  const low = hasD2 ? memo[e]! : d;
   const d2After = hasD2 ? memo[e + 1]! : NaN;
   const hasU2 = e >= 0 && memo[e + 2] === memo[e + 2];
   const u2 = hasU2 ? memo[e + 2]! : Infinity;
   const u2After = hasU2 ? memo[e + 3]! : NaN;
-  const low = hasD2 ? d2 : d;
   const high = hasU2 ? u2 : u;
   const target = q * total;
   const slack = total * TIE;
