@@ -15,6 +15,15 @@ function close(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 }
 
+/** A repeatable generator of numbers in [0, 1) (a linear congruential one). */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}
+
 /** The quantiles `visitSeries` reads of the (last) histogram over `windowSeconds`. */
 function visitedQuantiles(monitor: Monitor, windowSeconds: number): number[] {
   let got: number[] = [];
@@ -36,11 +45,7 @@ describe('snapshot quantiles started from the last snapshot', () => {
     const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
     const monitor = new Monitor({ clock, windows: [60, 300, 900] });
     const timer = monitor.timer('t', { component: 'c' });
-    let seed = 7;
-    const random = (): number => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed / 2147483648;
-    };
+    const random = seeded(7);
     const qs = monitor.snapshotQuantiles;
     let compared = 0;
     for (let step = 0; step < 120; step++) {
@@ -234,11 +239,7 @@ describe('the stretch one boundary beyond the flat one', () => {
     const clock = new ManualClock(Date.UTC(2024, 0, 15, 14, 0, 0));
     const monitor = new Monitor({ clock, windows: [60, 300] });
     const timer = monitor.timer('t', { component: 'c' });
-    let seed = 11;
-    const random = (): number => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed / 2147483648;
-    };
+    const random = seeded(11);
     for (let minute = 0; minute < 6; minute++) {
       for (let i = 0; i < 60; i++) timer.record(5 + 500 * random() ** 3);
       if (minute < 5) clock.advance(60_000);
