@@ -497,6 +497,64 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     }
   });
 
+  it('writes the lines kept from the scrape before only while their values, quantiles and format are the same', () => {
+    // A live scrape keeps each series' last lines at its place and writes them again
+    // while their numbers are the same. Two monitors whose timers sit at the same place
+    // with the same labels and the same values, but other quantiles, and a series whose
+    // window empties (a NaN quantile: left out in text, `NaN` in OpenMetrics).
+    const median = new Monitor({ clock: new ManualClock(T0), snapshotQuantiles: [0.5] });
+    const tail = new Monitor({ clock: new ManualClock(T0), snapshotQuantiles: [0.99] });
+    monitors.push(median, tail);
+    for (const m of [median, tail]) m.timer('x').bind({ k: 'v' }).record(1500);
+    const { monitor, clock } = makeMonitor();
+    const idle = monitor.timer('idle');
+    idle.record(250);
+    const depth = monitor.gauge('depth');
+    depth.set(3);
+    const samples = (text: string): string[] => lines(text).filter((l) => !l.startsWith('#'));
+    for (let round = 0; round < 2; round++) {
+      expect(samples(scrapeText(median))[0]).toBe(
+        'x_seconds{component="default",k="v",quantile="0.5"} 1.5',
+      );
+      expect(samples(scrapeText(tail))[0]).toBe(
+        'x_seconds{component="default",k="v",quantile="0.99"} 1.5',
+      );
+    }
+    const quantileLines = (options: Parameters<typeof prometheusScrape>[1]): string[] =>
+      samples(scrapeText(monitor, options)).filter((l) => l.includes('quantile='));
+    expect(quantileLines({})).toContain(
+      'idle_seconds{component="api_gateway",quantile="0.5"} 0.25',
+    );
+    expect(quantileLines({})).toContain(
+      'idle_seconds{component="api_gateway",quantile="0.5"} 0.25',
+    );
+    clock.advance(120_000); // the 60 s window is empty now
+    for (let round = 0; round < 2; round++) {
+      expect(quantileLines({})).toEqual([]);
+      const open = quantileLines({ format: 'openmetrics' });
+      expect(open).toContain('idle_seconds{component="api_gateway",quantile="0.5"} NaN');
+      expect(open.every((l) => l.endsWith(' NaN'))).toBe(true);
+    }
+    idle.record(500);
+    expect(quantileLines({})).toContain('idle_seconds{component="api_gateway",quantile="0.5"} 0.5');
+    // A gauge written from its kept line, then moved.
+    expect(scrapeText(monitor)).toContain('depth{component="api_gateway"} 3\n');
+    depth.set(4);
+    expect(scrapeText(monitor)).toContain('depth{component="api_gateway"} 4\n');
+  });
+
+  it('hands each scrape bytes of its own: a later scrape leaves them as they were', () => {
+    const { monitor } = makeMonitor();
+    const hits = monitor.counter('hits');
+    hits.inc();
+    const first = prometheusScrape(monitor);
+    const copy = Buffer.from(first);
+    hits.inc(41);
+    const second = prometheusScrape(monitor, { format: 'openmetrics' });
+    expect(first.equals(copy)).toBe(true);
+    expect(second.toString('utf8')).toContain('hits_total{component="api_gateway"} 42\n');
+  });
+
   it('keeps the first of two series whose labels sanitise alike, whichever comes first', () => {
     const { monitor } = makeMonitor();
     const g = monitor.gauge('g');
