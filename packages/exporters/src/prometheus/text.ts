@@ -336,12 +336,18 @@ const lastScrape = {
 
 /**
  * What is kept only to keep it: a character of each string {@link flat} reads (so
- * that no compiler can take the read away), and the last finished writer (see
- * {@link PrometheusWriter.bytes}).
+ * that no compiler can take the read away), the last finished writer (see
+ * {@link PrometheusWriter.bytes}) and the last snapshot's reading of
+ * {@link toPrometheusText}, emptied.
  */
-const kept: { sink: number; writer: PrometheusWriter | undefined } = {
+const kept: {
+  sink: number;
+  writer: PrometheusWriter | undefined;
+  reading: SnapshotReading | undefined;
+} = {
   sink: 0,
   writer: undefined,
+  reading: undefined,
 };
 
 /**
@@ -518,6 +524,9 @@ export function toPrometheusText(
       else writer.distribution(series, reading.of(series, windowIndex));
     }
   }
+  // Kept emptied, as the writer is (see `PrometheusWriter.bytes`): the writer's code
+  // reads this class's objects too.
+  kept.reading = reading.emptied();
   return writer.finish();
 }
 
@@ -561,6 +570,14 @@ class SnapshotReading implements DistributionReading {
   }
   get totalErrors(): number {
     return this.#series?.cumulative.errors ?? 0;
+  }
+
+  /** Lets go of the last series read (and its snapshot). */
+  emptied(): this {
+    this.#series = undefined;
+    this.#window = undefined;
+    this.exemplar = undefined;
+    return this;
   }
 
   of(series: Extract<SeriesSnapshot, { type: 'histogram' | 'timer' }>, windowIndex: number): this {
@@ -795,11 +812,19 @@ export class PrometheusWriter implements SeriesVisitor {
     return bytes;
   }
 
-  /** The whole exposition as a string (for a writer made for bytes, decoded from them). */
+  /**
+   * The whole exposition as a string (for a writer made for bytes, decoded from them).
+   * Once, as `bytes()`.
+   */
   finish(): string {
     if (this.#toBytes) return this.bytes().toString('utf8');
     this.#end();
-    return this.#pending;
+    const text = this.#pending;
+    // Done: kept as `bytes()` keeps a writer, with nothing of its text or names.
+    this.#pending = '';
+    this.#taken.clear();
+    kept.writer = this;
+    return text;
   }
 
   /** Closes the last family and, in OpenMetrics, writes `# EOF`. */
