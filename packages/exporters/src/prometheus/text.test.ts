@@ -522,12 +522,12 @@ describe('prometheusScrape: the handler reads a monitor through visitSeries', ()
     }
     const quantileLines = (options: Parameters<typeof prometheusScrape>[1]): string[] =>
       samples(scrapeText(monitor, options)).filter((l) => l.includes('quantile='));
-    expect(quantileLines({})).toContain(
-      'idle_seconds{component="api_gateway",quantile="0.5"} 0.25',
-    );
-    expect(quantileLines({})).toContain(
-      'idle_seconds{component="api_gateway",quantile="0.5"} 0.25',
-    );
+    // Made, then written again from the kept lines.
+    for (let round = 0; round < 2; round++) {
+      expect(quantileLines({})).toContain(
+        'idle_seconds{component="api_gateway",quantile="0.5"} 0.25',
+      );
+    }
     clock.advance(120_000); // the 60 s window is empty now
     for (let round = 0; round < 2; round++) {
       expect(quantileLines({})).toEqual([]);

@@ -881,13 +881,15 @@ export class PrometheusWriter implements SeriesVisitor {
       sum = `${p.base}_sum${own} `;
       count = `${p.base}_count${own} `;
     }
+    // Kept ones are made flat (a snapshot's are used once: copying them would not pay).
+    const live = this.#live;
     const lines: SeriesLines = {
       base: p.base,
       type,
       labels,
-      head: flat(head),
-      sum: flat(sum),
-      count: flat(count),
+      head: live ? flat(head) : head,
+      sum: live ? flat(sum) : sum,
+      count: live ? flat(count) : count,
       value: NaN,
       line: '',
       quantileTails: undefined,
@@ -896,7 +898,7 @@ export class PrometheusWriter implements SeriesVisitor {
       totalCount: NaN,
       totalLines: '',
     };
-    if (this.#live) lastScrape.lines[this.#place - 1] = lines;
+    if (live) lastScrape.lines[this.#place - 1] = lines;
     return lines;
   }
 
