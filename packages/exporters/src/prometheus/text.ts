@@ -684,16 +684,17 @@ export class PrometheusWriter implements SeriesVisitor {
     const labels = this.#labels(series);
     if (labels === undefined) return;
     const lines = this.#lines(p, labels, type);
-    if (!this.#live) {
-      this.#write(`${lines.head}${formatNumber(value)}\n`);
+    // A live series' line is kept (NaN is never the same: its line is made anew).
+    if (this.#live && lines.value === value) {
+      this.#write(lines.line);
       return;
     }
-    // NaN is never the same: its line is made anew.
-    if (lines.value !== value) {
+    const line = `${lines.head}${formatNumber(value)}\n`;
+    if (this.#live) {
       lines.value = value;
-      lines.line = flat(`${lines.head}${formatNumber(value)}\n`);
+      lines.line = flat(line);
     }
-    this.#write(lines.line);
+    this.#write(line);
   }
 
   distribution(series: VisitedSeries, reading: DistributionReading): void {
@@ -702,18 +703,8 @@ export class PrometheusWriter implements SeriesVisitor {
     if (labels === undefined) return;
     const lines = this.#lines(p, labels, reading.type);
     const tails = quantileTails(reading.quantiles);
-    if (this.#live) {
-      this.#write(this.#quantileLines(lines, tails, reading.values, p.divisor));
-      const { totalSum, totalCount } = reading;
-      if (lines.totalSum !== totalSum || lines.totalCount !== totalCount) {
-        lines.totalSum = totalSum;
-        lines.totalCount = totalCount;
-        lines.totalLines = flat(
-          `${lines.sum}${formatNumber(totalSum / p.divisor)}\n${lines.count}${formatNumber(totalCount)}\n`,
-        );
-      }
-      this.#write(lines.totalLines);
-    } else {
+    if (this.#live) this.#write(this.#quantileLines(lines, tails, reading.values, p.divisor));
+    else {
       const values = reading.values;
       for (let i = 0; i < tails.length; i++) {
         const value = values[i]!;
@@ -721,10 +712,23 @@ export class PrometheusWriter implements SeriesVisitor {
         // The series' labels, then the quantile's.
         this.#write(`${lines.head}${tails[i]!}${formatNumber(value / p.divisor)}\n`);
       }
-      this.#write(`${lines.sum}${formatNumber(reading.totalSum / p.divisor)}\n`);
-      this.#write(`${lines.count}${formatNumber(reading.totalCount)}\n`);
     }
+    this.#write(this.#totalLines(lines, reading.totalSum, reading.totalCount, p.divisor));
     if (this.#exemplars) this.#observations += observationLine(p, braces(labels), reading);
+  }
+
+  /** A series' `_sum` and `_count` lines: a live series' kept ones while both are the same. */
+  #totalLines(lines: SeriesLines, sum: number, count: number, divisor: number): string {
+    if (this.#live && lines.totalSum === sum && lines.totalCount === count) {
+      return lines.totalLines;
+    }
+    const text = `${lines.sum}${formatNumber(sum / divisor)}\n${lines.count}${formatNumber(count)}\n`;
+    if (this.#live) {
+      lines.totalSum = sum;
+      lines.totalCount = count;
+      lines.totalLines = flat(text);
+    }
+    return text;
   }
 
   /**
