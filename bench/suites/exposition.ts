@@ -15,17 +15,18 @@
  * series snapshotted as `restExporter`'s `needs` ask (no window quantiles, no
  * digests; each histogram's sub-window closed since the previous minute's export, with
  * its centroids), cut into the bodies the exporter sends (the export pipeline's default
- * of 512 series per batch; `toRestBatch`, then JSON) and, for comparison, as one body of
- * all of them. The exporter then gzips each body off the main thread (zlib's thread
- * pool): timed apart.
+ * of 512 series per batch, each written by `encodeRestBatch` as UTF-8 JSON) and, for
+ * comparison, as one body of all of them, and by the exporter's former path
+ * (`toRestBatch`'s objects, `JSON.stringify`, UTF-8). The exporter then gzips each body
+ * off the main thread (zlib's thread pool): timed apart.
  */
-import { ManualClock, Monitor } from '@prsm/core';
+import { type ExportItem, ManualClock, Monitor } from '@prsm/core';
 import {
   prometheusScrape,
   prometheusScrapeInSlices,
   toPrometheusText,
 } from '@prsm/exporters/prometheus';
-import { restExporter, toRestBatch } from '@prsm/exporters/rest';
+import { encodeRestBatch, restExporter, toRestBatch } from '@prsm/exporters/rest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -182,7 +183,7 @@ export async function run(): Promise<void> {
     Buffer.from(toPrometheusText(monitor.snapshot(scrape), { windowSeconds: 300 }));
   }, oneMore);
   let restBytes = 0;
-  let restJson = '';
+  let restOneBytes = 0;
   // What the monitor snapshots for restExporter: the last minute's closed sub-window.
   const restSnapshot = {
     windows: [],
@@ -190,33 +191,41 @@ export async function run(): Promise<void> {
     cumulativeQuantiles: false,
     subWindows: { since: clock.now() - 60_000 },
   } as const;
-  // What restExporter does with that snapshot: the pipeline cuts it into batches of
-  // its default maxBatchItems (512), and each batch becomes one body (toRestBatch, then
-  // JSON.stringify; the gzip is timed apart).
-  let restBodies: string[] = [];
-  const rest = time(() => {
+  /** The snapshot as the pipeline cuts it: batches of `size` series items. */
+  const restBatches = (size: number): { id: string; items: ExportItem[] }[] => {
     const snapshot = monitor.snapshot(restSnapshot);
-    restBodies = [];
-    for (let i = 0; i < snapshot.series.length; i += EXPORT_BATCH_ITEMS) {
-      const items = snapshot.series.slice(i, i + EXPORT_BATCH_ITEMS).map((series) => ({
+    const batches = [];
+    for (let i = 0; i < snapshot.series.length; i += size) {
+      const items = snapshot.series.slice(i, i + size).map((series) => ({
         kind: 'series' as const,
         timestamp: snapshot.timestamp,
         series,
       }));
-      restBodies.push(JSON.stringify(toRestBatch({ id: `bench-${i}`, items }, snapshot.timestamp)));
+      batches.push({ id: `bench-${i}`, items });
     }
+    return batches;
+  };
+  // What restExporter does with that snapshot: the pipeline cuts it into batches of
+  // its default maxBatchItems (512), and each batch becomes one body, written by
+  // encodeRestBatch as the UTF-8 bytes the gzip takes (the gzip is timed apart).
+  let restBodies: Uint8Array[] = [];
+  const rest = time(() => {
+    restBodies = restBatches(EXPORT_BATCH_ITEMS).map((batch) =>
+      encodeRestBatch(batch, clock.now()),
+    );
     restBytes = restBodies.reduce((sum, body) => sum + body.length, 0);
   }, oneMore);
-  // For comparison: the same series as one body of 10,000 items (what the pipeline
-  // would send with maxBatchItems raised that far).
+  // For comparison: what the exporter did before encodeRestBatch (the body's objects by
+  // toRestBatch, JSON.stringify, then the UTF-8 bytes the gzip would make of the text).
+  const restObjects = time(() => {
+    for (const batch of restBatches(EXPORT_BATCH_ITEMS)) {
+      Buffer.from(JSON.stringify(toRestBatch(batch, clock.now())));
+    }
+  }, oneMore);
+  // And the same series as one body of 10,000 items (what the pipeline would send
+  // with maxBatchItems raised that far).
   const restOneBody = time(() => {
-    const snapshot = monitor.snapshot(restSnapshot);
-    const items = snapshot.series.map((series) => ({
-      kind: 'series' as const,
-      timestamp: snapshot.timestamp,
-      series,
-    }));
-    restJson = JSON.stringify(toRestBatch({ id: 'bench', items }, snapshot.timestamp));
+    restOneBytes = encodeRestBatch(restBatches(Infinity)[0]!, clock.now()).length;
   }, oneMore);
   let gzipped = 0;
   const restGzip = await timeAsync(async () => {
@@ -375,7 +384,7 @@ export async function run(): Promise<void> {
           '',
         ],
         [
-          `ours, REST: snapshot (restExporter needs) + toRestBatch + JSON.stringify per ${EXPORT_BATCH_ITEMS}-series body`,
+          `ours, REST: snapshot (restExporter needs) + encodeRestBatch per ${EXPORT_BATCH_ITEMS}-series body`,
           fixed(median(rest), 1),
           fixed(Math.max(...rest), 1),
           String(restBytes),
@@ -385,7 +394,14 @@ export async function run(): Promise<void> {
           'ours, REST: the same as one 10,000-series body',
           fixed(median(restOneBody), 1),
           fixed(Math.max(...restOneBody), 1),
-          String(restJson.length),
+          String(restOneBytes),
+          '',
+        ],
+        [
+          '  (before encodeRestBatch: toRestBatch + JSON.stringify + UTF-8, per body)',
+          fixed(median(restObjects), 1),
+          fixed(Math.max(...restObjects), 1),
+          String(restBytes),
           '',
         ],
         [

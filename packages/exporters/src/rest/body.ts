@@ -360,8 +360,8 @@ export interface RestBatchBody {
   readonly alerts: readonly RestAlertEvent[];
 }
 
-/** Milliseconds since the epoch as ISO 8601, or the number itself if it is no valid time. */
-function isoTime(ms: number): string {
+/** Milliseconds since the epoch as ISO 8601, or the number itself if it is no valid time. @internal */
+export function isoTime(ms: number): string {
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString();
 }
@@ -378,7 +378,10 @@ function quantileKey(quantile: number): string {
   return `p${String(Number((quantile * 100).toPrecision(12))).replace('.', '')}`;
 }
 
-function distributionWindow(w: DistributionSnapshot): RestDistributionWindow | undefined {
+/** A window's distribution as the body writes it; undefined for a cumulative one. @internal */
+export function restDistributionWindow(
+  w: DistributionSnapshot,
+): RestDistributionWindow | undefined {
   if (typeof w.windowSeconds !== 'number') return undefined;
   const quantiles: Record<string, number> = {};
   for (const { quantile, value } of w.quantiles) {
@@ -438,6 +441,23 @@ function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
   return out;
 }
 
+/** A counter's windows as the body writes them (the cumulative one left out). @internal */
+export function restCounterWindows(
+  series: Extract<SeriesSnapshot, { type: 'counter' }>,
+): RestCounterWindow[] {
+  const windows: RestCounterWindow[] = [];
+  for (const w of series.windows) {
+    if (typeof w.windowSeconds !== 'number') continue;
+    windows.push({
+      window_seconds: w.windowSeconds,
+      count: w.count,
+      per_second: w.perSecond,
+      per_minute: w.perMinute,
+    });
+  }
+  return windows;
+}
+
 /**
  * One metric as a plain object literal per type: spreading a shared base builds
  * slower objects, which a body of ten thousand metrics feels. Tags and labels are
@@ -446,16 +466,7 @@ function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
 function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMetric {
   switch (series.type) {
     case 'counter': {
-      const windows: RestCounterWindow[] = [];
-      for (const w of series.windows) {
-        if (typeof w.windowSeconds !== 'number') continue;
-        windows.push({
-          window_seconds: w.windowSeconds,
-          count: w.count,
-          per_second: w.perSecond,
-          per_minute: w.perMinute,
-        });
-      }
+      const windows = restCounterWindows(series);
       return {
         metric_name: series.name,
         component: series.component,
@@ -482,7 +493,7 @@ function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMetric {
       const c = series.cumulative;
       const windows: RestDistributionWindow[] = [];
       for (const w of series.windows) {
-        const out = distributionWindow(w);
+        const out = restDistributionWindow(w);
         if (out !== undefined) windows.push(out);
       }
       const metric: {
@@ -510,7 +521,8 @@ function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMetric {
   }
 }
 
-function toRestSpan(span: StoredSpan): RestSpan {
+/** A finished span as the body writes it. @internal */
+export function restSpan(span: StoredSpan): RestSpan {
   return {
     trace_id: span.traceId,
     span_id: span.spanId,
@@ -526,7 +538,8 @@ function toRestSpan(span: StoredSpan): RestSpan {
   };
 }
 
-function toRestAlertEvent(event: AlertHistoryEntry): RestAlertEvent {
+/** An alert event as the body writes it. @internal */
+export function restAlertEvent(event: AlertHistoryEntry): RestAlertEvent {
   return {
     alert_id: event.alertId,
     rule_id: event.ruleId,
@@ -576,10 +589,10 @@ export function toRestBatch(
         metrics.push(toRestMetric(item.series, lastIso));
         break;
       case 'span':
-        traces.push(toRestSpan(item.span));
+        traces.push(restSpan(item.span));
         break;
       case 'alert':
-        alerts.push(toRestAlertEvent(item.event));
+        alerts.push(restAlertEvent(item.event));
         break;
     }
   }

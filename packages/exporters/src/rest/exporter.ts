@@ -22,14 +22,11 @@ import {
   type MonitorExporterHost,
 } from '@prsm/core';
 
-import {
-  type RestBusinessMetric,
-  type RestSource,
-  toRestBatch,
-  toRestBusinessMetrics,
-} from './body.js';
+import { type RestBusinessMetric, type RestSource, toRestBusinessMetrics } from './body.js';
+import { encodeRestBatch } from './encode.js';
 import {
   optionError,
+  RawJson,
   REST_BATCH_ID_HEADER,
   type RestConnectionOptions,
   restTransport,
@@ -141,9 +138,10 @@ function businessMetricOf(record: unknown): RestBusinessMetric | undefined {
 /**
  * An exporter of metrics, spans and alert events to a PRSM monitoring server over
  * REST: one `POST ${url}/api/v1/monitoring/batch` per batch, the body a
- * {@link RestBatchBody} (see {@link toRestBatch}) as JSON, gzipped unless
- * `gzip: false`, with `x-prsm-batch-id` (the same on every retry: the receiver drops
- * a batch it already has) and the API key in `apiKeyHeader`.
+ * {@link RestBatchBody} as JSON (the bytes {@link encodeRestBatch} writes, which are
+ * `JSON.stringify` of {@link toRestBatch}'s body), gzipped unless `gzip: false`, with
+ * `x-prsm-batch-id` (the same on every retry: the receiver drops a batch it already
+ * has) and the API key in `apiKeyHeader`.
  *
  * Business metrics: when a `Monitor` adopts it, the exporter pulls the records of
  * the monitor's `business_metrics` export sources after each export collection
@@ -261,9 +259,9 @@ export function restExporter(options: RestExporterOptions): Exporter<ExportItem>
       startBusiness(host);
     },
     export(batch: ExportBatch<ExportItem>, signal: AbortSignal): Promise<ExportResult> {
-      let body: ReturnType<typeof toRestBatch>;
+      let body: RawJson;
       try {
-        body = toRestBatch(batch, transport.now(), source);
+        body = new RawJson(encodeRestBatch(batch, transport.now(), source));
       } catch (error) {
         return Promise.resolve({
           ok: false,

@@ -17,6 +17,7 @@ export type { RestConnectionOptions } from './transport.js';
 export { REST_AUDIT_PATH, restAuditSink } from './audit-sink.js';
 export type { RestAuditBatchBody, RestAuditSinkOptions } from './audit-sink.js';
 export { REST_MAX_EXEMPLARS, toRestBatch, toRestBusinessMetrics } from './body.js';
+export { encodeRestBatch } from './encode.js';
 export type {
   RestAlertEvent,
   RestBatchBody,

@@ -49,9 +49,9 @@ export interface RestConnectionOptions {
   readonly now?: () => number;
 }
 
-/** JSON already serialised, posted as it is. @internal */
+/** JSON already serialised (text, or its UTF-8 bytes), posted as it is. @internal */
 export class RawJson {
-  constructor(readonly json: string) {}
+  constructor(readonly json: string | Uint8Array) {}
 }
 
 /** A checked connection: posts JSON to a path under the base URL. @internal */
@@ -162,7 +162,7 @@ export function restTransport(factory: string, options: RestConnectionOptions): 
   return {
     now,
     async post(path, payload, batchId, signal): Promise<ExportResult> {
-      let body: string | Buffer;
+      let body: string | Uint8Array;
       try {
         const json = payload instanceof RawJson ? payload.json : JSON.stringify(payload);
         body = gzip ? await gzipAsync(json) : json;
