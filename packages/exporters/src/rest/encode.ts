@@ -7,8 +7,12 @@
  * fixed head (name, component, tags, labels) is serialised once and kept beside the
  * series' tags object, the runs between values that every series of a batch shares
  * (the time, the type, a sub-window's start) are made once per batch, and numbers and
- * the centroids' base64 are written into the body's buffer as they come. The numbers' text (V8's shortest round-trip form, as `JSON.stringify` writes
- * them) is what remains: about a third of the time.
+ * the centroids' base64 are written into the body's buffer as they come. The numbers'
+ * text (V8's shortest round-trip form, as `JSON.stringify` writes it) is what remains
+ * most: a quarter to a third of the time.
+ *
+ * Kept between exports, as long as the series live: about 5 MB for 10,000 series (4 MB
+ * of heads and their cumulative minimum and maximum on the heap, 1 MB of their bytes).
  */
 import { endianness } from 'node:os';
 
