@@ -378,10 +378,19 @@ function quantileKey(quantile: number): string {
   return `p${String(Number((quantile * 100).toPrecision(12))).replace('.', '')}`;
 }
 
-/** A window's distribution as the body writes it; undefined for a cumulative one. @internal */
-export function restDistributionWindow(
-  w: DistributionSnapshot,
-): RestDistributionWindow | undefined {
+/** A histogram's or timer's windows as the body writes them (the cumulative one left out). @internal */
+export function restDistributionWindows(
+  series: Extract<SeriesSnapshot, { type: 'histogram' | 'timer' }>,
+): RestDistributionWindow[] {
+  const windows: RestDistributionWindow[] = [];
+  for (const w of series.windows) {
+    const out = distributionWindow(w);
+    if (out !== undefined) windows.push(out);
+  }
+  return windows;
+}
+
+function distributionWindow(w: DistributionSnapshot): RestDistributionWindow | undefined {
   if (typeof w.windowSeconds !== 'number') return undefined;
   const quantiles: Record<string, number> = {};
   for (const { quantile, value } of w.quantiles) {
@@ -491,11 +500,7 @@ function toRestMetric(series: SeriesSnapshot, timestamp: string): RestMetric {
     case 'histogram':
     case 'timer': {
       const c = series.cumulative;
-      const windows: RestDistributionWindow[] = [];
-      for (const w of series.windows) {
-        const out = restDistributionWindow(w);
-        if (out !== undefined) windows.push(out);
-      }
+      const windows = restDistributionWindows(series);
       const metric: {
         -readonly [K in keyof RestDistributionMetric]: RestDistributionMetric[K];
       } = {

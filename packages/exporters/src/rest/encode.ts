@@ -22,7 +22,7 @@ import {
   isoTime,
   restAlertEvent,
   restCounterWindows,
-  restDistributionWindow,
+  restDistributionWindows,
   restSpan,
   type RestSource,
 } from './body.js';
@@ -280,7 +280,7 @@ function metric(series: SeriesSnapshot): void {
     case 'counter': {
       ascii(shared.counter);
       num(series.total);
-      windowList(series.windows.length === 0 ? [] : restCounterWindows(series));
+      windowList(series.windows.length === 0 ? NO_WINDOWS : restCounterWindows(series));
       break;
     }
     case 'gauge':
@@ -296,12 +296,7 @@ function metric(series: SeriesSnapshot): void {
       num(c.count);
       ascii(',"sum":');
       num(c.sum);
-      const windows: object[] = [];
-      for (let i = 0; i < series.windows.length; i++) {
-        const window = restDistributionWindow(series.windows[i]!);
-        if (window !== undefined) windows.push(window);
-      }
-      windowList(windows);
+      windowList(series.windows.length === 0 ? NO_WINDOWS : restDistributionWindows(series));
       if (Number.isFinite(c.min)) {
         if (c.min !== head.min) {
           head.min = c.min;
@@ -330,6 +325,9 @@ function metric(series: SeriesSnapshot): void {
   }
   byte(0x7d); // }
 }
+
+/** The windows of a series that has none (most exports ask for none). */
+const NO_WINDOWS: readonly object[] = [];
 
 function windowList(windows: readonly object[]): void {
   if (windows.length === 0) {
