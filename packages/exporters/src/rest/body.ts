@@ -409,13 +409,21 @@ function distributionWindow(w: DistributionSnapshot): RestDistributionWindow | u
   };
 }
 
-const BIG_ENDIAN = endianness() === 'BE';
+/** Whether this machine's floats are big-endian (the body's are little-endian). @internal */
+export const BIG_ENDIAN = endianness() === 'BE';
 
 /** The trace ids a server accepts: W3C's, lowercase. */
 const TRACE_ID = /^[0-9a-f]{32}$/;
 
-/** Base64 of the centroids as little-endian float32. */
-function centroidsBase64(centroids: Float32Array): string {
+/** A sub-window's exemplars as the body writes them; undefined when it sends none. @internal */
+export function restExemplars(w: SubWindowSnapshot): RestSubWindow['exemplars'] {
+  return w.exemplar !== undefined && TRACE_ID.test(w.exemplar.traceId)
+    ? [{ value: w.exemplar.value, trace_id: w.exemplar.traceId }]
+    : undefined;
+}
+
+/** Base64 of the centroids as little-endian float32. @internal */
+export function centroidsBase64(centroids: Float32Array): string {
   const bytes = Buffer.from(centroids.buffer, centroids.byteOffset, centroids.byteLength);
   return (BIG_ENDIAN ? Buffer.from(bytes).swap32() : bytes).toString('base64');
 }
@@ -442,10 +450,9 @@ function toRestSubWindow(w: SubWindowSnapshot): RestSubWindow {
   };
   // Added after the literal, not spread into it: a spread builds a slower object,
   // which ten thousand sub-windows in one body feel (when serialised too).
-  if (w.exemplar !== undefined && TRACE_ID.test(w.exemplar.traceId)) {
-    (out as { exemplars?: RestSubWindow['exemplars'] }).exemplars = [
-      { value: w.exemplar.value, trace_id: w.exemplar.traceId },
-    ];
+  const exemplars = restExemplars(w);
+  if (exemplars !== undefined) {
+    (out as { exemplars?: RestSubWindow['exemplars'] }).exemplars = exemplars;
   }
   return out;
 }

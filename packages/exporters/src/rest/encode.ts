@@ -14,22 +14,19 @@
  * Kept between exports, as long as the series live: about 5 MB for 10,000 series (4 MB
  * of heads and their cumulative minimum and maximum on the heap, 1 MB of their bytes).
  */
-import { endianness } from 'node:os';
-
 import type { ExportItem, SeriesSnapshot, SubWindowSnapshot } from '@prsm/core';
 
 import {
+  BIG_ENDIAN,
+  centroidsBase64,
   isoTime,
   restAlertEvent,
   restCounterWindows,
   restDistributionWindows,
+  restExemplars,
   restSpan,
   type RestSource,
 } from './body.js';
-
-const BIG_ENDIAN = endianness() === 'BE';
-/** The trace ids a server accepts: W3C's, lowercase (as `toRestBatch`'s). */
-const TRACE_ID = /^[0-9a-f]{32}$/;
 
 /**
  * The body being written. Each body gets a buffer of its own, sized from the last
@@ -202,16 +199,15 @@ let lastBlock: ArrayBufferLike | undefined;
 let lastView: Buffer = Buffer.alloc(0);
 
 function centroids(c: Float32Array): void {
+  if (BIG_ENDIAN) {
+    ascii(centroidsBase64(c));
+    return;
+  }
   if (c.buffer !== lastBlock) {
     lastBlock = c.buffer;
     lastView = Buffer.from(c.buffer);
   }
-  const base64 = BIG_ENDIAN
-    ? Buffer.from(lastView.subarray(c.byteOffset, c.byteOffset + c.byteLength))
-        .swap32()
-        .toString('base64')
-    : lastView.toString('base64', c.byteOffset, c.byteOffset + c.byteLength);
-  ascii(base64);
+  ascii(lastView.toString('base64', c.byteOffset, c.byteOffset + c.byteLength));
 }
 
 /** What every series of a batch shares, made once per batch (or when it changes). */
@@ -264,9 +260,10 @@ function subWindow(w: SubWindowSnapshot): void {
   num(w.errors);
   ascii(',"centroids":"');
   centroids(w.centroids);
-  if (w.exemplar !== undefined && TRACE_ID.test(w.exemplar.traceId)) {
+  const exemplars = restExemplars(w);
+  if (exemplars !== undefined) {
     ascii('","exemplars":');
-    json([{ value: w.exemplar.value, trace_id: w.exemplar.traceId }]);
+    json(exemplars);
     byte(0x7d); // }
     return;
   }
