@@ -5,6 +5,18 @@
  * - `bare`: the app alone;
  * - `empty middleware` / `empty onRequest hook`: the app with a middleware (a hook)
  *   that does nothing: the floor any instrumentation in that place starts from;
+ * - `channels + N instruments` and `hooks + 3 instruments` (Fastify): the least a
+ *   recording of every request can do, as a floor for ours: a `Monitor` (the built core
+ *   bundle) with one bound timer, counter and histogram, which every request feeds once
+ *   each (its duration, a count, its response's `Content-Length`), the request's start
+ *   kept on its response (under a symbol) by a subscriber of Node's
+ *   `http.server.request.start` channel and read by one of
+ *   `http.server.response.finish`, or kept on Fastify's request (`decorateRequest`) by
+ *   an `onRequest` hook and read by an `onResponse` hook (the length from the reply).
+ *   Fastify hands its headers straight to `writeHead`, where the channels' response
+ *   does not keep them: its channels floor records two instruments, no length. No
+ *   route, method or status (one series, no lookup), no body size of the request, no
+ *   security signals, no byte count of streamed responses, no aborted requests;
  * - `prsm`: `@prsm/express` / `@prsm/fastify` (built bundles) recording into a
  *   `Monitor` (metrics; no tracer provider, so no spans);
  * - `prsm + spans`: the same with `new Monitor({ tracing: true })`: a SERVER span per
@@ -77,11 +89,14 @@ const PIN = pinning();
 const VARIANTS = {
   'express bare': { framework: 'express', kind: 'bare' },
   'express empty middleware': { framework: 'express', kind: 'empty' },
+  'express channels + 3 instruments': { framework: 'express', kind: 'floor' },
   'express prsm': { framework: 'express', kind: 'prsm' },
   'express prsm + spans': { framework: 'express', kind: 'prsm-spans' },
   'express otel': { framework: 'express', kind: 'otel' },
   'fastify bare': { framework: 'fastify', kind: 'bare' },
   'fastify empty onRequest hook': { framework: 'fastify', kind: 'empty' },
+  'fastify channels + 2 instruments': { framework: 'fastify', kind: 'floor' },
+  'fastify hooks + 3 instruments': { framework: 'fastify', kind: 'floor-hooks' },
   'fastify prsm': { framework: 'fastify', kind: 'prsm' },
   'fastify prsm + spans': { framework: 'fastify', kind: 'prsm-spans' },
 } as const;
@@ -100,14 +115,76 @@ interface ExpressApp {
 interface FastifyApp {
   register(plugin: unknown, options: unknown): Promise<unknown>;
   addHook(
-    name: 'onRequest',
-    hook: (request: unknown, reply: unknown, done: () => void) => void,
+    name: 'onRequest' | 'onResponse',
+    hook: (request: FloorRequest, reply: FloorReply, done: () => void) => void,
   ): void;
+  decorateRequest(name: string, value: number): void;
   get(path: string, handler: () => string): void;
   listen(options: { port: number; host: string }): Promise<string>;
 }
 interface MonitorLike {
   readonly enabled: boolean;
+}
+/** What the floor variants use of the core. */
+interface FloorMonitor extends MonitorLike {
+  timer(name: string, options: unknown): { bind(tags: unknown): { record(ms: number): void } };
+  counter(name: string, options: unknown): { bind(tags: unknown): { inc(): void } };
+  histogram(name: string, options: unknown): { bind(tags: unknown): { record(n: number): void } };
+}
+interface FloorResponse {
+  getHeader(name: string): unknown;
+}
+/** Fastify's request and reply as the hooks floor sees them. */
+interface FloorRequest {
+  prsmStart: number;
+}
+interface FloorReply {
+  getHeader(name: string): unknown;
+}
+
+/**
+ * The floor variants' recording: one bound timer, counter and histogram of a Monitor,
+ * and what a request feeds them once it is over.
+ */
+async function floorRecorder(): Promise<(started: number, length: unknown) => void> {
+  const core = await load<{ Monitor: new (options: unknown) => FloorMonitor }>('@prsm/core');
+  const monitor = new core.Monitor(periodicOptions());
+  const tags = { 'http.route': '/', 'http.request.method': 'GET' };
+  const duration = monitor
+    .timer('http.server.request.duration', { component: 'api_gateway' })
+    .bind(tags);
+  const requests = monitor.counter('http.server.requests', { component: 'api_gateway' }).bind(tags);
+  const size = monitor
+    .histogram('http.server.response.body.size', { component: 'api_gateway' })
+    .bind(tags);
+  return (started, length) => {
+    duration.record(performance.now() - started);
+    requests.inc();
+    if (length !== undefined) size.record(Number(length));
+  };
+}
+
+/** The floor through Node's request channels: the start kept on the response. */
+async function floorChannels(): Promise<void> {
+  const record = await floorRecorder();
+  const { subscribe } = await import('node:diagnostics_channel');
+  const START = Symbol('start');
+  type Message = { response: FloorResponse & { [START]?: number } };
+  subscribe('http.server.request.start', (message) => {
+    (message as Message).response[START] = performance.now();
+  });
+  subscribe('http.server.response.finish', (message) => {
+    const res = (message as Message).response;
+    const started = res[START];
+    if (started !== undefined) record(started, res.getHeader('content-length'));
+  });
+}
+
+/** The Monitor options of the servers: without periodic work when `PRSM_HTTP_BENCH_PERIODIC=0`. */
+function periodicOptions(): object {
+  return process.env['PRSM_HTTP_BENCH_PERIODIC'] !== '0'
+    ? {}
+    : { health: { resources: false }, alerting: { evaluationIntervalSeconds: 0 } };
 }
 
 async function load<T>(specifier: string): Promise<T> {
@@ -146,15 +223,9 @@ async function serve(name: VariantName): Promise<void> {
   let monitor: MonitorLike | undefined;
   if (kind === 'prsm' || kind === 'prsm-spans') {
     const core = await load<{ Monitor: new (options: unknown) => MonitorLike }>('@prsm/core');
-    const periodic = process.env['PRSM_HTTP_BENCH_PERIODIC'] !== '0';
-    monitor = new core.Monitor({
-      tracing: kind === 'prsm-spans',
-      ...(!periodic && {
-        health: { resources: false },
-        alerting: { evaluationIntervalSeconds: 0 },
-      }),
-    });
+    monitor = new core.Monitor({ tracing: kind === 'prsm-spans', ...periodicOptions() });
   }
+  if (kind === 'floor') await floorChannels();
   let port: number;
   if (framework === 'express') {
     const express = require('express') as () => ExpressApp;
@@ -182,6 +253,18 @@ async function serve(name: VariantName): Promise<void> {
     }
     // What any request hook costs: Fastify's hook runner.
     if (kind === 'empty') app.addHook('onRequest', (_request, _reply, done) => done());
+    if (kind === 'floor-hooks') {
+      const record = await floorRecorder();
+      app.decorateRequest('prsmStart', 0);
+      app.addHook('onRequest', (request, _reply, done) => {
+        request.prsmStart = performance.now();
+        done();
+      });
+      app.addHook('onResponse', (request, reply, done) => {
+        record(request.prsmStart, reply.getHeader('content-length'));
+        done();
+      });
+    }
     app.get('/', () => 'hello world');
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     port = Number(new URL(address).port);
