@@ -11,6 +11,7 @@ export default tseslint.config(
       'docs/api/**',
       'coverage/**',
       '.tmp/**',
+      'packages/express/src/fixtures/**',
     ],
   },
   eslint.configs.recommended,

@@ -19,6 +19,12 @@
  *   security signals, no byte count of streamed responses, no aborted requests;
  * - `prsm`: `@prsm/express` / `@prsm/fastify` (built bundles) recording into a
  *   `Monitor` (metrics; no tracer provider, so no spans);
+ * - `prsm (unshaped)` (Express): the same with `shapeRequests: false`: Express's
+ *   requests keep the V8 maps of their own that Express gives them (see
+ *   `@prsm/express`'s `shapeRequests`), as before that option;
+ * - `prsm (no monitor)` (Express): the middleware with no monitor (the global one, a
+ *   no-op): it shapes and follows the requests and records nothing, the base to read
+ *   the recording's own cost from;
  * - `prsm + spans`: the same with `new Monitor({ tracing: true })`: a SERVER span per
  *   request into the monitor's trace store;
  * - `otel` (Express only): OpenTelemetry's `instrumentation-http` +
@@ -91,6 +97,8 @@ const VARIANTS = {
   'express empty middleware': { framework: 'express', kind: 'empty' },
   'express channels + 3 instruments': { framework: 'express', kind: 'floor' },
   'express prsm': { framework: 'express', kind: 'prsm' },
+  'express prsm (unshaped)': { framework: 'express', kind: 'prsm-unshaped' },
+  'express prsm (no monitor)': { framework: 'express', kind: 'prsm-nomonitor' },
   'express prsm + spans': { framework: 'express', kind: 'prsm-spans' },
   'express otel': { framework: 'express', kind: 'otel' },
   'fastify bare': { framework: 'fastify', kind: 'bare' },
@@ -221,7 +229,7 @@ async function serve(name: VariantName): Promise<void> {
     });
   }
   let monitor: MonitorLike | undefined;
-  if (kind === 'prsm' || kind === 'prsm-spans') {
+  if (kind === 'prsm' || kind === 'prsm-spans' || kind === 'prsm-unshaped') {
     const core = await load<{ Monitor: new (options: unknown) => MonitorLike }>('@prsm/core');
     monitor = new core.Monitor({ tracing: kind === 'prsm-spans', ...periodicOptions() });
   }
@@ -230,11 +238,16 @@ async function serve(name: VariantName): Promise<void> {
   if (framework === 'express') {
     const express = require('express') as () => ExpressApp;
     const app = express();
-    if (monitor !== undefined) {
+    if (monitor !== undefined || kind === 'prsm-nomonitor') {
       const { prsmExpress } = await load<{ prsmExpress: (options: unknown) => Handler }>(
         '@prsm/express',
       );
-      app.use(prsmExpress({ monitor }));
+      // Without a monitor the middleware records into the global one, a no-op here.
+      app.use(
+        prsmExpress(
+          kind === 'prsm-nomonitor' ? {} : { monitor, shapeRequests: kind !== 'prsm-unshaped' },
+        ),
+      );
     }
     // What any middleware costs: a router layer and a `next()`.
     if (kind === 'empty') app.use((_req: unknown, _res: unknown, next: () => void) => next());

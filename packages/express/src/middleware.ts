@@ -17,6 +17,7 @@ import {
   watchServer,
 } from '@prsm/http';
 import { expressRoute } from './route.js';
+import { requestShaper } from './shape.js';
 import { VERSION } from './version.js';
 
 /**
@@ -69,7 +70,21 @@ export interface ExpressRequestLike {
  * );
  * ```
  */
-export type PrsmExpressOptions = HttpInstrumentationOptions<ExpressRequestLike>;
+export interface PrsmExpressOptions extends HttpInstrumentationOptions<ExpressRequestLike> {
+  /**
+   * Whether the requests of the app are given, before Express changes their
+   * prototypes, the properties Express and its router add to them later (`req.next`,
+   * `req.baseUrl`, `req.params`, `res.locals`...), each set to what it reads without
+   * them, so that they share V8's hidden classes from request to request (default
+   * true). Without this, every Express request's objects get classes of their own,
+   * and every property read on them takes V8's slow path: a hello-world Express 5 app
+   * answered 2.6× the requests per second with it (BENCHMARKS.md). Names the app's
+   * prototypes define (Express 5's `req.query` getter, or one of your own) are left
+   * alone. The difference the app can see: `Object.keys(req)` lists those names from
+   * the start, with `undefined` values. From the server's second request on.
+   */
+  readonly shapeRequests?: boolean;
+}
 
 /**
  * A connect-style middleware, as `app.use` takes it (Express 4 and 5).
@@ -385,6 +400,9 @@ function onUnfollowedClose(this: Carrier): void {
  */
 export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware {
   const metrics = new HttpMetrics<ExpressRequestLike>(options, 'prsmExpress');
+  const shape = (options as { shapeRequests?: unknown }).shapeRequests ?? true;
+  if (typeof shape !== 'boolean')
+    throw new TypeError('prsmExpress: shapeRequests must be a boolean');
   const tracing = new HttpTracing('@prsm/express', VERSION, options);
   const owner = new ExpressOwner(metrics, tracing, options.countResponseBytes !== false);
   /** Starts recording a request: its span, when one was started. */
@@ -399,7 +417,10 @@ export function prsmExpress(options: PrsmExpressOptions = {}): ExpressMiddleware
       if (tracked === undefined) {
         tracked = LIVES.get(res);
         if (tracked === undefined) {
-          watchServer((request.socket as { server?: unknown } | undefined)?.server);
+          watchServer(
+            (request.socket as { server?: unknown } | undefined)?.server,
+            shape ? requestShaper(request, res) : undefined,
+          );
           tracked = new TrackedRequest(request, res, performance.now(), false);
         }
       }

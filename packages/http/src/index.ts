@@ -47,6 +47,6 @@ export {
   trackerFailures,
   watchServer,
 } from './tracker.js';
-export type { TrackedRequestOwner } from './tracker.js';
+export type { RequestPreparer, TrackedRequestOwner } from './tracker.js';
 export type { RequestSpan, SpanStart } from './tracing.js';
 export { VERSION } from './version.js';

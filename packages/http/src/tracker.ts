@@ -120,9 +120,27 @@ export class TrackedRequest {
 
 const WATCHED = Symbol('prsm.http.watched');
 const QUEUE = Symbol('prsm.http.requests');
+const PREPARE = Symbol('prsm.http.prepare');
+
+/**
+ * Called with each request of a followed server and its response as Node's server
+ * reports the request's start, before the server's `request` listener (the framework)
+ * sees them. It must not throw (the tracker counts what it throws in
+ * {@link trackerFailures} and goes on).
+ *
+ * @example
+ * ```ts
+ * const prepare: RequestPreparer = (req, res) => {
+ *   res.setHeader('X-Served-By', 'api-1');
+ * };
+ * watchServer(server, prepare);
+ * ```
+ */
+export type RequestPreparer = (request: IncomingMessage, response: ServerResponse) => void;
 
 interface Watchable {
   [WATCHED]?: boolean;
+  [PREPARE]?: RequestPreparer;
 }
 /** What the tracker keeps on a followed connection. */
 class SocketRequests {
@@ -165,7 +183,16 @@ function failed(tracked: TrackedRequest | undefined, error: unknown): void {
 function onStart(message: unknown): void {
   try {
     const m = message as ChannelMessage;
-    if (m.server[WATCHED] !== true) return;
+    const server = m.server;
+    if (server[WATCHED] !== true) return;
+    const prepare = server[PREPARE];
+    if (prepare !== undefined) {
+      try {
+        prepare(m.request, m.response);
+      } catch {
+        failures++;
+      }
+    }
     const socket = m.socket;
     let followed = socket[QUEUE];
     if (followed === undefined) {
@@ -223,7 +250,9 @@ function onSocketClose(this: Followed): void {
 
 /**
  * Follows the requests of `server` (an `http.Server` or `https.Server`) from its next
- * request on. Idempotent; a value that is not an object is ignored.
+ * request on. Idempotent; a value that is not an object is ignored. `prepare`, when
+ * given, is called with each of its requests from then on before the server's
+ * `request` listener sees it (the first `prepare` given for a server stays).
  *
  * @example
  * ```ts
@@ -232,9 +261,10 @@ function onSocketClose(this: Followed): void {
  * watchServer(req.socket.server);
  * ```
  */
-export function watchServer(server: unknown): void {
+export function watchServer(server: unknown, prepare?: RequestPreparer): void {
   if (server === null || typeof server !== 'object') return;
   const s = server as Watchable;
+  if (prepare !== undefined && s[PREPARE] === undefined) s[PREPARE] = prepare;
   if (s[WATCHED] === true) return;
   if (!subscribed) {
     subscribe('http.server.request.start', onStart);
