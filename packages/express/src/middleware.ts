@@ -78,7 +78,8 @@ export interface PrsmExpressOptions extends HttpInstrumentationOptions<ExpressRe
    * them, so that they share V8's hidden classes from request to request (default
    * true). Without this, every Express request's objects get classes of their own,
    * and every property read on them takes V8's slow path: a hello-world Express 5 app
-   * answered 2.6× the requests per second with it (BENCHMARKS.md). Names the app's
+   * with the middleware answered 2.6× the requests per second with it as without it
+   * (BENCHMARKS.md). Names the app's
    * prototypes define (Express 5's `req.query` getter, or one of your own) are left
    * alone. The difference the app can see: `Object.keys(req)` lists those names from
    * the start, with `undefined` values. From the server's second request on.

@@ -6,9 +6,10 @@
  * other request shares. Every property read on them (Express's, Node's, the app's)
  * then misses V8's inline caches and goes through the runtime's lookup. The same
  * properties added before Express changes the prototypes, with the values the objects
- * read without them, keep the maps shared: a hello-world Express 5 request counted
- * 565,340 CPU instructions without this and 155,594 with it under Cachegrind, and
- * answered 2.6× the requests per second (`bench/suites/http.ts`, BENCHMARKS.md).
+ * read without them, keep the maps shared: with the middleware, a hello-world Express 5
+ * request counted 595,155 CPU instructions under Cachegrind without this and 190,176
+ * with it (the bare app 553,014), and the app answered 2.6× the requests per second
+ * (`bench/suites/http.ts`, BENCHMARKS.md).
  * Imports Node only.
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
@@ -73,6 +74,18 @@ function assign(target: object, keys: readonly Key[], values: readonly unknown[]
  * the app did not change their prototypes from Node's.
  */
 export function requestShaper(
+  req: IncomingMessage,
+  res: ServerResponse,
+): ((request: IncomingMessage, response: ServerResponse) => void) | undefined {
+  try {
+    return shaperOf(req, res);
+  } catch {
+    // Prototypes we cannot read (a proxy that throws): the requests stay as they are.
+    return undefined;
+  }
+}
+
+function shaperOf(
   req: IncomingMessage,
   res: ServerResponse,
 ): ((request: IncomingMessage, response: ServerResponse) => void) | undefined {

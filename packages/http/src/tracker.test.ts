@@ -179,3 +179,28 @@ describe('request tracker (node:diagnostics_channel)', () => {
     );
   });
 });
+
+describe('watchServer(server, prepare)', () => {
+  it('calls prepare with each request before the server sees it; a prepare that throws is counted and the request is still followed', async () => {
+    const seen: string[] = [];
+    let fail = false;
+    const { server, url } = await serve((req, res) => {
+      seen.push(`${req.url} handler sees ${String((req as { prepared?: unknown }).prepared)}`);
+      res.end(String(trackedRequest(req, res) !== undefined));
+    });
+    watchServer(server, (req) => {
+      if (fail) throw new Error('prepare failed');
+      (req as { prepared?: unknown }).prepared = req.url;
+    });
+    // The first prepare given for a server stays.
+    watchServer(server, () => {
+      throw new Error('never called');
+    });
+    const before = trackerFailures();
+    expect(await (await fetch(`${url}/a`)).text()).toBe('true');
+    fail = true;
+    expect(await (await fetch(`${url}/b`)).text()).toBe('true');
+    expect(seen).toEqual(['/a handler sees /a', '/b handler sees undefined']);
+    expect(trackerFailures()).toBe(before + 1);
+  });
+});
