@@ -189,8 +189,8 @@ function onStart(message: unknown): void {
     if (prepare !== undefined) {
       try {
         prepare(m.request, m.response);
-      } catch {
-        failures++;
+      } catch (error) {
+        failed(undefined, error);
       }
     }
     const socket = m.socket;
